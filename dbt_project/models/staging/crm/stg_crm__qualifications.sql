@@ -1,0 +1,22 @@
+with source as (
+    select * from {{ source('raw', 'crm_qualifications') }}
+),
+
+renamed as (
+    select
+        qualification_id,
+        lead_id,
+        qualified_at,
+        {{ normalise_category('outcome') }} as outcome,
+        has_need,
+        has_budget,
+        has_authority,
+        has_timing,
+        next_step_at,
+        {{ clean_text('reason') }} as reason,
+        {{ clean_text('rep_id') }} as rep_id,
+        _loaded_at as loaded_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,1 @@
+"""Landing zone -> raw.* in DuckDB: contract check, coercion, quarantine, idempotent upsert."""

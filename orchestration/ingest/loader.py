@@ -1,0 +1,667 @@
+"""Load landing files of one extract into ``raw.<extract>``.
+
+Every input row ends in exactly one place: the raw table (possibly replacing an older version
+of its key) or ``raw.rejected_rows`` with the file, line, column and reason. ``raw.load_log``
+records per file rows read = loaded + rejected. One extract loads in one transaction, so a
+failure leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingest.contract import SQL_TYPES, Column, Extract
+
+LANDING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+
+REJECTED_ROWS_DDL = """
+create table if not exists raw.rejected_rows (
+    load_id varchar,
+    extract varchar,
+    file_name varchar,
+    row_number bigint,
+    line_number bigint,
+    column_name varchar,
+    raw_value varchar,
+    reason_code varchar,
+    reason varchar,
+    raw_record json,
+    rejected_at timestamp
+)"""
+
+LOAD_LOG_DDL = """
+create table if not exists raw.load_log (
+    load_id varchar,
+    extract varchar,
+    file_name varchar,
+    file_hash varchar,
+    file_bytes bigint,
+    file_seq integer,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_rejected bigint,
+    rows_inserted bigint,
+    rows_updated bigint,
+    rows_superseded bigint,
+    started_at timestamp,
+    finished_at timestamp
+)"""
+
+
+class ContractError(ValueError):
+    """A landing file that breaks the extract contract as a whole (not a single row)."""
+
+    def __init__(self, file: Path | str, message: str):
+        self.file = str(file)
+        super().__init__(f"{file}: {message}")
+
+
+@dataclass
+class FileLoad:
+    file_name: str
+    file_hash: str
+    file_bytes: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_superseded: int = 0  # loaded, then replaced by a newer version from a later file
+
+
+@dataclass
+class ExtractLoad:
+    extract: str
+    files: list[FileLoad] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    table_rows: int = 0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+
+def snake_case(name: str) -> str:
+    """Header normalisation: 'Lead ID' -> 'lead_id', 'utmSource' -> 'utm_source'."""
+    name = name.strip().lstrip("\ufeff")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+    return name
+
+
+def discover_files(landing_dir: Path, extract: str) -> list[Path]:
+    """Files of one extract in arrival order (modification time, then path)."""
+    folder = landing_dir / extract
+    if not folder.is_dir():
+        return []
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.name.lower().endswith(LANDING_SUFFIXES) and not p.name.startswith(".")
+    ]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """Create raw tables; add columns the contract gained since the table was created."""
+    con.execute("create schema if not exists raw")
+    con.execute(REJECTED_ROWS_DDL)
+    con.execute(LOAD_LOG_DDL)
+    cols = ",\n    ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
+    con.execute(
+        f"""create table if not exists raw.{extract.name} (
+    {cols},
+    extra json,
+    _file_name varchar,
+    _line_number bigint,
+    _load_id varchar,
+    _loaded_at timestamp
+)"""
+    )
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ?",
+            [extract.name],
+        ).fetchall()
+    }
+    for c in extract.columns:
+        if c.name not in existing:
+            con.execute(f"alter table raw.{extract.name} add column {_q(c.name)} {SQL_TYPES[c.type]}")
+
+
+# ---------------------------------------------------------------- SQL expression builders
+
+
+def _clean_expr(col: str, placeholders: Sequence[str]) -> str:
+    """Trimmed value, NULL for blanks and placeholders such as 'N/A' or 'Select'."""
+    ph = ", ".join(_lit(p) for p in placeholders) or "''"
+    return f"case when lower(trim({_q(col)})) in ({ph}) then null else trim({_q(col)}) end"
+
+
+def _parse_expr(c: Column, v: str) -> str:
+    """Typed value of the cleaned string ``v``; NULL when it cannot be read."""
+    match c.type:
+        case "varchar":
+            return f"lower({v})" if c.allowed else v
+        case "timestamp":
+            # Offsets are honoured; naive values are read in the session time zone (the
+            # configured source time zone). Result: naive UTC.
+            return f"timezone('UTC', try_cast({v} as timestamptz))"
+        case "date":
+            return f"coalesce(try_cast({v} as date), try_cast(try_cast({v} as timestamp) as date))"
+        case "month":
+            return (
+                f"coalesce(try_strptime({v}, '%Y-%m')::date, "
+                f"date_trunc('month', try_cast({v} as date))::date)"
+            )
+        case "integer":
+            return f"try_cast({v} as bigint)"
+        case "money" | "rate":
+            return f"try_cast({v} as {SQL_TYPES[c.type]})"
+        case "boolean":
+            t = ", ".join(_lit(w) for w in TRUE_WORDS)
+            f = ", ".join(_lit(w) for w in FALSE_WORDS)
+            return f"case when lower({v}) in ({t}) then true when lower({v}) in ({f}) then false end"
+    raise ValueError(f"unknown column type {c.type}")
+
+
+def _error_expr(c: Column, v: str, parsed: str) -> str:
+    """'code: message' for the first problem of this column, or NULL."""
+    name = c.name
+    shown = f"left({v}, 80)"
+    whens = []
+    if c.required:
+        whens.append(f"when {v} is null then 'missing_required: {name} is required but empty'")
+    whens.append(
+        f"when {v} is not null and {parsed} is null then "
+        f"'invalid_type: {name}: cannot read ''' || {shown} || ''' as {c.type}'"
+    )
+    if c.allowed:
+        allowed = ", ".join(_lit(a) for a in c.allowed)
+        whens.append(
+            f"when lower({v}) not in ({allowed}) then "
+            f"'invalid_value: {name}: ''' || {shown} || ''' is not one of {', '.join(c.allowed)}'"
+        )
+    if c.non_negative:
+        whens.append(
+            f"when {parsed} < 0 then 'negative_value: {name}: ' || {shown} || ' is negative'"
+        )
+    if c.positive:
+        whens.append(
+            f"when {parsed} <= 0 then 'invalid_value: {name}: ' || {shown} || ' is not positive'"
+        )
+    return "case " + " ".join(whens) + " end"
+
+
+# ---------------------------------------------------------------- reading one file
+
+
+@dataclass
+class _FileRead:
+    rows: int
+    malformed: list[tuple[int, str | None, str, str]]  # line, column, message, raw line
+
+
+def _read_file(
+    con: duckdb.DuckDBPyConnection, path: Path, extract: Extract, seq: int, file_name: str
+) -> _FileRead:
+    """Read one file as text into _ingest_batch; malformed CSV lines are returned, not lost."""
+    is_parquet = path.name.lower().endswith(".parquet")
+    con.execute("drop table if exists _ingest_file")
+    malformed: list[tuple[int, str | None, str, str]] = []
+    if is_parquet:
+        try:
+            con.execute(
+                f"create temp table _ingest_file as select * "
+                f"from read_parquet({_lit(str(path))}, file_row_number = true)"
+            )
+        except duckdb.Error as exc:
+            raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
+    else:
+        if path.stat().st_size == 0:
+            raise ContractError(path, "file is empty (not even a header row)")
+        for t in ("_ingest_rejects", "_ingest_reject_scans"):
+            con.execute(f"drop table if exists {t}")
+        try:
+            con.execute(
+                f"""create temp table _ingest_file as select * from read_csv(
+                        {_lit(str(path))}, all_varchar = true, header = true,
+                        store_rejects = true, rejects_table = '_ingest_rejects',
+                        rejects_scan = '_ingest_reject_scans')"""
+            )
+        except duckdb.Error as exc:
+            raise ContractError(path, f"cannot read CSV file ({exc})") from exc
+        malformed = [
+            (int(line), col, f"{etype}: {msg}", raw)
+            for line, col, etype, msg, raw in con.execute(
+                "select line, column_name, error_type, error_message, csv_line "
+                "from _ingest_rejects order by line"
+            ).fetchall()
+        ]
+
+    source_cols = [r[0] for r in con.execute("describe _ingest_file").fetchall()]
+    if is_parquet:
+        source_cols = [c for c in source_cols if c != "file_row_number"]
+    normalised: dict[str, str] = {}
+    for col in source_cols:
+        norm = snake_case(col)
+        if norm in normalised:
+            raise ContractError(
+                path, f"columns {normalised[norm]!r} and {col!r} both mean {norm!r}"
+            )
+        normalised[norm] = col
+    missing = [c for c in extract.required_columns if c not in normalised]
+    if missing:
+        raise ContractError(
+            path,
+            f"missing required column(s) {', '.join(missing)} for extract {extract.name}; "
+            f"found: {', '.join(normalised) or '(none)'}",
+        )
+    extras = [n for n in normalised if n not in extract.column_names]
+
+    selects = []
+    for c in extract.columns:
+        src = normalised.get(c.name)
+        selects.append(f"{_q(src)}::varchar as {_q(c.name)}" if src else f"null::varchar as {_q(c.name)}")
+    if extras:
+        pairs = ", ".join(f"{_lit(n)}, {_q(normalised[n])}::varchar" for n in extras)
+        selects.append(f"json_object({pairs}) as extra")
+    else:
+        selects.append("null::json as extra")
+    if is_parquet:
+        row_number = "file_row_number + 1"
+        line_number = "file_row_number + 1"
+    else:
+        # rowid follows file order; inside a transaction it starts at an offset.
+        base = con.execute("select coalesce(min(rowid), 0) from _ingest_file").fetchone()[0]
+        row_number = f"rowid - {base} + 1"
+        line_number = f"rowid - {base} + 2"  # header is line 1, when every record is one line
+    con.execute(
+        f"""insert into _ingest_batch
+            select {seq}, {_lit(file_name)}, {row_number}, {line_number}, {", ".join(selects)}
+            from _ingest_file"""
+    )
+    rows = con.execute("select count(*) from _ingest_file").fetchone()[0]
+    if not is_parquet:
+        _fix_line_numbers(con, path, seq, rows, malformed)
+    con.execute("drop table _ingest_file")
+    return _FileRead(rows=rows, malformed=malformed)
+
+
+def _fix_line_numbers(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    seq: int,
+    rows: int,
+    malformed: list[tuple[int, str | None, str, str]],
+) -> None:
+    """Make line numbers exact when records span lines or malformed lines were skipped.
+
+    The common case (one line per record, nothing skipped) costs one newline count.
+    """
+    with path.open("rb") as fh:
+        newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+    if not malformed and newlines in (rows, rows + 1):
+        return
+    skipped_lines = {m[0] for m in malformed}
+    starts: list[int] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        sample = fh.read(65536)
+        fh.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample)
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(fh, dialect)
+        prev_end = 0
+        for i, _ in enumerate(reader):
+            start = prev_end + 1
+            prev_end = reader.line_num
+            if i == 0:
+                continue  # header
+            if start not in skipped_lines:
+                starts.append(start)
+    if len(starts) != rows:
+        con.execute(f"update _ingest_batch set _line_number = null where _file_seq = {seq}")
+        return
+    con.execute("create or replace temp table _ingest_lines (row_number bigint, line_number bigint)")
+    con.executemany(
+        "insert into _ingest_lines values (?, ?)", [(i + 1, s) for i, s in enumerate(starts)]
+    )
+    con.execute(
+        f"""update _ingest_batch b set _line_number = l.line_number from _ingest_lines l
+            where b._file_seq = {seq} and b._row_number = l.row_number"""
+    )
+    con.execute("drop table _ingest_lines")
+
+
+# ---------------------------------------------------------------- loading an extract
+
+
+def load_extract(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    files: Sequence[Path],
+    *,
+    landing_dir: Path,
+    load_id: str,
+    source_timezone: str = "UTC",
+    null_placeholders: Sequence[str] = ("",),
+    progress: Callable[[str], None] | None = None,
+) -> ExtractLoad:
+    """Load the new files of one extract in a single transaction."""
+    result = ExtractLoad(extract=extract.name)
+    say = progress or (lambda _msg: None)
+    con.execute(f"set TimeZone = {_lit(source_timezone)}")
+    con.execute("begin transaction")
+    try:
+        ensure_raw_tables(con, extract)
+        loaded_hashes = {
+            r[0]
+            for r in con.execute(
+                "select file_hash from raw.load_log where extract = ?", [extract.name]
+            ).fetchall()
+        }
+        new_files: list[tuple[Path, str, str]] = []
+        for path in files:
+            digest = file_sha256(path)
+            name = _relative_name(path, landing_dir)
+            if digest in loaded_hashes or digest in {d for _, _, d in new_files}:
+                result.skipped_files.append(name)
+            else:
+                new_files.append((path, name, digest))
+        if new_files:
+            _load_new_files(con, extract, new_files, result, load_id, null_placeholders, say)
+        result.table_rows = con.execute(f"select count(*) from raw.{extract.name}").fetchone()[0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        for t in ("_ingest_batch", "_ingest_checked", "_ingest_ranked", "_ingest_winners",
+                  "_ingest_versions", "_ingest_rejected", "_ingest_file", "_ingest_files"):
+            try:
+                con.execute(f"drop table if exists {t}")
+            except duckdb.Error:
+                pass
+    return result
+
+
+def _relative_name(path: Path, landing_dir: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(landing_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_new_files(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    new_files: list[tuple[Path, str, str]],
+    result: ExtractLoad,
+    load_id: str,
+    null_placeholders: Sequence[str],
+    say: Callable[[str], None],
+) -> None:
+    table = f"raw.{extract.name}"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    cols_ddl = ", ".join(f"{_q(c)} varchar" for c in extract.column_names)
+    con.execute(
+        f"""create or replace temp table _ingest_batch (
+            _file_seq integer, _file_name varchar, _row_number bigint, _line_number bigint,
+            {cols_ddl}, extra json)"""
+    )
+    con.execute(
+        """create or replace temp table _ingest_rejected (
+            _file_seq integer, row_number bigint, line_number bigint, column_name varchar,
+            raw_value varchar, reason_code varchar, reason varchar, raw_record json)"""
+    )
+    loads: dict[int, FileLoad] = {}
+    for seq, (path, name, digest) in enumerate(new_files, start=1):
+        say(f"{extract.name}: reading {name} ({seq}/{len(new_files)})")
+        read = _read_file(con, path, extract, seq, name)
+        loads[seq] = FileLoad(name, digest, path.stat().st_size, rows_read=read.rows)
+        by_line: dict[int, list] = {}
+        for line, col, msg, raw in read.malformed:
+            by_line.setdefault(line, []).append((col, msg, raw))
+        for line, problems in by_line.items():
+            loads[seq].rows_read += 1
+            con.execute(
+                "insert into _ingest_rejected values (?, null, ?, ?, null, 'malformed_row', ?, ?)",
+                [
+                    seq,
+                    line,
+                    problems[0][0],
+                    "; ".join(p[1] for p in problems),
+                    _json_line(problems[0][2]),
+                ],
+            )
+
+    # Coerce types and validate every row in one pass.
+    cleaned = ", ".join(
+        f"{_clean_expr(c, null_placeholders)} as {_q('s__' + c)}" for c in extract.column_names
+    )
+    parsed, errors = [], []
+    for c in extract.columns:
+        v = _q("s__" + c.name)
+        p = _parse_expr(c, v)
+        parsed.append(f"{p} as {_q(c.name)}")
+        errors.append(f"{_error_expr(c, v, p)} as {_q('e__' + c.name)}")
+    error_cols = [_q("e__" + c) for c in extract.column_names]
+    first_col = "coalesce(" + ", ".join(
+        f"case when {e} is not null then {_lit(c)} end"
+        for c, e in zip(extract.column_names, error_cols, strict=True)
+    ) + ")"
+    con.execute(
+        f"""create or replace temp table _ingest_checked as
+            select _file_seq, _row_number, _line_number, extra,
+                   {", ".join(_q(c) for c in extract.column_names)},
+                   concat_ws('; ', {", ".join(error_cols)}) as _reason,
+                   {first_col} as _first_bad_column
+            from (
+                select _file_seq, _row_number, _line_number, extra,
+                       {", ".join(parsed)}, {", ".join(errors)}
+                from (select _file_seq, _row_number, _line_number, extra, {cleaned}
+                      from _ingest_batch)
+            )"""
+    )
+    raw_record = "json_object(" + ", ".join(
+        f"{_lit(c)}, b.{_q(c)}" for c in extract.column_names
+    ) + ")"
+    con.execute(
+        f"""insert into _ingest_rejected
+            select c._file_seq, c._row_number, c._line_number, c._first_bad_column,
+                   json_extract_string({raw_record}, '$.' || c._first_bad_column),
+                   split_part(c._reason, ':', 1), c._reason,
+                   case when b.extra is null then {raw_record}
+                        else json_merge_patch(b.extra, {raw_record}) end
+            from _ingest_checked c
+            join _ingest_batch b using (_file_seq, _row_number)
+            where c._reason <> ''"""
+    )
+
+    # Which version of each key wins: the newer version column (a dated row beats an undated
+    # one), then the later arrival. Two rows of one key in the same file are a duplicate: the
+    # loser is quarantined. Across files the batch behaves as if the files were loaded one
+    # run at a time: an older file's row was loaded and then superseded; a later file's row
+    # carrying an older version is stale and quarantined.
+    key = ", ".join(_q(k) for k in extract.key)
+    version = f"{_q(extract.version_column)} desc nulls last, " if extract.version_column else ""
+    con.execute(
+        f"""create or replace temp table _ingest_ranked as
+            select *,
+                row_number() over w as _file_rank,
+                first_value(_line_number) over w as _winner_line,
+                first_value(_row_number) over w as _winner_row
+            from _ingest_checked where _reason = ''
+            window w as (partition by _file_seq, {key} order by {version}_row_number desc)"""
+    )
+    seq_names = {seq: load.file_name for seq, load in loads.items()}
+    con.execute("create or replace temp table _ingest_files (seq integer, name varchar)")
+    con.executemany("insert into _ingest_files values (?, ?)", list(seq_names.items()))
+    key_text = " || ', ' || ".join(f"{_q(k)}::varchar" for k in extract.key)
+    key_label = _lit(", ".join(extract.key))
+    why = (f"' (newer {extract.version_column} or later in the file)'"
+           if extract.version_column else "' (later in the file)'")
+    con.execute(
+        f"""insert into _ingest_rejected
+            select _file_seq, _row_number, _line_number, {_lit(extract.key[0])},
+                   {key_text}, 'duplicate_key',
+                   'duplicate_key: ' || {key_label} || ' ' || {key_text}
+                     || ' also at line ' || coalesce(_winner_line, _winner_row)::varchar
+                     || ' of the same file, which wins' || {why},
+                   null
+            from _ingest_ranked where _file_rank > 1"""
+    )
+    con.execute(
+        f"""create or replace temp table _ingest_versions as
+            select *,
+                row_number() over w as _rank,
+                first_value(_file_seq) over w as _winner_seq,
+                first_value(_line_number) over w as _winner_line2
+            from _ingest_ranked where _file_rank = 1
+            window w as (partition by {key} order by {version}_file_seq desc)"""
+    )
+    con.execute(
+        f"""insert into _ingest_rejected
+            select v._file_seq, v._row_number, v._line_number,
+                   {_lit(extract.version_column or extract.key[0])},
+                   {(_q(extract.version_column) + "::varchar") if extract.version_column else key_text},
+                   'stale_version',
+                   'stale_version: ' || {key_label} || ' ' || {key_text}
+                     || ' has a newer version in ' || f.name || ' line '
+                     || coalesce(v._winner_line2::varchar, '?') || ', which arrived earlier',
+                   null
+            from _ingest_versions v join _ingest_files f on f.seq = v._winner_seq
+            where v._rank > 1 and v._file_seq > v._winner_seq"""
+    )
+    key_join = " and ".join(f"t.{_q(k)} = r.{_q(k)}" for k in extract.key)
+    stale = "false"
+    if extract.version_column:
+        vc = _q(extract.version_column)
+        stale = f"(t.{vc} is not null and (r.{vc} is null or t.{vc} > r.{vc}))"
+    con.execute(
+        f"""create or replace temp table _ingest_winners as
+            select r.*, t.{_q(extract.key[0])} is not null as _exists, {stale} as _stale,
+                   t._file_name as _stored_file
+            from _ingest_versions r left join {table} t on {key_join}
+            where r._rank = 1"""
+    )
+    if extract.version_column:
+        vc = extract.version_column
+        con.execute(
+            f"""insert into _ingest_rejected
+                select _file_seq, _row_number, _line_number, {_lit(vc)}, {_q(vc)}::varchar,
+                       'stale_version',
+                       'stale_version: the warehouse already holds a newer {vc} for '
+                         || {key_text} || ' (from ' || _stored_file || ')',
+                       null
+                from _ingest_winners where _stale"""
+        )
+    # Rows dropped as duplicates or stale keep their full record for replay.
+    con.execute(
+        f"""update _ingest_rejected j set raw_record =
+                case when b.extra is null then {raw_record}
+                     else json_merge_patch(b.extra, {raw_record}) end
+            from _ingest_batch b
+            where j.raw_record is null and j._file_seq = b._file_seq
+              and j.row_number = b._row_number"""
+    )
+
+    con.execute(
+        f"""delete from {table} t using _ingest_winners r
+            where not r._stale and r._exists and {key_join}"""
+    )
+    cols = ", ".join(_q(c) for c in extract.column_names)
+    con.execute(
+        f"""insert into {table} ({cols}, extra, _file_name, _line_number, _load_id, _loaded_at)
+            select {", ".join("r." + _q(c) for c in extract.column_names)}, r.extra, f.name,
+                   r._line_number, {_lit(load_id)}, {_lit(now.isoformat(sep=" "))}::timestamp
+            from _ingest_winners r join _ingest_files f on f.seq = r._file_seq
+            where not r._stale
+            order by r._file_seq, r._row_number"""
+    )
+
+    # Per-file accounting.
+    counts = con.execute(
+        """select s.seq,
+              (select count(*) from _ingest_winners w where w._file_seq = s.seq and not w._stale),
+              (select count(*) from _ingest_winners w
+                 where w._file_seq = s.seq and not w._stale and not w._exists),
+              (select count(*) from _ingest_versions v
+                 where v._file_seq = s.seq and v._rank > 1 and v._file_seq < v._winner_seq),
+              (select count(*) from _ingest_rejected j where j._file_seq = s.seq)
+           from _ingest_files s"""
+    ).fetchall()
+    for seq, applied, inserted, superseded, rejected in counts:
+        load = loads[seq]
+        load.rows_loaded = applied + superseded
+        load.rows_inserted, load.rows_superseded, load.rows_rejected = inserted, superseded, rejected
+        load.rows_updated = applied - inserted
+        if load.rows_read != load.rows_loaded + load.rows_rejected:
+            raise RuntimeError(
+                f"{load.file_name}: internal accounting error: read {load.rows_read} != "
+                f"loaded {load.rows_loaded} + rejected {load.rows_rejected}"
+            )
+    con.execute(
+        f"""insert into raw.rejected_rows
+            select {_lit(load_id)}, {_lit(extract.name)}, f.name, j.row_number, j.line_number,
+                   j.column_name, j.raw_value, j.reason_code, j.reason, j.raw_record,
+                   {_lit(now.isoformat(sep=" "))}::timestamp
+            from _ingest_rejected j join _ingest_files f on f.seq = j._file_seq
+            order by j._file_seq, coalesce(j.line_number, j.row_number)"""
+    )
+    finished = datetime.now(UTC).replace(tzinfo=None)
+    for seq, load in loads.items():
+        con.execute(
+            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [load_id, extract.name, load.file_name, load.file_hash, load.file_bytes, seq,
+             load.rows_read, load.rows_loaded, load.rows_rejected, load.rows_inserted,
+             load.rows_updated, load.rows_superseded, now, finished],
+        )
+        result.files.append(load)
+    result.rejected_by_reason = dict(
+        con.execute(
+            "select reason_code, count(*) from _ingest_rejected group by 1 order by 1"
+        ).fetchall()
+    )
+
+
+def _json_line(raw_line: str | None) -> str:
+    import json
+
+    return json.dumps({"csv_line": raw_line})
