@@ -469,7 +469,7 @@ class _Sim:
 def _leads_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
     """Current lead rows, their file month, and earlier versions re-exported later."""
     rng, n = s.rng, s.n
-    ch_group = np.array([c[0] for c in CHANNELS])[s.channel]
+    np.array([c[0] for c in CHANNELS])[s.channel]
     lead_source = np.array([c[1] for c in CHANNELS])[s.channel].astype(object)
     utm_table = np.array([(c[2], c[3], c[4]) for ch in CHANNELS for c in ch[3]], dtype=object)
     offsets = np.cumsum([0] + [len(ch[3]) for ch in CHANNELS])[:-1]

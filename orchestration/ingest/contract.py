@@ -42,6 +42,7 @@ class Extract:
     # Column deciding which version of a key wins; None means the latest file wins.
     version_column: str | None = None
     optional: bool = False
+    staging_model: str = ""  # the dbt model that cleans this extract
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -92,6 +93,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("lead_id",),
             version_column="updated_at",
+            staging_model="stg_crm__leads",
         ),
         Extract(
             "crm_activities",
@@ -104,6 +106,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("detail"),
             ),
             key=("activity_id",),
+            staging_model="stg_crm__activities",
         ),
         Extract(
             "crm_qualifications",
@@ -121,6 +124,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("rep_id"),
             ),
             key=("qualification_id",),
+            staging_model="stg_crm__qualifications",
         ),
         Extract(
             "crm_opportunities",
@@ -139,6 +143,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("opportunity_id",),
             version_column="updated_at",
+            staging_model="stg_crm__opportunities",
         ),
         Extract(
             "ad_spend",
@@ -156,6 +161,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("clicks", "integer", non_negative=True),
             ),
             key=("spend_date", "platform", "campaign_id"),
+            staging_model="stg_ads__spend",
         ),
         Extract(
             "sdr_costs",
@@ -166,6 +172,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("currency", required=True),
             ),
             key=("month", "team"),
+            staging_model="stg_finance__sdr_costs",
         ),
         Extract(
             "fx_rates",
@@ -176,6 +183,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("rate_date", "currency"),
             optional=True,
+            staging_model="stg_finance__fx_rates",
         ),
         Extract(
             "crm_stage_history",
@@ -186,6 +194,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("lead_id", "stage", "entered_at"),
             optional=True,
+            staging_model="stg_crm__stage_history",
         ),
     )
 }

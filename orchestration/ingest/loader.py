@@ -8,6 +8,7 @@ failure leaves the warehouse as it was.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import re
@@ -414,10 +415,8 @@ def load_extract(
     finally:
         for t in ("_ingest_batch", "_ingest_checked", "_ingest_ranked", "_ingest_winners",
                   "_ingest_versions", "_ingest_rejected", "_ingest_file", "_ingest_files"):
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.execute(f"drop table if exists {t}")
-            except duckdb.Error:
-                pass
     return result
 
 

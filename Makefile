@@ -1,0 +1,51 @@
+# Lead Funnel Warehouse. `make help` lists the targets. Everything bootstraps itself:
+# uv is installed with pip when missing, .venv is created from uv.lock.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+export DUCKDB_PATH := $(abspath $(or $(DUCKDB_PATH),warehouse/funnel.duckdb))
+export LANDING_DIR := $(abspath $(or $(LANDING_DIR),landing))
+export DAGSTER_HOME := $(abspath $(or $(DAGSTER_HOME),dagster_home))
+
+LEADS ?= 20000
+SEED ?= 42
+
+.PHONY: help setup run test lint ui demo manifest clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): uv.lock pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@rm -f $(VENV)/.synced-* && touch $@
+
+setup: $(STAMP) ## Create .venv from uv.lock (installs uv if missing)
+
+run: setup ## Main job: demo data if landing/ is empty, then ingest -> dbt through Dagster
+	$(BIN)/funnel run --demo-leads $(LEADS)
+
+test: setup ## Run the whole test suite (lint included)
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/pytest
+
+lint: setup ## Lint and check formatting of the Python code
+	$(BIN)/ruff check orchestration tests
+
+ui: setup ## Start the Dagster UI on the full asset graph (dagster dev -w workspace.yaml)
+	$(BIN)/dagster dev -w workspace.yaml
+
+demo: setup ## Generate demo extracts into landing/ (LEADS=20000 SEED=42)
+	$(BIN)/funnel demo --leads $(LEADS) --seed $(SEED)
+
+manifest: setup ## Parse the dbt project (done automatically when it changed)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
+
+clean: ## Remove the warehouse, generated landing data and dbt artifacts
+	rm -rf warehouse landing dbt_project/target dbt_project/logs

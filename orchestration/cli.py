@@ -1,0 +1,108 @@
+"""`funnel`: the command line for people and scripts. Thin: it calls the same functions
+the Dagster assets call."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from orchestration.settings import PROJECT_ROOT, Settings
+
+
+def _echo_step(start: float):
+    return lambda msg: click.echo(f"[{time.perf_counter() - start:7.1f}s] {msg}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Lead Funnel Warehouse: CRM and ad-spend extracts -> DuckDB -> scores, stages and
+    funnel KPIs, orchestrated by Dagster.
+
+    Configuration comes from environment variables: DUCKDB_PATH (warehouse file, default
+    warehouse/funnel.duckdb), LANDING_DIR (extract folders, default landing/),
+    SOURCE_TIMEZONE (zone of timestamps without an offset, default UTC).
+    """
+
+
+@main.command()
+@click.option("--leads", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Number of leads to generate.")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Random seed: the same seed gives the same bytes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing folder to write to. [default: $LANDING_DIR or landing/]")
+@click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="File format of the extracts.")
+@click.option("--end-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last day of the history (default 2026-11-22, a fixed date).")
+@click.option("--dirty-rate", type=click.FloatRange(0, 0.5), default=0.005, show_default=True,
+              help="Share of extra dirty rows (duplicates, blanks, bad dates, negative spend).")
+@click.option("--activities-per-lead", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, help="Average prospect activities per engaged lead.")
+def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lead) -> None:
+    """Generate deterministic demo extracts for every landing folder."""
+    from orchestration.demo.generator import DEFAULT_END_DATE, DemoConfig, generate
+
+    start = time.perf_counter()
+    out = out or Settings.from_env().landing_dir
+    cfg = DemoConfig(
+        leads=leads, seed=seed, file_format=file_format, dirty_rate=dirty_rate,
+        end_date=end_date.date() if end_date else DEFAULT_END_DATE,
+        activities_per_lead=activities_per_lead,
+    )
+    result = generate(cfg, out, progress=_echo_step(start))
+    for extract, rows in result.rows.items():
+        click.echo(f"{extract:20} {rows:>12,} rows")
+    click.echo(f"Wrote {result.files} files, {result.bytes / 1e6:,.1f} MB to {result.out_dir} "
+               f"in {time.perf_counter() - start:.1f} s.")
+
+
+@main.command()
+@click.option("--landing", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing folder. [default: $LANDING_DIR or landing/]")
+@click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="DuckDB warehouse file. [default: $DUCKDB_PATH or warehouse/funnel.duckdb]")
+@click.option("--demo-leads", type=click.IntRange(min=0), default=20_000, show_default=True,
+              help="When the landing folder is empty, first generate this many demo leads "
+                   "(0: never).")
+def run(landing, warehouse, demo_leads) -> None:
+    """Run the whole pipeline (ingest -> dbt) in-process and print a summary."""
+    from orchestration.pipeline import run_pipeline
+
+    if landing:
+        os.environ["LANDING_DIR"] = str(landing.resolve())
+    if warehouse:
+        os.environ["DUCKDB_PATH"] = str(warehouse.resolve())
+    settings = Settings.from_env()
+    try:
+        summary = run_pipeline(settings, demo_leads_if_empty=demo_leads or None,
+                               say=_echo_step(time.perf_counter()))
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.render())
+    if not summary.success:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", type=int, default=3000, show_default=True)
+def ui(port) -> None:
+    """Start the Dagster UI (dagster dev) on the whole asset graph."""
+    from orchestration.settings import export_for_dbt
+
+    export_for_dbt(Settings.from_env())
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    dagster = Path(sys.executable).parent / "dagster"
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                            "-p", str(port)])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["main"]

@@ -1,0 +1,44 @@
+"""Resources shared by every asset. All read the same environment variables as dbt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.settings import Settings
+
+# DuckDB allows one writer per file: every asset that writes the warehouse runs in this pool,
+# whose limit is 1 (dagster_home/dagster.yaml). In-process runs are sequential anyway.
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file and the landing zone it is loaded from."""
+
+    duckdb_path: str
+    landing_dir: str
+    source_timezone: str = "UTC"
+    null_placeholders: list[str] = []
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        return cls(
+            duckdb_path=str(settings.duckdb_path),
+            landing_dir=str(settings.landing_dir),
+            source_timezone=settings.source_timezone,
+            null_placeholders=list(settings.null_placeholders),
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection that is always closed, so that dbt can open the file next."""
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.duckdb_path)
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,91 @@
+"""dbt models as Dagster assets (dagster-dbt). dbt tests become asset checks."""
+
+
+import functools
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.resources import WAREHOUSE_POOL
+from orchestration.settings import DBT_PROJECT_DIR
+
+_PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "dbt_project.yml", "profiles.yml")
+
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project handle, built once (and never at import time)."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when manifest.json is missing or older than any file dbt would parse."""
+    manifest = Path(project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in _PROJECT_INPUTS:
+        path = Path(project.project_dir) / name
+        files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def ensure_manifest(project: DbtProject | None = None) -> Path:
+    """Run `dbt parse` (partial parsing keeps it quick) only when the project changed."""
+    project = project or dbt_project()
+    if manifest_is_stale(project):
+        project.preparer.prepare(project)
+    return Path(project.manifest_path)
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """All dbt models sit in the transform group; the folder (layer) is kept as a tag."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "transform"
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        fqn = dbt_resource_props.get("fqn", [])
+        tags = dict(super().get_tags(dbt_resource_props))
+        if len(fqn) > 2:
+            tags["layer"] = fqn[1]
+        return tags
+
+
+def dbt_build_args() -> list[str]:
+    """Arguments of the dbt command the transform asset runs (pure, unit-tested)."""
+    return ["build"]
+
+
+def transform_assets() -> dg.AssetsDefinition:
+    project = dbt_project()
+    ensure_manifest(project)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=LayeredTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="dbt_models",
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(dbt_build_args(), context=context).stream()
+
+    return dbt_models
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so a caller need not activate the venv."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())

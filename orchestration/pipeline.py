@@ -1,0 +1,166 @@
+"""Run the whole ELT graph in-process through Dagster, and summarise what it produced.
+
+The CLI (`funnel run`, `make run`) and the end-to-end test call this, so what a person runs is
+what the test checks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingest.contract import EXTRACTS
+from orchestration.ingest.loader import discover_files
+from orchestration.settings import PROJECT_ROOT, Settings
+
+
+@dataclass
+class ExtractSummary:
+    extract: str
+    files: int
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    raw_rows: int
+    staging_model: str
+    staging_rows: int | None
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    seconds: float
+    duckdb_path: Path
+    extracts: list[ExtractSummary] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    demo_generated: bool = False
+
+    def render(self) -> str:
+        head = f"{'extract':20} {'files':>5} {'read':>11} {'loaded':>11} {'rejected':>9} " \
+               f"{'raw rows':>11}  {'staging model':26} {'rows':>11}"
+        lines = [head, "-" * len(head)]
+        for e in self.extracts:
+            staging = "-" if e.staging_rows is None else f"{e.staging_rows:,}"
+            lines.append(
+                f"{e.extract:20} {e.files:>5} {e.rows_read:>11,} {e.rows_loaded:>11,} "
+                f"{e.rows_rejected:>9,} {e.raw_rows:>11,}  {e.staging_model:26} {staging:>11}"
+            )
+        status = "succeeded" if self.success else "FAILED"
+        lines.append("")
+        lines.append(f"Run {status} in {self.seconds:.1f} s. Warehouse: {self.duckdb_path}")
+        if any(e.rows_rejected for e in self.extracts):
+            lines.append("Quarantined rows (file, line, column, reason): select * from raw.rejected_rows")
+        lines += [f"  failed: {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def landing_is_empty(settings: Settings) -> bool:
+    return not any(discover_files(settings.landing_dir, name) for name in EXTRACTS)
+
+
+def dagster_instance():
+    """The persistent instance when DAGSTER_HOME is set (runs show in the UI), else ephemeral."""
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    demo_leads_if_empty: int | None = None,
+    seed: int = 42,
+    say: Callable[[str], None] = print,
+) -> RunSummary:
+    start = time.perf_counter()
+    demo = False
+    if demo_leads_if_empty and landing_is_empty(settings):
+        from orchestration.demo.generator import DemoConfig, generate
+
+        say(f"Landing folder {settings.landing_dir} is empty: generating "
+            f"{demo_leads_if_empty:,} demo leads (seed {seed}).")
+        generate(DemoConfig(leads=demo_leads_if_empty, seed=seed), settings.landing_dir,
+                 progress=lambda m: say(f"  demo: {m}"))
+        demo = True
+    if not settings.landing_dir.is_dir():
+        raise FileNotFoundError(
+            f"Landing folder {settings.landing_dir} does not exist. Set LANDING_DIR, or run "
+            "`funnel demo` to create demo extracts."
+        )
+
+    from orchestration.definitions import build_definitions
+
+    say("Loading the Dagster definitions (dbt manifest is parsed only when the project changed).")
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("elt")
+    say(f"Materializing {len(list(job.asset_layer.executable_asset_keys))} assets in-process.")
+    result = job.execute_in_process(
+        instance=dagster_instance(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    failures = [
+        f"{ev.step_key}: {ev.event_specific_data.error.message.strip().splitlines()[0]}"
+        for ev in result.all_events
+        if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error
+    ]
+    summary = RunSummary(
+        success=result.success,
+        seconds=time.perf_counter() - start,
+        duckdb_path=settings.duckdb_path,
+        failures=failures,
+        demo_generated=demo,
+    )
+    if settings.duckdb_path.exists():
+        summary.extracts = summarise_warehouse(settings.duckdb_path)
+    return summary
+
+
+def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        tables = {
+            (s, t)
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        log = {}
+        if ("raw", "load_log") in tables:
+            log = {
+                r[0]: r[1:]
+                for r in con.execute(
+                    """select extract, count(*), sum(rows_read), sum(rows_loaded),
+                              sum(rows_rejected)
+                       from raw.load_log group by 1"""
+                ).fetchall()
+            }
+        out = []
+        for name, extract in EXTRACTS.items():
+            files, read, loaded, rejected = log.get(name, (0, 0, 0, 0))
+            raw_rows = (
+                con.execute(f"select count(*) from raw.{name}").fetchone()[0]
+                if ("raw", name) in tables
+                else 0
+            )
+            staging_rows = (
+                con.execute(f"select count(*) from staging.{extract.staging_model}").fetchone()[0]
+                if ("staging", extract.staging_model) in tables
+                else None
+            )
+            out.append(ExtractSummary(name, files, read, loaded, rejected, raw_rows,
+                                      extract.staging_model, staging_rows))
+        return out
+    finally:
+        con.close()
+
+
+__all__ = ["run_pipeline", "RunSummary", "PROJECT_ROOT"]

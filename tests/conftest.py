@@ -1,0 +1,47 @@
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.ingest.contract import EXTRACTS
+from orchestration.ingest.loader import discover_files, load_extract
+
+PLACEHOLDERS = ("", "select", "n/a", "unknown", "-")
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+def drop(landing: Path, extract: str, name: str, text: str, mtime: int | None = None) -> Path:
+    """Write a landing file; mtime fixes its arrival order."""
+    folder = landing / extract
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC"):
+    return load_extract(
+        con,
+        EXTRACTS[extract],
+        discover_files(landing, extract),
+        landing_dir=landing,
+        load_id=load_id,
+        source_timezone=tz,
+        null_placeholders=PLACEHOLDERS,
+    )

@@ -1,0 +1,240 @@
+"""The landing loader: contract, coercion, quarantine, idempotence, versions, atomicity."""
+
+import json
+
+import pytest
+
+from orchestration.ingest.contract import EXTRACTS
+from orchestration.ingest.loader import ContractError, snake_case
+from tests.conftest import drop, load
+
+LEADS_HEADER = "lead_id,created_at,updated_at,acquisition_mode,employee_count,industry\n"
+
+
+def table(con, name, order="1"):
+    return con.execute(f"select * exclude (_load_id, _loaded_at) from raw.{name} order by {order}").fetchall()
+
+
+def rejected(con):
+    return con.execute(
+        "select file_name, line_number, column_name, raw_value, reason_code, reason "
+        "from raw.rejected_rows order by file_name, line_number"
+    ).fetchall()
+
+
+def test_good_file_loads_with_types_and_utc(con, landing):
+    drop(landing, "crm_leads", "leads.csv", LEADS_HEADER
+         + "L1,2025-03-01T10:00:00+02:00,2025-03-02 09:00:00,inbound,120,Software\n"
+         + "L2,2025-07-01 12:00:00,,Outbound,N/A,Select\n")
+    result = load(con, landing, "crm_leads", tz="Europe/Paris")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
+    rows = con.execute(
+        "select lead_id, created_at::varchar, updated_at::varchar, acquisition_mode, "
+        "employee_count, industry from raw.crm_leads order by lead_id").fetchall()
+    assert rows == [
+        # offset honoured: 10:00+02:00 is 08:00 UTC; naive 09:00 in Paris (CET) is 08:00 UTC
+        ("L1", "2025-03-01 08:00:00", "2025-03-02 08:00:00", "inbound", 120, "Software"),
+        # naive 12:00 in Paris in summer (CEST) is 10:00 UTC; placeholders became NULL
+        ("L2", "2025-07-01 10:00:00", None, "outbound", None, None),
+    ]
+    types = dict(con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema='raw' and table_name='crm_leads'").fetchall())
+    assert types["created_at"] == "TIMESTAMP"
+    assert types["employee_count"] == "BIGINT"
+
+
+def test_reloading_the_same_file_changes_nothing(con, landing):
+    drop(landing, "crm_leads", "leads.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-02,inbound,120,software\nL2,2025-03-01,,inbound,x,\n")
+    load(con, landing, "crm_leads", load_id="run1")
+    before = (con.execute("select * from raw.crm_leads order by lead_id").fetchall(),
+              rejected(con), con.execute("select count(*) from raw.load_log").fetchone())
+    again = load(con, landing, "crm_leads", load_id="run2")
+    after = (con.execute("select * from raw.crm_leads order by lead_id").fetchall(),
+             rejected(con), con.execute("select count(*) from raw.load_log").fetchone())
+    assert again.files == [] and again.skipped_files == ["crm_leads/leads.csv"]
+    assert before == after
+
+
+def test_same_content_under_another_name_changes_nothing(con, landing):
+    text = LEADS_HEADER + "L1,2025-03-01,2025-03-02,inbound,120,software\n"
+    drop(landing, "crm_leads", "a.csv", text, mtime=1_000)
+    load(con, landing, "crm_leads", load_id="run1")
+    before = con.execute("select * from raw.crm_leads").fetchall()
+    drop(landing, "crm_leads", "copy_of_a.csv", text, mtime=2_000)
+    result = load(con, landing, "crm_leads", load_id="run2")
+    assert result.skipped_files == ["crm_leads/a.csv", "crm_leads/copy_of_a.csv"]
+    assert con.execute("select * from raw.crm_leads").fetchall() == before
+
+
+def test_newer_version_wins_by_updated_at_across_runs(con, landing):
+    drop(landing, "crm_leads", "day1.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-02,inbound,10,software\n", mtime=1_000)
+    load(con, landing, "crm_leads")
+    drop(landing, "crm_leads", "day2.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-05,inbound,99,software\n", mtime=2_000)
+    result = load(con, landing, "crm_leads")
+    assert result.files[0].rows_updated == 1
+    assert con.execute("select employee_count from raw.crm_leads").fetchall() == [(99,)]
+    # A late file carrying an older version does not overwrite the newer one.
+    drop(landing, "crm_leads", "day3.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-03,inbound,50,software\n", mtime=3_000)
+    result = load(con, landing, "crm_leads")
+    assert (result.rows_loaded, result.rows_rejected) == (0, 1)
+    assert con.execute("select employee_count from raw.crm_leads").fetchall() == [(99,)]
+    assert rejected(con)[0][4] == "stale_version"
+
+
+def test_versions_within_one_batch_match_one_file_at_a_time(con, landing):
+    drop(landing, "crm_leads", "day1.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-02,inbound,10,software\n", mtime=1_000)
+    drop(landing, "crm_leads", "day2.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-05,inbound,99,software\n", mtime=2_000)
+    drop(landing, "crm_leads", "day3.csv", LEADS_HEADER
+         + "L1,2025-03-01,2025-03-03,inbound,50,software\n", mtime=3_000)
+    result = load(con, landing, "crm_leads")
+    by_file = {f.file_name: (f.rows_loaded, f.rows_rejected, f.rows_superseded) for f in result.files}
+    assert by_file == {
+        "crm_leads/day1.csv": (1, 0, 1),  # loaded, then superseded by day2
+        "crm_leads/day2.csv": (1, 0, 0),
+        "crm_leads/day3.csv": (0, 1, 0),  # older version arriving later: stale
+    }
+    assert con.execute("select employee_count, _file_name from raw.crm_leads").fetchall() == [
+        (99, "crm_leads/day2.csv")]
+
+
+def test_without_version_column_the_later_file_wins(con, landing):
+    header = "spend_date,platform,campaign_id,spend,currency\n"
+    drop(landing, "ad_spend", "a.csv", header + "2025-01-01,google_ads,c1,10.00,USD\n", mtime=1_000)
+    drop(landing, "ad_spend", "b.csv", header + "2025-01-01,google_ads,c1,12.50,USD\n", mtime=2_000)
+    load(con, landing, "ad_spend")
+    assert con.execute("select spend::double from raw.ad_spend").fetchall() == [(12.5,)]
+
+
+def test_each_kind_of_bad_row_is_quarantined_with_line_and_reason(con, landing):
+    drop(landing, "crm_leads", "bad.csv", LEADS_HEADER
+         + "L1,2025-03-01,,inbound,10,software\n"        # line 2: good, later duplicated
+         + "L2,31/02/2025,,inbound,10,software\n"        # line 3: unparseable date
+         + ",2025-03-01,,inbound,10,software\n"          # line 4: missing key
+         + "L3,2025-03-01,,partner,10,software\n"        # line 5: value not allowed
+         + "L4,2025-03-01,,inbound,-5,software\n"        # line 6: negative count
+         + "L5,2025-03-01,,inbound,ten,software\n"       # line 7: not an integer
+         + "L1,2025-03-01,,inbound,10,software\n"        # line 8: duplicate key in the file
+         + "L6,2025-03-01,,inbound,10,software,extra\n"  # line 9: too many fields
+         + "L7,2025-03-01,,inbound,10,software\n")      # line 10: good
+    result = load(con, landing, "crm_leads")
+    got = {(line, col, code) for _f, line, col, _v, code, _r in rejected(con)}
+    assert got == {
+        (2, "lead_id", "duplicate_key"),
+        (3, "created_at", "invalid_type"),
+        (4, "lead_id", "missing_required"),
+        (5, "acquisition_mode", "invalid_value"),
+        (6, "employee_count", "negative_value"),
+        (7, "employee_count", "invalid_type"),
+        (9, None, "malformed_row"),
+    }
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (9, 2, 7)
+    assert sorted(r[0] for r in table(con, "crm_leads")) == ["L1", "L7"]
+    reason = {r[4]: r[5] for r in rejected(con)}
+    assert "created_at" in reason["invalid_type"] or "employee_count" in reason["invalid_type"]
+    assert reason["duplicate_key"].startswith("duplicate_key: lead_id L1 also at line 8")
+    # The quarantined record keeps every value, so it can be fixed and replayed.
+    raw = json.loads(con.execute(
+        "select raw_record from raw.rejected_rows where reason_code = 'invalid_value'").fetchone()[0])
+    assert raw["lead_id"] == "L3" and raw["acquisition_mode"] == "partner"
+
+
+def test_line_numbers_are_physical_lines_when_records_span_lines(con, landing):
+    drop(landing, "crm_activities", "a.csv",
+         "activity_id,lead_id,occurred_at,activity_type,actor,detail\n"
+         'A1,L1,2025-01-01 10:00:00,page_view,prospect,"two\nlines"\n'
+         "A2,L1,2025-01-01 11:00:00,page_view,robot,x\n")
+    load(con, landing, "crm_activities")
+    assert rejected(con)[0][1:3] == (4, "actor")
+    assert con.execute("select detail, _line_number from raw.crm_activities").fetchall() == [
+        ("two\nlines", 2)]
+
+
+def test_missing_required_column_fails_naming_file_and_columns(con, landing):
+    drop(landing, "crm_leads", "ok.csv", LEADS_HEADER + "L1,2025-03-01,,inbound,1,software\n",
+         mtime=1_000)
+    load(con, landing, "crm_leads")
+    before = con.execute("select * from raw.crm_leads").fetchall()
+    log_before = con.execute("select count(*) from raw.load_log").fetchone()
+    # A good new file and a bad one in the same run: nothing of the run is kept.
+    drop(landing, "crm_leads", "new.csv", LEADS_HEADER + "L2,2025-03-01,,inbound,1,software\n",
+         mtime=2_000)
+    bad = drop(landing, "crm_leads", "broken.csv", "lead_id,updated_at\nL9,2025-01-01\n", mtime=3_000)
+    with pytest.raises(ContractError) as err:
+        load(con, landing, "crm_leads")
+    message = str(err.value)
+    assert str(bad) in message
+    assert "created_at" in message and "acquisition_mode" in message
+    assert con.execute("select * from raw.crm_leads").fetchall() == before
+    assert con.execute("select count(*) from raw.load_log").fetchone() == log_before
+
+
+def test_extra_columns_are_kept_as_json(con, landing):
+    drop(landing, "crm_leads", "x.csv",
+         "Lead ID,Created At,Acquisition Mode,Favourite Colour\nL1,2025-03-01,inbound,teal\n")
+    load(con, landing, "crm_leads")
+    extra = con.execute("select extra from raw.crm_leads").fetchone()[0]
+    assert json.loads(extra) == {"favourite_colour": "teal"}
+
+
+def test_rows_read_equal_loaded_plus_rejected_for_every_file(con, landing):
+    header = "activity_id,lead_id,occurred_at,activity_type\n"
+    drop(landing, "crm_activities", "a.csv", header + "A1,L1,2025-01-01,page_view\n"
+         "A1,L1,2025-01-01,page_view\nA2,,2025-01-01,page_view\n", mtime=1)
+    drop(landing, "crm_activities", "b.csv", header + "A3,L1,nope,page_view\n"
+         "A4,L1,2025-01-02,demo_request\n", mtime=2)
+    load(con, landing, "crm_activities")
+    rows = con.execute("select file_name, rows_read, rows_loaded, rows_rejected from raw.load_log "
+                       "order by file_name").fetchall()
+    assert rows == [("crm_activities/a.csv", 3, 1, 2), ("crm_activities/b.csv", 2, 1, 1)]
+    rejected_per_file = dict(con.execute(
+        "select file_name, count(*) from raw.rejected_rows group by 1").fetchall())
+    assert rejected_per_file == {"crm_activities/a.csv": 2, "crm_activities/b.csv": 1}
+
+
+def test_parquet_files_load_like_csv(con, landing, tmp_path):
+    import duckdb
+
+    folder = landing / "sdr_costs"
+    folder.mkdir()
+    duckdb.sql("select '2025-01' as month, 'SDR EMEA' as team, 1000.5 as cost, 'EUR' as currency "
+               "union all select '2025-02', 'SDR EMEA', -1, 'EUR'").write_parquet(
+        str(folder / "costs.parquet"))
+    result = load(con, landing, "sdr_costs")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    assert con.execute("select month::varchar, cost::double from raw.sdr_costs").fetchall() == [
+        ("2025-01-01", 1000.5)]
+    assert rejected(con)[0][1:5] == (2, "cost", "-1.0", "negative_value")
+
+
+def test_optional_extract_without_files_gives_empty_table(con, landing):
+    result = load(con, landing, "fx_rates")
+    assert result.rows_read == 0
+    assert con.execute("select count(*) from raw.fx_rates").fetchone() == (0,)
+
+
+def test_empty_file_is_a_clear_error(con, landing):
+    path = drop(landing, "sdr_costs", "empty.csv", "")
+    with pytest.raises(ContractError, match="empty"):
+        load(con, landing, "sdr_costs")
+    assert str(path) in str(pytest.raises(ContractError, load, con, landing, "sdr_costs").value)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Lead ID", "lead_id"), ("utmSource", "utm_source"), ("\ufeffcreated_at", "created_at"),
+    (" Employee Count (est.) ", "employee_count_est"),
+])
+def test_header_names_become_snake_case(raw, expected):
+    assert snake_case(raw) == expected
+
+
+def test_every_extract_has_a_key_made_of_required_columns():
+    for extract in EXTRACTS.values():
+        assert set(extract.key) <= set(extract.required_columns), extract.name
+        assert extract.staging_model.startswith("stg_"), extract.name

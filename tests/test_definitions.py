@@ -1,0 +1,59 @@
+"""The Dagster code location: graph shape, pools, and what dbt is asked to run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.resources import WAREHOUSE_POOL
+from orchestration.defs.transform import dbt_build_args
+from orchestration.ingest.contract import EXTRACTS
+from orchestration.settings import PROJECT_ROOT, Settings
+
+
+def definitions(tmp_path):
+    from orchestration.definitions import build_definitions
+
+    return build_definitions(Settings(duckdb_path=tmp_path / "w.duckdb", landing_dir=tmp_path,
+                                      source_timezone="UTC", null_placeholders=("",)))
+
+
+def test_graph_has_ingest_and_staging_assets_wired_together(tmp_path):
+    defs = definitions(tmp_path)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for name, extract in EXTRACTS.items():
+        assert f"raw/{name}" in keys
+        staging_key = dg.AssetKey(["staging", extract.staging_model])
+        assert staging_key.to_user_string() in keys
+        parents = {p.to_user_string() for p in graph.get(staging_key).parent_keys}
+        assert f"raw/{name}" in parents, (extract.staging_model, parents)
+
+
+def test_every_warehouse_writer_is_in_one_pool(tmp_path):
+    defs = definitions(tmp_path)
+    job = defs.resolve_job_def("elt")
+    pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
+    assert pools and set(pools.values()) == {WAREHOUSE_POOL}, pools
+
+
+def test_groups_follow_the_flow(tmp_path):
+    defs = definitions(tmp_path)
+    groups = {spec.key.to_user_string(): spec.group_name for spec in defs.resolve_all_asset_specs()}
+    assert groups["raw/crm_leads"] == "ingest"
+    assert groups["staging/stg_crm__leads"] == "transform"
+
+
+def test_dbt_runs_build_so_tests_run_as_checks():
+    assert dbt_build_args() == ["build"]
+
+
+def test_dagster_definitions_validate(tmp_path):
+    dagster = Path(sys.executable).parent / "dagster"
+    env = {"DUCKDB_PATH": str(tmp_path / "w.duckdb"), "LANDING_DIR": str(tmp_path),
+           "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All code locations passed validation" in proc.stdout + proc.stderr
