@@ -57,3 +57,25 @@ def test_dagster_definitions_validate(tmp_path):
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_manifest_is_prepared_on_a_fresh_checkout_and_only_when_stale(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from dagster_dbt import DbtProject
+
+    from orchestration.defs.transform import ensure_manifest, manifest_is_stale
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    assert manifest_is_stale(project)
+    manifest = ensure_manifest(project)
+    assert manifest.exists() and not manifest_is_stale(project)
+    model = next(copy.joinpath("models").rglob("*.sql"))
+    later = manifest.stat().st_mtime + 10
+    os.utime(model, (later, later))
+    assert manifest_is_stale(project)

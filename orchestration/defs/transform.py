@@ -3,6 +3,7 @@
 
 import functools
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,7 +42,13 @@ def ensure_manifest(project: DbtProject | None = None) -> Path:
     """Run `dbt parse` (partial parsing keeps it quick) only when the project changed."""
     project = project or dbt_project()
     if manifest_is_stale(project):
-        project.preparer.prepare(project)
+        proc = subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
+             "--profiles-dir", str(project.profiles_dir)],
+            cwd=project.project_dir, capture_output=True, text=True,
+        )
+        if proc.returncode != 0 or not Path(project.manifest_path).exists():
+            raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
     return Path(project.manifest_path)
 
 
