@@ -559,25 +559,29 @@ def _month_index(ts: np.ndarray) -> np.ndarray:
     return d.astype(int)
 
 
+def _categorical(codes: np.ndarray, values: list[str]) -> pa.Array:
+    """Strings from small integer codes, built in Arrow (no per-row Python objects)."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
+                                          pa.array(values, pa.string())).cast(pa.string())
+
+
 def _activities_table(s: _Sim) -> tuple[pa.Table, np.ndarray]:
     rng = s.rng
     k = len(s.act_lead)
-    all_types = np.concatenate([PROSPECT_TYPES, ["call", "sales_email", "meeting"]])
+    all_types = [*PROSPECT_TYPES.tolist(), "call", "sales_email", "meeting"]
     is_sales = s.act_type >= len(PROSPECT_TYPES)
-    atype = all_types[s.act_type].astype(object)
+    # 1 % typed in upper case by some integration: normalised downstream.
     shout = rng.random(k) < 0.01
-    atype = np.where(shout, np.char.upper(atype.astype(str)), atype)
-    actor = np.where(is_sales, "sales", "prospect")
-    detail_pool = np.array(["/", "/product", "/pricing", "/blog/lead-scoring", "/case-studies",
-                            "whitepaper: funnel benchmarks", "webinar: MQL to SQL"])
-    detail = detail_pool[rng.integers(0, len(detail_pool), k)]
+    type_codes = s.act_type + np.where(shout, len(all_types), 0)
+    detail_pool = ["/", "/product", "/pricing", "/blog/lead-scoring", "/case-studies",
+                   "whitepaper: funnel benchmarks", "webinar: MQL to SQL"]
     table = pa.table({
         "activity_id": _ids("A", np.arange(1, k + 1), 10),
         "lead_id": _ids("L", s.act_lead + 1, 8),
         "occurred_at": _ts(s.act_ts),
-        "activity_type": _str(atype),
-        "actor": _str(actor),
-        "detail": _str(detail),
+        "activity_type": _categorical(type_codes, all_types + [t.upper() for t in all_types]),
+        "actor": _categorical(is_sales.astype(np.int8), ["prospect", "sales"]),
+        "detail": _categorical(rng.integers(0, len(detail_pool), k), detail_pool),
     })
     return table, _month_index(s.act_ts)
 
