@@ -25,12 +25,30 @@ def _path_from_env(name: str, default: str) -> Path:
     return path.resolve()
 
 
+def default_memory_limit() -> str:
+    """40 % of physical memory: room for Dagster, dbt and the OS beside DuckDB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1, int(total * 0.4 / 2**30))}GB"
+
+
 @dataclass(frozen=True)
 class Settings:
     duckdb_path: Path
     landing_dir: Path
-    source_timezone: str
-    null_placeholders: tuple[str, ...]
+    source_timezone: str = "UTC"
+    null_placeholders: tuple[str, ...] = DEFAULT_NULL_PLACEHOLDERS
+    memory_limit: str = ""
+    temp_dir: Path | None = None
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """Bounded memory: past the limit DuckDB spills to temp_dir instead of failing."""
+        temp = self.temp_dir or self.duckdb_path.parent / "duckdb_tmp"
+        return {"memory_limit": self.memory_limit or default_memory_limit(),
+                "temp_directory": str(temp)}
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,9 +62,14 @@ class Settings:
                 if placeholders is not None
                 else DEFAULT_NULL_PLACEHOLDERS
             ),
+            memory_limit=os.environ.get("DUCKDB_MEMORY_LIMIT", ""),
+            temp_dir=_path_from_env("DUCKDB_TEMP_DIR", "") if os.environ.get("DUCKDB_TEMP_DIR") else None,
         )
 
 
 def export_for_dbt(settings: Settings) -> None:
     """dbt-duckdb resolves a relative path against profiles.yml: always hand it an absolute one."""
     os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
+    config = settings.duckdb_config
+    os.environ["DUCKDB_MEMORY_LIMIT"] = config["memory_limit"]
+    os.environ["DUCKDB_TEMP_DIR"] = config["temp_directory"]

@@ -45,8 +45,16 @@ def test_groups_follow_the_flow(tmp_path):
     assert groups["staging/stg_crm__leads"] == "transform"
 
 
-def test_dbt_runs_build_so_tests_run_as_checks():
-    assert dbt_build_args() == ["build"]
+def test_dbt_runs_build_with_the_definitions_as_vars():
+    import json
+
+    from orchestration.funnel_definitions import dbt_vars_arg
+
+    args = dbt_build_args(dbt_vars_arg())
+    assert args[:2] == ["build", "--vars"]  # build: tests run and show as asset checks
+    passed = json.loads(args[2])
+    assert passed["funnel"]["mql"]["threshold"] == 60
+    assert len(passed["definitions_version"]) == 12
 
 
 def test_dagster_definitions_validate(tmp_path):

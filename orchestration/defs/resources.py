@@ -23,6 +23,8 @@ class WarehouseResource(dg.ConfigurableResource):
     landing_dir: str
     source_timezone: str = "UTC"
     null_placeholders: list[str] = []
+    memory_limit: str = "4GB"
+    temp_directory: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -31,13 +33,18 @@ class WarehouseResource(dg.ConfigurableResource):
             landing_dir=str(settings.landing_dir),
             source_timezone=settings.source_timezone,
             null_placeholders=list(settings.null_placeholders),
+            memory_limit=settings.duckdb_config["memory_limit"],
+            temp_directory=settings.duckdb_config["temp_directory"],
         )
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection that is always closed, so that dbt can open the file next."""
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.duckdb_path)
+        config = {"memory_limit": self.memory_limit}
+        if self.temp_directory:
+            config["temp_directory"] = self.temp_directory
+        con = duckdb.connect(self.duckdb_path, config=config)
         try:
             yield con
         finally:

@@ -13,9 +13,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.resources import WAREHOUSE_POOL
+from orchestration.funnel_definitions import dbt_vars_arg
 from orchestration.settings import DBT_PROJECT_DIR
 
-_PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "dbt_project.yml", "profiles.yml")
+_PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "definitions", "dbt_project.yml",
+                   "profiles.yml")
 
 
 @functools.cache
@@ -44,7 +46,7 @@ def ensure_manifest(project: DbtProject | None = None) -> Path:
     if manifest_is_stale(project):
         proc = subprocess.run(
             [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-             "--profiles-dir", str(project.profiles_dir)],
+             "--profiles-dir", str(project.profiles_dir), "--vars", dbt_vars_arg()],
             cwd=project.project_dir, capture_output=True, text=True,
         )
         if proc.returncode != 0 or not Path(project.manifest_path).exists():
@@ -66,9 +68,12 @@ class LayeredTranslator(DagsterDbtTranslator):
         return tags
 
 
-def dbt_build_args() -> list[str]:
-    """Arguments of the dbt command the transform asset runs (pure, unit-tested)."""
-    return ["build"]
+def dbt_build_args(vars_json: str) -> list[str]:
+    """Arguments of the dbt command the transform asset runs (pure, unit-tested).
+
+    The definitions file travels as --vars: dbt never reads a threshold from anywhere else.
+    """
+    return ["build", "--vars", vars_json]
 
 
 def transform_assets() -> dg.AssetsDefinition:
@@ -83,7 +88,7 @@ def transform_assets() -> dg.AssetsDefinition:
         name="dbt_models",
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(dbt_build_args(), context=context).stream()
+        yield from dbt.cli(dbt_build_args(dbt_vars_arg()), context=context).stream()
 
     return dbt_models
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -237,10 +238,51 @@ class _FileRead:
     malformed: list[tuple[int, str | None, str, str]]  # line, column, message, raw line
 
 
+def _checked_select(extract: Extract, placeholders: Sequence[str]) -> str:
+    """Typed values plus, per row, the problems found. Reads the view _ingest_src.
+
+    Only rows with a problem keep their raw text (as JSON), so memory follows the typed data.
+    """
+    cleaned = ", ".join(
+        f"{_clean_expr(c, placeholders)} as {_q('s__' + c)}" for c in extract.column_names
+    )
+    parsed, errors = [], []
+    for c in extract.columns:
+        v = _q("s__" + c.name)
+        p = _parse_expr(c, v)
+        parsed.append(f"{p} as {_q(c.name)}")
+        errors.append(f"{_error_expr(c, v, p)} as {_q('e__' + c.name)}")
+    error_cols = [_q("e__" + c) for c in extract.column_names]
+    first_col = "coalesce(" + ", ".join(
+        f"case when {e} is not null then {_lit(c)} end"
+        for c, e in zip(extract.column_names, error_cols, strict=True)
+    ) + ")"
+    raw_pairs = ", ".join(f"{_lit(c)}, {_q('r__' + c)}" for c in extract.column_names)
+    raw_cols = ", ".join(f"{_q(c)} as {_q('r__' + c)}" for c in extract.column_names)
+    return f"""
+        select _file_seq, _row_number, _line_number, extra,
+               {", ".join(_q(c) for c in extract.column_names)},
+               concat_ws('; ', {", ".join(error_cols)}) as _reason,
+               {first_col} as _first_bad_column,
+               case when concat_ws('; ', {", ".join(error_cols)}) <> '' then
+                   case when extra is null then json_object({raw_pairs})
+                        else json_merge_patch(extra, json_object({raw_pairs})) end
+               end as _raw_record,
+               null::varchar as _fate
+        from (
+            select _file_seq, _row_number, _line_number, extra, {raw_cols},
+                   {", ".join(parsed)}, {", ".join(errors)}
+            from (select *, {cleaned} from _ingest_src)
+        )"""
+
+
 def _read_file(
-    con: duckdb.DuckDBPyConnection, path: Path, extract: Extract, seq: int, file_name: str
+    con: duckdb.DuckDBPyConnection, path: Path, extract: Extract, seq: int, checked_sql: str
 ) -> _FileRead:
-    """Read one file as text into _ingest_batch; malformed CSV lines are returned, not lost."""
+    """Read one file as text, validate and type it into _ingest_checked.
+
+    Malformed CSV lines (wrong number of fields, broken quoting) are returned, not lost.
+    """
     is_parquet = path.name.lower().endswith(".parquet")
     con.execute("drop table if exists _ingest_file")
     malformed: list[tuple[int, str | None, str, str]] = []
@@ -304,21 +346,23 @@ def _read_file(
     else:
         selects.append("null::json as extra")
     if is_parquet:
-        row_number = "file_row_number + 1"
-        line_number = "file_row_number + 1"
+        row_number = line_number = "file_row_number + 1"
     else:
         # rowid follows file order; inside a transaction it starts at an offset.
         base = con.execute("select coalesce(min(rowid), 0) from _ingest_file").fetchone()[0]
         row_number = f"rowid - {base} + 1"
         line_number = f"rowid - {base} + 2"  # header is line 1, when every record is one line
     con.execute(
-        f"""insert into _ingest_batch
-            select {seq}, {_lit(file_name)}, {row_number}, {line_number}, {", ".join(selects)}
+        f"""create or replace temp view _ingest_src as
+            select {seq} as _file_seq, {row_number} as _row_number,
+                   {line_number} as _line_number, {", ".join(selects)}
             from _ingest_file"""
     )
+    con.execute(f"insert into _ingest_checked {checked_sql}")
     rows = con.execute("select count(*) from _ingest_file").fetchone()[0]
     if not is_parquet:
         _fix_line_numbers(con, path, seq, rows, malformed)
+    con.execute("drop view _ingest_src")
     con.execute("drop table _ingest_file")
     return _FileRead(rows=rows, malformed=malformed)
 
@@ -357,20 +401,23 @@ def _fix_line_numbers(
             if start not in skipped_lines:
                 starts.append(start)
     if len(starts) != rows:
-        con.execute(f"update _ingest_batch set _line_number = null where _file_seq = {seq}")
+        con.execute(f"update _ingest_checked set _line_number = null where _file_seq = {seq}")
         return
     con.execute("create or replace temp table _ingest_lines (row_number bigint, line_number bigint)")
     con.executemany(
         "insert into _ingest_lines values (?, ?)", [(i + 1, s) for i, s in enumerate(starts)]
     )
     con.execute(
-        f"""update _ingest_batch b set _line_number = l.line_number from _ingest_lines l
+        f"""update _ingest_checked b set _line_number = l.line_number from _ingest_lines l
             where b._file_seq = {seq} and b._row_number = l.row_number"""
     )
     con.execute("drop table _ingest_lines")
 
 
 # ---------------------------------------------------------------- loading an extract
+
+_TEMP_TABLES = ("_ingest_checked", "_ingest_rejected", "_ingest_dupkeys", "_ingest_dups",
+                "_ingest_stale", "_ingest_files", "_ingest_file")
 
 
 def load_extract(
@@ -413,8 +460,7 @@ def load_extract(
         con.execute("rollback")
         raise
     finally:
-        for t in ("_ingest_batch", "_ingest_checked", "_ingest_ranked", "_ingest_winners",
-                  "_ingest_versions", "_ingest_rejected", "_ingest_file", "_ingest_files"):
+        for t in _TEMP_TABLES:
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"drop table if exists {t}")
     return result
@@ -438,21 +484,28 @@ def _load_new_files(
 ) -> None:
     table = f"raw.{extract.name}"
     now = datetime.now(UTC).replace(tzinfo=None)
-    cols_ddl = ", ".join(f"{_q(c)} varchar" for c in extract.column_names)
+    now_sql = f"{_lit(now.isoformat(sep=' '))}::timestamp"
+    typed_cols = ", ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
     con.execute(
-        f"""create or replace temp table _ingest_batch (
-            _file_seq integer, _file_name varchar, _row_number bigint, _line_number bigint,
-            {cols_ddl}, extra json)"""
+        f"""create or replace temp table _ingest_checked (
+            _file_seq integer, _row_number bigint, _line_number bigint, extra json,
+            {typed_cols}, _reason varchar, _first_bad_column varchar, _raw_record json,
+            _fate varchar)"""
     )
     con.execute(
         """create or replace temp table _ingest_rejected (
             _file_seq integer, row_number bigint, line_number bigint, column_name varchar,
             raw_value varchar, reason_code varchar, reason varchar, raw_record json)"""
     )
+    con.execute("create or replace temp table _ingest_files (seq integer, name varchar)")
+    con.executemany("insert into _ingest_files values (?, ?)",
+                    [(seq, name) for seq, (_p, name, _d) in enumerate(new_files, start=1)])
+    checked_sql = _checked_select(extract, null_placeholders)
+
     loads: dict[int, FileLoad] = {}
     for seq, (path, name, digest) in enumerate(new_files, start=1):
         say(f"{extract.name}: reading {name} ({seq}/{len(new_files)})")
-        read = _read_file(con, path, extract, seq, name)
+        read = _read_file(con, path, extract, seq, checked_sql)
         loads[seq] = FileLoad(name, digest, path.stat().st_size, rows_read=read.rows)
         by_line: dict[int, list] = {}
         for line, col, msg, raw in read.malformed:
@@ -461,176 +514,58 @@ def _load_new_files(
             loads[seq].rows_read += 1
             con.execute(
                 "insert into _ingest_rejected values (?, null, ?, ?, null, 'malformed_row', ?, ?)",
-                [
-                    seq,
-                    line,
-                    problems[0][0],
-                    "; ".join(p[1] for p in problems),
-                    _json_line(problems[0][2]),
-                ],
+                [seq, line, problems[0][0], "; ".join(p[1] for p in problems),
+                 json.dumps({"csv_line": problems[0][2]})],
             )
 
-    # Coerce types and validate every row in one pass.
-    cleaned = ", ".join(
-        f"{_clean_expr(c, null_placeholders)} as {_q('s__' + c)}" for c in extract.column_names
-    )
-    parsed, errors = [], []
-    for c in extract.columns:
-        v = _q("s__" + c.name)
-        p = _parse_expr(c, v)
-        parsed.append(f"{p} as {_q(c.name)}")
-        errors.append(f"{_error_expr(c, v, p)} as {_q('e__' + c.name)}")
-    error_cols = [_q("e__" + c) for c in extract.column_names]
-    first_col = "coalesce(" + ", ".join(
-        f"case when {e} is not null then {_lit(c)} end"
-        for c, e in zip(extract.column_names, error_cols, strict=True)
-    ) + ")"
+    say(f"{extract.name}: resolving keys and versions")
     con.execute(
-        f"""create or replace temp table _ingest_checked as
-            select _file_seq, _row_number, _line_number, extra,
-                   {", ".join(_q(c) for c in extract.column_names)},
-                   concat_ws('; ', {", ".join(error_cols)}) as _reason,
-                   {first_col} as _first_bad_column
-            from (
-                select _file_seq, _row_number, _line_number, extra,
-                       {", ".join(parsed)}, {", ".join(errors)}
-                from (select _file_seq, _row_number, _line_number, extra, {cleaned}
-                      from _ingest_batch)
-            )"""
+        """insert into _ingest_rejected
+           select _file_seq, _row_number, _line_number, _first_bad_column,
+                  json_extract_string(_raw_record, '$.' || _first_bad_column),
+                  split_part(_reason, ':', 1), _reason, _raw_record
+           from _ingest_checked where _reason <> ''"""
     )
-    raw_record = "json_object(" + ", ".join(
-        f"{_lit(c)}, b.{_q(c)}" for c in extract.column_names
-    ) + ")"
-    con.execute(
-        f"""insert into _ingest_rejected
-            select c._file_seq, c._row_number, c._line_number, c._first_bad_column,
-                   json_extract_string({raw_record}, '$.' || c._first_bad_column),
-                   split_part(c._reason, ':', 1), c._reason,
-                   case when b.extra is null then {raw_record}
-                        else json_merge_patch(b.extra, {raw_record}) end
-            from _ingest_checked c
-            join _ingest_batch b using (_file_seq, _row_number)
-            where c._reason <> ''"""
-    )
+    _resolve_versions(con, extract)
+    _reject_stale_against_stored(con, extract)
 
-    # Which version of each key wins: the newer version column (a dated row beats an undated
-    # one), then the later arrival. Two rows of one key in the same file are a duplicate: the
-    # loser is quarantined. Across files the batch behaves as if the files were loaded one
-    # run at a time: an older file's row was loaded and then superseded; a later file's row
-    # carrying an older version is stale and quarantined.
-    key = ", ".join(_q(k) for k in extract.key)
-    version = f"{_q(extract.version_column)} desc nulls last, " if extract.version_column else ""
-    con.execute(
-        f"""create or replace temp table _ingest_ranked as
-            select *,
-                row_number() over w as _file_rank,
-                first_value(_line_number) over w as _winner_line,
-                first_value(_row_number) over w as _winner_row
-            from _ingest_checked where _reason = ''
-            window w as (partition by _file_seq, {key} order by {version}_row_number desc)"""
-    )
-    seq_names = {seq: load.file_name for seq, load in loads.items()}
-    con.execute("create or replace temp table _ingest_files (seq integer, name varchar)")
-    con.executemany("insert into _ingest_files values (?, ?)", list(seq_names.items()))
-    key_text = " || ', ' || ".join(f"{_q(k)}::varchar" for k in extract.key)
-    key_label = _lit(", ".join(extract.key))
-    why = (f"' (newer {extract.version_column} or later in the file)'"
-           if extract.version_column else "' (later in the file)'")
-    con.execute(
-        f"""insert into _ingest_rejected
-            select _file_seq, _row_number, _line_number, {_lit(extract.key[0])},
-                   {key_text}, 'duplicate_key',
-                   'duplicate_key: ' || {key_label} || ' ' || {key_text}
-                     || ' also at line ' || coalesce(_winner_line, _winner_row)::varchar
-                     || ' of the same file, which wins' || {why},
-                   null
-            from _ingest_ranked where _file_rank > 1"""
-    )
-    con.execute(
-        f"""create or replace temp table _ingest_versions as
-            select *,
-                row_number() over w as _rank,
-                first_value(_file_seq) over w as _winner_seq,
-                first_value(_line_number) over w as _winner_line2
-            from _ingest_ranked where _file_rank = 1
-            window w as (partition by {key} order by {version}_file_seq desc)"""
-    )
-    con.execute(
-        f"""insert into _ingest_rejected
-            select v._file_seq, v._row_number, v._line_number,
-                   {_lit(extract.version_column or extract.key[0])},
-                   {(_q(extract.version_column) + "::varchar") if extract.version_column else key_text},
-                   'stale_version',
-                   'stale_version: ' || {key_label} || ' ' || {key_text}
-                     || ' has a newer version in ' || f.name || ' line '
-                     || coalesce(v._winner_line2::varchar, '?') || ', which arrived earlier',
-                   null
-            from _ingest_versions v join _ingest_files f on f.seq = v._winner_seq
-            where v._rank > 1 and v._file_seq > v._winner_seq"""
-    )
-    key_join = " and ".join(f"t.{_q(k)} = r.{_q(k)}" for k in extract.key)
-    stale = "false"
-    if extract.version_column:
-        vc = _q(extract.version_column)
-        stale = f"(t.{vc} is not null and (r.{vc} is null or t.{vc} > r.{vc}))"
-    con.execute(
-        f"""create or replace temp table _ingest_winners as
-            select r.*, t.{_q(extract.key[0])} is not null as _exists, {stale} as _stale,
-                   t._file_name as _stored_file
-            from _ingest_versions r left join {table} t on {key_join}
-            where r._rank = 1"""
-    )
-    if extract.version_column:
-        vc = extract.version_column
+    applied = "_reason = '' and _fate is null"
+    key_join = " and ".join(f"t.{_q(k)} = c.{_q(k)}" for k in extract.key)
+    table_empty = con.execute(f"select count(*) = 0 from (select 1 from {table} limit 1)").fetchone()[0]
+    existed: dict[int, int] = {}
+    if not table_empty:
+        existed = dict(con.execute(
+            f"""select c._file_seq, count(*) from _ingest_checked c join {table} t on {key_join}
+                where c.{applied.replace(" and ", " and c.")} group by 1""").fetchall())
         con.execute(
-            f"""insert into _ingest_rejected
-                select _file_seq, _row_number, _line_number, {_lit(vc)}, {_q(vc)}::varchar,
-                       'stale_version',
-                       'stale_version: the warehouse already holds a newer {vc} for '
-                         || {key_text} || ' (from ' || _stored_file || ')',
-                       null
-                from _ingest_winners where _stale"""
+            f"""delete from {table} t using _ingest_checked c
+                where c.{applied.replace(" and ", " and c.")} and {key_join}"""
         )
-    # Rows dropped as duplicates or stale keep their full record for replay.
-    con.execute(
-        f"""update _ingest_rejected j set raw_record =
-                case when b.extra is null then {raw_record}
-                     else json_merge_patch(b.extra, {raw_record}) end
-            from _ingest_batch b
-            where j.raw_record is null and j._file_seq = b._file_seq
-              and j.row_number = b._row_number"""
-    )
-
-    con.execute(
-        f"""delete from {table} t using _ingest_winners r
-            where not r._stale and r._exists and {key_join}"""
-    )
+    say(f"{extract.name}: writing {table}")
     cols = ", ".join(_q(c) for c in extract.column_names)
     con.execute(
         f"""insert into {table} ({cols}, extra, _file_name, _line_number, _load_id, _loaded_at)
-            select {", ".join("r." + _q(c) for c in extract.column_names)}, r.extra, f.name,
-                   r._line_number, {_lit(load_id)}, {_lit(now.isoformat(sep=" "))}::timestamp
-            from _ingest_winners r join _ingest_files f on f.seq = r._file_seq
-            where not r._stale
-            order by r._file_seq, r._row_number"""
+            select {", ".join("c." + _q(c) for c in extract.column_names)}, c.extra, f.name,
+                   c._line_number, {_lit(load_id)}, {now_sql}
+            from _ingest_checked c join _ingest_files f on f.seq = c._file_seq
+            where c.{applied.replace(" and ", " and c.")}"""
     )
 
-    # Per-file accounting.
+    # Per-file accounting: rows read = loaded + rejected, always.
     counts = con.execute(
-        """select s.seq,
-              (select count(*) from _ingest_winners w where w._file_seq = s.seq and not w._stale),
-              (select count(*) from _ingest_winners w
-                 where w._file_seq = s.seq and not w._stale and not w._exists),
-              (select count(*) from _ingest_versions v
-                 where v._file_seq = s.seq and v._rank > 1 and v._file_seq < v._winner_seq),
-              (select count(*) from _ingest_rejected j where j._file_seq = s.seq)
-           from _ingest_files s"""
+        f"""select s.seq,
+               count(c._row_number) filter (where c.{applied.replace(" and ", " and c.")}),
+               count(c._row_number) filter (where c._fate = 'superseded'),
+               (select count(*) from _ingest_rejected j where j._file_seq = s.seq)
+           from _ingest_files s left join _ingest_checked c on c._file_seq = s.seq
+           group by s.seq"""
     ).fetchall()
-    for seq, applied, inserted, superseded, rejected in counts:
+    for seq, applied_rows, superseded, rejected in counts:
         load = loads[seq]
-        load.rows_loaded = applied + superseded
-        load.rows_inserted, load.rows_superseded, load.rows_rejected = inserted, superseded, rejected
-        load.rows_updated = applied - inserted
+        load.rows_loaded = applied_rows + superseded
+        load.rows_superseded, load.rows_rejected = superseded, rejected
+        load.rows_inserted = applied_rows - existed.get(seq, 0)
+        load.rows_updated = existed.get(seq, 0)
         if load.rows_read != load.rows_loaded + load.rows_rejected:
             raise RuntimeError(
                 f"{load.file_name}: internal accounting error: read {load.rows_read} != "
@@ -639,8 +574,7 @@ def _load_new_files(
     con.execute(
         f"""insert into raw.rejected_rows
             select {_lit(load_id)}, {_lit(extract.name)}, f.name, j.row_number, j.line_number,
-                   j.column_name, j.raw_value, j.reason_code, j.reason, j.raw_record,
-                   {_lit(now.isoformat(sep=" "))}::timestamp
+                   j.column_name, j.raw_value, j.reason_code, j.reason, j.raw_record, {now_sql}
             from _ingest_rejected j join _ingest_files f on f.seq = j._file_seq
             order by j._file_seq, coalesce(j.line_number, j.row_number)"""
     )
@@ -660,7 +594,109 @@ def _load_new_files(
     )
 
 
-def _json_line(raw_line: str | None) -> str:
-    import json
+def _typed_record(extract: Extract, alias: str = "c") -> str:
+    """A valid row as JSON (for rows that lose on version: they keep their full record)."""
+    pairs = ", ".join(f"{_lit(c)}, {alias}.{_q(c)}::varchar" for c in extract.column_names)
+    return (f"case when {alias}.extra is null then json_object({pairs}) "
+            f"else json_merge_patch({alias}.extra, json_object({pairs})) end")
 
-    return json.dumps({"csv_line": raw_line})
+
+def _resolve_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """Settle keys that occur more than once in this batch.
+
+    The newer version column wins (a dated row beats an undated one), then the later arrival.
+    Two rows of one key in the same file are a duplicate: the loser is quarantined. Across
+    files the batch behaves as if the files were loaded one run at a time: an older file's
+    row was loaded and then superseded; a later file's row with an older version is stale.
+    Only the (few) rows of repeated keys are ranked, so unique keys cost one aggregation.
+    """
+    key = ", ".join(_q(k) for k in extract.key)
+    con.execute(
+        f"""create or replace temp table _ingest_dupkeys as
+            select {key} from _ingest_checked where _reason = ''
+            group by {key} having count(*) > 1"""
+    )
+    if not con.execute("select count(*) from _ingest_dupkeys").fetchone()[0]:
+        return
+    version = f"c.{_q(extract.version_column)} desc nulls last, " if extract.version_column else ""
+    key_c = ", ".join(f"c.{_q(k)}" for k in extract.key)
+    con.execute(
+        f"""create or replace temp table _ingest_dups as
+            select c._file_seq, c._row_number,
+                row_number() over in_file as file_rank,
+                first_value(coalesce(c._line_number, c._row_number)) over in_file as file_winner_line,
+                row_number() over overall as global_rank,
+                first_value(c._file_seq) over overall as winner_seq,
+                first_value(c._line_number) over overall as winner_line
+            from _ingest_checked c semi join _ingest_dupkeys d using ({key})
+            where c._reason = ''
+            window in_file as (partition by c._file_seq, {key_c}
+                               order by {version}c._row_number desc),
+                   overall as (partition by {key_c}
+                               order by {version}c._file_seq desc, c._row_number desc)"""
+    )
+    con.execute(
+        """update _ingest_checked c set _fate = case
+                when d.file_rank > 1 then 'duplicate_key'
+                when d._file_seq < d.winner_seq then 'superseded'
+                else 'stale_version' end
+           from _ingest_dups d
+           where d.global_rank > 1 and c._file_seq = d._file_seq and c._row_number = d._row_number"""
+    )
+    key_text = " || ', ' || ".join(f"c.{_q(k)}::varchar" for k in extract.key)
+    key_label = _lit(", ".join(extract.key))
+    why = (f"' (newer {extract.version_column} or later in the file)'"
+           if extract.version_column else "' (later in the file)'")
+    con.execute(
+        f"""insert into _ingest_rejected
+            select c._file_seq, c._row_number, c._line_number,
+                   case when c._fate = 'duplicate_key' then {_lit(extract.key[0])}
+                        else {_lit(extract.version_column or extract.key[0])} end,
+                   case when c._fate = 'duplicate_key' then {key_text}
+                        else {(("c." + _q(extract.version_column) + "::varchar") if extract.version_column else key_text)} end,
+                   c._fate,
+                   case when c._fate = 'duplicate_key' then
+                       'duplicate_key: ' || {key_label} || ' ' || {key_text} || ' also at line '
+                       || d.file_winner_line::varchar || ' of the same file, which wins' || {why}
+                   else
+                       'stale_version: ' || {key_label} || ' ' || {key_text}
+                       || ' has a newer version in ' || f.name || ' line '
+                       || coalesce(d.winner_line::varchar, '?') || ', which arrived earlier'
+                   end,
+                   {_typed_record(extract)}
+            from _ingest_checked c
+            join _ingest_dups d on c._file_seq = d._file_seq and c._row_number = d._row_number
+            join _ingest_files f on f.seq = d.winner_seq
+            where c._fate in ('duplicate_key', 'stale_version')"""
+    )
+
+
+def _reject_stale_against_stored(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """A row older (by version column) than the stored one does not overwrite it."""
+    if not extract.version_column:
+        return
+    table = f"raw.{extract.name}"
+    vc = _q(extract.version_column)
+    key_join = " and ".join(f"t.{_q(k)} = c.{_q(k)}" for k in extract.key)
+    con.execute(
+        f"""create or replace temp table _ingest_stale as
+            select c._file_seq, c._row_number, t._file_name as stored_file
+            from _ingest_checked c join {table} t on {key_join}
+            where c._reason = '' and c._fate is null
+              and t.{vc} is not null and (c.{vc} is null or t.{vc} > c.{vc})"""
+    )
+    con.execute(
+        """update _ingest_checked c set _fate = 'stale_version' from _ingest_stale s
+           where c._file_seq = s._file_seq and c._row_number = s._row_number"""
+    )
+    key_text = " || ', ' || ".join(f"c.{_q(k)}::varchar" for k in extract.key)
+    con.execute(
+        f"""insert into _ingest_rejected
+            select c._file_seq, c._row_number, c._line_number, {_lit(extract.version_column)},
+                   c.{vc}::varchar, 'stale_version',
+                   'stale_version: the warehouse already holds a newer {extract.version_column} for '
+                     || {key_text} || ' (from ' || s.stored_file || ')',
+                   {_typed_record(extract)}
+            from _ingest_checked c
+            join _ingest_stale s on c._file_seq = s._file_seq and c._row_number = s._row_number"""
+    )

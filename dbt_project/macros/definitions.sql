@@ -1,0 +1,48 @@
+{#- The business definitions (dbt_project/definitions/funnel.yml) arrive as the var `funnel`,
+    validated by orchestration/funnel_definitions.py. Only models/definitions/ read it; every
+    other model joins the def_* tables, so one file decides every number. -#}
+{% macro funnel_definitions() %}
+    {%- set definitions = var('funnel', none) -%}
+    {%- if definitions is none -%}
+        {{ exceptions.raise_compiler_error(
+            "The definitions file was not passed to dbt. Run dbt through `funnel dbt ...` "
+            ~ "(or the Dagster assets), which pass dbt_project/definitions/funnel.yml as --vars."
+        ) }}
+    {%- endif -%}
+    {{ return(definitions) }}
+{% endmacro %}
+
+{#- A literal for a Python/JSON value in SQL. -#}
+{% macro sql_literal(value) -%}
+    {%- if value is none -%}null
+    {%- elif value is sameas true -%}true
+    {%- elif value is sameas false -%}false
+    {%- elif value is number -%}{{ value }}
+    {%- else -%}'{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Rows given in Jinja as a typed relation, with portable SQL (no VALUES lists, which
+    some warehouses lack). columns: list of (name, type). -#}
+{% macro rows_as_relation(rows, columns) -%}
+    {%- if rows | length == 0 -%}
+        select
+        {%- for name, type in columns %}
+            cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+        where 1 = 0
+    {%- else -%}
+        {%- for row in rows %}
+        select
+            {%- for name, type in columns %}
+            cast({{ sql_literal(row[loop.index0]) }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+            {%- endfor %}
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Scores are non-negative: round half up, the same on every engine. -#}
+{% macro round_score(expression) -%}
+    floor(({{ expression }}) + 0.5)
+{%- endmacro %}

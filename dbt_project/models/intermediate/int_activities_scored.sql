@@ -1,0 +1,157 @@
+{#- One row per prospect activity, with the lead's score right after it (SPEC §6).
+
+    engagement(t) = clamp(sum of counted_points_i * 0.5 ^ ((t - t_i) / half_life), 0, 100),
+    where a rule stops counting once it has added `cap` points in the engagement episode.
+    Computed in O(activities) with one running sum per lead and episode:
+        sum_i counted_i * 2 ^ ((t_i - t0) / h)   scaled by   2 ^ (-(t - t0) / h),
+    where t0, the episode's first activity, keeps the exponent bounded.
+    Episodes: a recycled qualification starts a new one (and, by default, resets engagement).
+-#}
+with activities as (
+    select * from {{ ref('stg_crm__activities') }}
+    where coalesce(actor, 'prospect') = 'prospect'
+),
+
+qualifications as (
+    select * from {{ ref('stg_crm__qualifications') }}
+),
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+rules as (
+    select * from {{ ref('def_engagement_rules') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+-- A recycle at the same moment as an activity comes first: the activity opens the new episode.
+timeline as (
+    select
+        lead_id,
+        activity_id,
+        occurred_at as event_at,
+        1 as event_order,
+        0 as is_recycle
+    from activities
+    union all
+    select
+        lead_id,
+        qualification_id,
+        qualified_at,
+        0,
+        1
+    from qualifications
+    where outcome = 'recycled'
+),
+
+episodes as (
+    select
+        lead_id,
+        activity_id,
+        sum(is_recycle) over (
+            partition by lead_id order by event_at, event_order, activity_id
+            rows between unbounded preceding and current row
+        ) as episode
+    from timeline
+),
+
+activity_episodes as (
+    select
+        a.activity_id,
+        a.lead_id,
+        a.occurred_at,
+        a.activity_type,
+        e.episode,
+        case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
+        coalesce(r.points, 0) as rule_points,
+        r.cap_points,
+        coalesce(r.is_fast_track, false) as is_fast_track
+    from activities as a
+    inner join episodes as e
+        on a.lead_id = e.lead_id and a.activity_id = e.activity_id
+    cross join settings as s
+    left join rules as r on a.activity_type = r.activity_type
+),
+
+capped as (
+    select
+        *,
+        min(occurred_at) over (partition by lead_id, score_episode) as episode_origin_at,
+        coalesce(sum(rule_points) over (
+            partition by lead_id, score_episode, activity_type
+            order by occurred_at, activity_id
+            rows between unbounded preceding and 1 preceding
+        ), 0) as rule_points_before
+    from activity_episodes
+),
+
+counted as (
+    select
+        *,
+        case
+            when cap_points is null or rule_points <= 0 then rule_points
+            else greatest(0, least(rule_points, cap_points - rule_points_before))
+        end as counted_points,
+        {{ dbt.datediff('episode_origin_at', 'occurred_at', 'second') }} / 86400.0 as days_from_origin
+    from capped
+),
+
+running as (
+    select
+        c.*,
+        s.half_life_days,
+        sum(c.counted_points * power(2.0, c.days_from_origin / s.half_life_days)) over (
+            partition by c.lead_id, c.score_episode
+            order by c.occurred_at, c.activity_id
+            rows between unbounded preceding and current row
+        ) as decayed_sum_at_origin
+    from counted as c
+    cross join settings as s
+),
+
+scored as (
+    select
+        r.activity_id,
+        r.lead_id,
+        r.occurred_at,
+        r.activity_type,
+        r.episode,
+        r.score_episode,
+        r.episode_origin_at,
+        r.rule_points,
+        r.cap_points,
+        r.counted_points,
+        r.is_fast_track,
+        r.decayed_sum_at_origin,
+        r.decayed_sum_at_origin * power(0.5, r.days_from_origin / r.half_life_days) as engagement_raw,
+        l.fit_score,
+        l.is_excluded,
+        l.acquisition_mode,
+        l.created_at as lead_created_at
+    from running as r
+    inner join leads as l on r.lead_id = l.lead_id
+),
+
+final as (
+    select
+        sc.*,
+        least(100, greatest(0, sc.engagement_raw)) as engagement_score,
+        {{ round_score('s.fit_weight * sc.fit_score + s.engagement_weight * least(100, greatest(0, sc.engagement_raw))') }} as lead_score,
+        s.mql_threshold,
+        s.mql_min_fit
+    from scored as sc
+    cross join settings as s
+)
+
+select
+    *,
+    acquisition_mode = 'inbound'
+        and not is_excluded
+        and occurred_at >= lead_created_at
+        and fit_score >= mql_min_fit
+        and (lead_score >= mql_threshold or is_fast_track) as is_mql_candidate
+from final

@@ -1,0 +1,33 @@
+{#- One row per MQL episode: the first activity of an engagement episode at which an
+    inbound, non-excluded lead with enough fit reached the threshold (or fast-tracked). -#}
+with candidates as (
+    select * from {{ ref('int_activities_scored') }}
+    where is_mql_candidate
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by lead_id, episode order by occurred_at, activity_id
+        ) as candidate_rank
+    from candidates
+),
+
+final as (
+    select
+        lead_id,
+        episode as mql_episode,
+        score_episode,
+        occurred_at as mql_at,
+        activity_id as mql_activity_id,
+        activity_type as mql_activity_type,
+        lead_score as mql_lead_score,
+        fit_score as mql_fit_score,
+        engagement_score as mql_engagement_score,
+        case when lead_score >= mql_threshold then 'score' else 'fast_track' end as mql_trigger
+    from ranked
+    where candidate_rank = 1
+)
+
+select * from final

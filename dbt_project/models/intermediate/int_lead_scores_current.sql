@@ -1,0 +1,80 @@
+{#- Each lead's fit, engagement and lead score as of the scoring moment: the running
+    decayed sum of its current engagement episode, decayed to that moment. -#}
+with leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+scored as (
+    select * from {{ ref('int_activities_scored') }}
+),
+
+qualifications as (
+    select * from {{ ref('stg_crm__qualifications') }}
+),
+
+as_of as (
+    select * from {{ ref('int_scoring_as_of') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+current_episode as (
+    select
+        q.lead_id,
+        count(*) as recycles
+    from qualifications as q
+    cross join as_of as a
+    where q.outcome = 'recycled' and q.qualified_at <= a.scored_as_of_at
+    group by q.lead_id
+),
+
+last_activity as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by lead_id order by occurred_at desc, activity_id desc
+            ) as recency_rank
+        from scored
+    ) as ranked
+    where recency_rank = 1
+),
+
+engagement as (
+    select
+        l.lead_id,
+        case
+            when la.lead_id is null then 0
+            -- a recycle after the last activity reset engagement
+            when s.recycle_resets_engagement and la.episode < coalesce(ce.recycles, 0) then 0
+            else least(100, greatest(0,
+                la.decayed_sum_at_origin
+                * power(0.5, {{ dbt.datediff('la.episode_origin_at', 'a.scored_as_of_at', 'second') }}
+                    / 86400.0 / s.half_life_days)))
+        end as engagement_score,
+        la.occurred_at as last_activity_at
+    from leads as l
+    cross join as_of as a
+    cross join settings as s
+    left join last_activity as la on l.lead_id = la.lead_id
+    left join current_episode as ce on l.lead_id = ce.lead_id
+),
+
+final as (
+    select
+        l.lead_id,
+        l.fit_score,
+        e.engagement_score,
+        {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * e.engagement_score') }} as lead_score,
+        e.last_activity_at,
+        a.scored_as_of_at
+    from leads as l
+    inner join engagement as e on l.lead_id = e.lead_id
+    cross join settings as s
+    cross join as_of as a
+)
+
+select * from final

@@ -1,0 +1,157 @@
+{#- One row per lead: segment, channel group, exclusion and fit score, all decided by the
+    def_* tables. -#}
+with leads as (
+    select * from {{ ref('stg_crm__leads') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+segments as (
+    select * from {{ ref('def_segments') }}
+),
+
+channel_rules as (
+    select * from {{ ref('def_channel_rules') }}
+),
+
+exclusions as (
+    select * from {{ ref('def_exclusions') }}
+),
+
+fit_matches as (
+    select * from {{ ref('int_lead_fit_matches') }}
+),
+
+-- Channel: the first rule whose every condition matches.
+channel_fields as (
+    select lead_id, 'lead_source' as field_name, lead_source as field_value from leads
+    union all
+    select lead_id, 'utm_source', utm_source from leads
+    union all
+    select lead_id, 'utm_medium', utm_medium from leads
+    union all
+    select lead_id, 'utm_campaign', utm_campaign from leads
+    union all
+    select lead_id, 'acquisition_mode', acquisition_mode from leads
+),
+
+rule_sizes as (
+    select rule_order, count(distinct field_name) as n_fields
+    from channel_rules
+    group by rule_order
+),
+
+rule_matches as (
+    select
+        f.lead_id,
+        r.rule_order,
+        r.channel_group,
+        count(distinct r.field_name) as n_matched
+    from channel_fields as f
+    inner join channel_rules as r
+        on f.field_name = r.field_name
+        and {{ normalise_category('f.field_value') }} = {{ normalise_category('r.field_value') }}
+    group by f.lead_id, r.rule_order, r.channel_group
+),
+
+first_channel as (
+    select lead_id, channel_group
+    from (
+        select
+            m.lead_id,
+            m.channel_group,
+            row_number() over (partition by m.lead_id order by m.rule_order) as match_rank
+        from rule_matches as m
+        inner join rule_sizes as s on m.rule_order = s.rule_order
+        where m.n_matched = s.n_fields
+    ) as ranked
+    where match_rank = 1
+),
+
+-- Exclusions: the most specific matching reason.
+exclusion_fields as (
+    select lead_id, 'email_domain' as field_name, email_domain as field_value from leads
+    union all
+    select lead_id, 'company_domain', company_domain from leads
+    union all
+    select lead_id, 'job_title', job_title from leads
+    union all
+    select lead_id, 'seniority', seniority from leads
+    union all
+    select lead_id, 'email_local_part', {{ dbt.split_part('email', "'@'", 1) }} from leads
+),
+
+exclusion_matches as (
+    select
+        lead_id,
+        exclusion_reason
+    from (
+        select
+            f.lead_id,
+            e.exclusion_reason,
+            row_number() over (partition by f.lead_id order by e.priority, e.exclusion_reason) as reason_rank
+        from exclusion_fields as f
+        inner join exclusions as e
+            on f.field_name = e.field_name
+        where
+            (e.match_type = 'equals'
+                and {{ normalise_category('f.field_value') }} = {{ normalise_category('e.match_value') }})
+            or (e.match_type = 'contains'
+                and {{ dbt.position(normalise_category('e.match_value'), normalise_category('f.field_value')) }} > 0)
+            or (e.match_type = 'prefix'
+                and {{ dbt.position(normalise_category('e.match_value'), normalise_category('f.field_value')) }} = 1)
+    ) as ranked
+    where reason_rank = 1
+),
+
+fit_scores as (
+    select
+        lead_id,
+        sum(points) as fit_points,
+        {{ dbt.listagg('rule_id', "', '", "order by rule_id") }} as matched_fit_rules
+    from fit_matches
+    group by lead_id
+),
+
+final as (
+    select
+        l.lead_id,
+        l.created_at,
+        l.updated_at,
+        l.acquisition_mode,
+        coalesce(c.channel_group, s.default_channel_group) as channel_group,
+        coalesce(seg.segment, 'unknown') as segment,
+        coalesce(seg.segment_label, 'Unknown') as segment_label,
+        l.industry,
+        l.employee_count,
+        l.country_code,
+        l.department,
+        l.seniority,
+        l.email_domain,
+        l.company_name,
+        l.company_domain,
+        l.lead_source,
+        l.utm_source,
+        l.utm_medium,
+        l.utm_campaign,
+        l.owner_id,
+        l.crm_lifecycle_stage,
+        x.exclusion_reason,
+        x.exclusion_reason is not null as is_excluded,
+        coalesce(fs.fit_points, 0) as fit_points_raw,
+        least(100, greatest(0, coalesce(fs.fit_points, 0))) as fit_score,
+        fs.matched_fit_rules,
+        s.definitions_version
+    from leads as l
+    cross join settings as s
+    left join first_channel as c on l.lead_id = c.lead_id
+    left join exclusion_matches as x on l.lead_id = x.lead_id
+    left join fit_scores as fs on l.lead_id = fs.lead_id
+    left join segments as seg
+        on l.employee_count >= seg.min_employees
+        and (seg.max_employees is null or l.employee_count <= seg.max_employees)
+)
+
+select * from final

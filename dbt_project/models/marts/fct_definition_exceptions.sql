@@ -1,0 +1,140 @@
+{#- Records that break the definitions, for the sales feedback loop: one row per
+    (exception_type, object_id). -#}
+with qualifications as (
+    select * from {{ ref('int_qualifications_evaluated') }}
+),
+
+lifecycle as (
+    select * from {{ ref('fct_lead_lifecycle') }}
+),
+
+leads as (
+    select * from {{ ref('stg_crm__leads') }}
+),
+
+activities as (
+    select * from {{ ref('stg_crm__activities') }}
+),
+
+opportunities as (
+    select * from {{ ref('stg_crm__opportunities') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+accepted_without_sql_criteria as (
+    select
+        'accepted_without_sql_criteria' as exception_type,
+        q.qualification_id as object_id,
+        q.lead_id,
+        q.qualified_at as occurred_at,
+        q.rep_id,
+        'accepted with ' || cast(q.bant_criteria_met as {{ dbt.type_string() }})
+            || ' of 4 BANT criteria (rule: ' || cast(q.sql_min_bant_criteria as {{ dbt.type_string() }})
+            || ')' || case when q.sql_requires_next_step and not q.has_next_step
+                then ', no next step scheduled' else '' end as detail
+    from qualifications as q
+    where q.is_accepted_exception
+),
+
+first_opportunities as (
+    select lead_id, opportunity_id, created_at
+    from (
+        select
+            *,
+            row_number() over (partition by lead_id order by created_at, opportunity_id) as opportunity_rank
+        from opportunities
+    ) as ranked
+    where opportunity_rank = 1
+),
+
+opportunity_without_sql as (
+    select
+        case when l.sql_after_opportunity then 'sql_after_opportunity'
+             else 'opportunity_without_sql' end as exception_type,
+        o.opportunity_id as object_id,
+        l.lead_id,
+        o.created_at as occurred_at,
+        l.owner_id as rep_id,
+        case when l.sql_after_opportunity
+            then 'opportunity opened before the lead met the SQL rule'
+            else 'opportunity opened for a lead that never met the SQL rule' end as detail
+    from lifecycle as l
+    inner join first_opportunities as o on l.lead_id = o.lead_id
+    where l.skipped_sql
+),
+
+activity_before_lead as (
+    select
+        'activity_before_lead_creation' as exception_type,
+        a.activity_id as object_id,
+        a.lead_id,
+        a.occurred_at,
+        l.owner_id as rep_id,
+        'activity ' || a.activity_type || ' before the lead was created' as detail
+    from activities as a
+    inner join leads as l on a.lead_id = l.lead_id
+    where a.occurred_at < l.created_at
+),
+
+orphans as (
+    select
+        'activity_for_unknown_lead' as exception_type,
+        a.activity_id as object_id,
+        a.lead_id,
+        a.occurred_at,
+        cast(null as {{ dbt.type_string() }}) as rep_id,
+        'no lead ' || a.lead_id || ' in the CRM extract' as detail
+    from activities as a
+    left join leads as l on a.lead_id = l.lead_id
+    where l.lead_id is null
+    union all
+    select
+        'qualification_for_unknown_lead',
+        q.qualification_id,
+        q.lead_id,
+        q.qualified_at,
+        q.rep_id,
+        'no lead ' || q.lead_id || ' in the CRM extract'
+    from qualifications as q
+    left join leads as l on q.lead_id = l.lead_id
+    where l.lead_id is null
+    union all
+    select
+        'opportunity_for_unknown_lead',
+        o.opportunity_id,
+        o.lead_id,
+        o.created_at,
+        cast(null as {{ dbt.type_string() }}),
+        'no lead ' || o.lead_id || ' in the CRM extract'
+    from opportunities as o
+    left join leads as l on o.lead_id = l.lead_id
+    where l.lead_id is null
+),
+
+unioned as (
+    select * from accepted_without_sql_criteria
+    union all
+    select * from opportunity_without_sql
+    union all
+    select * from activity_before_lead
+    union all
+    select * from orphans
+),
+
+final as (
+    select
+        u.exception_type,
+        u.object_id,
+        u.lead_id,
+        u.occurred_at,
+        u.rep_id,
+        u.detail,
+        s.definitions_version
+    from unioned as u
+    cross join settings as s
+)
+
+select * from final

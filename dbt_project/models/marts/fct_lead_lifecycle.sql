@@ -1,0 +1,181 @@
+{#- One row per lead: when it first entered each stage of lead -> MQL -> SQL -> opportunity
+    -> customer, its MQL episodes, its current stage and why (SPEC §7).
+
+    Stage timestamps never decrease along the path: an SQL is the first qualifying
+    qualification at or before the first opportunity; an MQL is the first MQL at or before
+    the SQL (or opportunity). A stage entered out of order is not back-filled: the later
+    stage is kept and the skipped one is flagged.
+-#}
+with leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+mql_episodes as (
+    select * from {{ ref('int_lead_mql_episodes') }}
+),
+
+qualifications as (
+    select * from {{ ref('int_qualifications_evaluated') }}
+),
+
+opportunities as (
+    select * from {{ ref('stg_crm__opportunities') }}
+),
+
+opportunity_dates as (
+    select
+        lead_id,
+        min(created_at) as first_opportunity_created_at,
+        min(case when is_won then coalesce(closed_at, updated_at) end) as first_won_at,
+        count(*) as opportunity_count
+    from opportunities
+    group by lead_id
+),
+
+sql_dates as (
+    select
+        q.lead_id,
+        min(case
+            when o.first_opportunity_created_at is null
+                or q.qualified_at <= o.first_opportunity_created_at
+            then q.qualified_at
+        end) as sql_at,
+        min(q.qualified_at) as first_qualifying_at
+    from qualifications as q
+    inner join leads as l on q.lead_id = l.lead_id
+    left join opportunity_dates as o on q.lead_id = o.lead_id
+    where q.is_sql_qualification and q.qualified_at >= l.created_at
+    group by q.lead_id
+),
+
+mql_dates as (
+    select
+        m.lead_id,
+        min(case
+            when m.mql_at <= coalesce(s.sql_at, o.first_opportunity_created_at, m.mql_at)
+            then m.mql_at
+        end) as mql_at,
+        max(m.mql_at) as latest_mql_at,
+        count(*) as mql_episode_count
+    from mql_episodes as m
+    left join sql_dates as s on m.lead_id = s.lead_id
+    left join opportunity_dates as o on m.lead_id = o.lead_id
+    group by m.lead_id
+),
+
+first_mql as (
+    select lead_id, mql_trigger
+    from (
+        select
+            lead_id,
+            mql_trigger,
+            row_number() over (partition by lead_id order by mql_at, mql_episode) as episode_rank
+        from mql_episodes
+    ) as ranked
+    where episode_rank = 1
+),
+
+last_qualification as (
+    select lead_id, outcome, reason, qualified_at
+    from (
+        select
+            *,
+            row_number() over (
+                partition by lead_id order by qualified_at desc, qualification_id desc
+            ) as recency_rank
+        from qualifications
+    ) as ranked
+    where recency_rank = 1
+),
+
+stages as (
+    select
+        l.lead_id,
+        l.acquisition_mode,
+        l.channel_group,
+        l.segment,
+        l.owner_id,
+        l.is_excluded,
+        l.exclusion_reason,
+        l.created_at as lead_created_at,
+        m.mql_at,
+        m.latest_mql_at,
+        coalesce(m.mql_episode_count, 0) as mql_episode_count,
+        fm.mql_trigger as first_mql_trigger,
+        s.sql_at,
+        s.first_qualifying_at,
+        -- facts from the CRM: never before the lead itself
+        case
+            when o.first_opportunity_created_at < l.created_at then l.created_at
+            else o.first_opportunity_created_at
+        end as opportunity_at,
+        o.first_won_at,
+        coalesce(o.opportunity_count, 0) as opportunity_count,
+        q.outcome as last_qualification_outcome,
+        q.reason as last_qualification_reason,
+        q.qualified_at as last_qualified_at,
+        l.definitions_version
+    from leads as l
+    left join mql_dates as m on l.lead_id = m.lead_id
+    left join first_mql as fm on l.lead_id = fm.lead_id
+    left join sql_dates as s on l.lead_id = s.lead_id
+    left join opportunity_dates as o on l.lead_id = o.lead_id
+    left join last_qualification as q on l.lead_id = q.lead_id
+),
+
+with_stage as (
+    select
+        *,
+        case
+            when first_won_at is not null then 'customer'
+            when opportunity_at is not null then 'opportunity'
+            when sql_at is not null then 'sql'
+            when is_excluded then 'disqualified'
+            when last_qualification_outcome = 'rejected'
+                and last_qualified_at >= coalesce(latest_mql_at, lead_created_at) then 'disqualified'
+            when last_qualification_outcome = 'recycled'
+                and (latest_mql_at is null or latest_mql_at <= last_qualified_at) then 'recycled'
+            when latest_mql_at is not null then 'mql'
+            else 'lead'
+        end as current_stage
+    from stages
+),
+
+final as (
+    select
+        lead_id,
+        acquisition_mode,
+        channel_group,
+        segment,
+        owner_id,
+        lead_created_at,
+        mql_at,
+        latest_mql_at,
+        mql_episode_count,
+        first_mql_trigger = 'fast_track' as is_fast_tracked,
+        sql_at,
+        opportunity_at,
+        case
+            when first_won_at is null then null
+            when first_won_at < opportunity_at then opportunity_at
+            else first_won_at
+        end as customer_at,
+        opportunity_count,
+        current_stage,
+        case
+            when current_stage <> 'disqualified' then null
+            when is_excluded then exclusion_reason
+            else coalesce(last_qualification_reason, 'rejected by sales')
+        end as disqualification_reason,
+        case when current_stage = 'recycled' then last_qualification_reason end as recycle_reason,
+        exclusion_reason,
+        is_excluded,
+        acquisition_mode = 'inbound' and mql_at is null
+            and (sql_at is not null or opportunity_at is not null) as skipped_mql,
+        opportunity_at is not null and sql_at is null as skipped_sql,
+        first_qualifying_at is not null and sql_at is null as sql_after_opportunity,
+        definitions_version
+    from with_stage
+)
+
+select * from final

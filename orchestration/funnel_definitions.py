@@ -1,0 +1,315 @@
+"""The business definitions file (SPEC §5): schema, loading, and what dbt receives.
+
+One YAML file holds every threshold, weight, window and list. It is validated here (unknown
+keys and bad values fail with the key named), then handed to dbt as one variable, so no
+number is written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+DEFAULT_DEFINITIONS_PATH = DBT_PROJECT_DIR / "definitions" / "funnel.yml"
+
+Points = Annotated[float, Field(ge=-100, le=100)]
+Score = Annotated[float, Field(ge=0, le=100)]
+Weight = Annotated[float, Field(ge=0, le=1)]
+PositiveDays = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reporting(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    timezone: str = "UTC"
+    week_start: Literal["monday"] = "monday"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class EmployeeRange(_Strict):
+    min: Annotated[int, Field(ge=0)] | None = None
+    max: Annotated[int, Field(ge=0)] | None = None
+
+
+class Icp(_Strict):
+    industries: list[str] = []
+    employee_range: EmployeeRange = EmployeeRange()
+    countries: list[str] = []
+    departments: list[str] = []
+    seniorities: list[str] = []
+
+
+class Segment(_Strict):
+    name: str
+    label: str
+    min_employees: Annotated[int, Field(ge=0)] = 0
+    max_employees: Annotated[int, Field(ge=0)] | None = None
+
+
+class ChannelRule(_Strict):
+    group: str
+    lead_source: list[str] | None = None
+    utm_source: list[str] | None = None
+    utm_medium: list[str] | None = None
+    utm_campaign: list[str] | None = None
+    acquisition_mode: list[Literal["inbound", "outbound"]] | None = None
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> ChannelRule:
+        if not any(getattr(self, f) for f in self.CONDITIONS):
+            raise ValueError(f"channel rule for {self.group!r} has no condition")
+        return self
+
+    CONDITIONS: tuple[str, ...] = (
+        "lead_source", "utm_source", "utm_medium", "utm_campaign", "acquisition_mode")
+
+
+class Channels(_Strict):
+    groups: dict[str, Literal["inbound", "outbound"]]
+    default_group: str = "other"
+    rules: list[ChannelRule] = []
+
+    @model_validator(mode="after")
+    def _groups_exist(self) -> Channels:
+        for i, rule in enumerate(self.rules):
+            if rule.group not in self.groups:
+                raise ValueError(f"rules[{i}].group {rule.group!r} is not one of channels.groups")
+        if self.default_group not in self.groups:
+            raise ValueError(f"default_group {self.default_group!r} is not one of channels.groups")
+        return self
+
+
+class Exclusions(_Strict):
+    personal_email_domains: list[str] = []
+    competitor_domains: list[str] = []
+    own_domains: list[str] = []
+    title_keywords: list[str] = []
+    seniorities: list[str] = []
+    test_domains: list[str] = []
+    test_email_prefixes: list[str] = []
+
+
+FIT_ATTRIBUTES = ("industry", "employee_count", "country_code", "department", "seniority",
+                  "job_title", "email_domain", "company_domain", "lead_source")
+
+
+class FitRule(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    attribute: Literal[FIT_ATTRIBUTES]  # type: ignore[valid-type]
+    match: Literal["equals", "in", "range", "contains"]
+    value: str | None = None
+    values: list[str] | None = None
+    values_from: str | None = None
+    min: float | None = None
+    max: float | None = None
+    range_from: str | None = None
+    points: Points
+
+
+class EngagementRule(_Strict):
+    activity_type: str
+    points: Points
+    cap: Annotated[float, Field(gt=0)] | None = None
+
+
+class Engagement(_Strict):
+    half_life_days: Annotated[float, Field(gt=0)] = 30
+    fast_track: list[str] = []
+    rules: list[EngagementRule]
+
+    @model_validator(mode="after")
+    def _unique_types(self) -> Engagement:
+        seen = [r.activity_type for r in self.rules]
+        dupes = sorted({t for t in seen if seen.count(t) > 1})
+        if dupes:
+            raise ValueError(f"activity types with more than one rule: {', '.join(dupes)}")
+        return self
+
+
+class Mql(_Strict):
+    threshold: Score = 60
+    min_fit: Score = 40
+    fit_weight: Weight = 0.5
+    engagement_weight: Weight = 0.5
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> Mql:
+        if abs(self.fit_weight + self.engagement_weight - 1) > 1e-9:
+            raise ValueError("fit_weight + engagement_weight must be 1")
+        return self
+
+
+class Sql(_Strict):
+    min_bant_criteria: Annotated[int, Field(ge=0, le=4)] = 3
+    require_next_step: bool = True
+
+
+class Recycle(_Strict):
+    reset_engagement: bool = True
+
+
+class Lifecycle(_Strict):
+    stage_source: Literal["computed", "crm"] = "computed"
+
+
+class BusinessHours(_Strict):
+    start: Annotated[int, Field(ge=0, le=23)] = 9
+    end: Annotated[int, Field(ge=1, le=24)] = 18
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon", "tue", "wed", "thu", "fri"]
+
+
+class Sla(_Strict):
+    target_hours: Annotated[float, Field(gt=0)] = 24
+    limit_hours: Annotated[float, Field(gt=0)] = 48
+    business_hours_only: bool = False
+    business_hours: BusinessHours = BusinessHours()
+
+    @model_validator(mode="after")
+    def _target_within_limit(self) -> Sla:
+        if self.target_hours > self.limit_hours:
+            raise ValueError("target_hours must not exceed limit_hours")
+        return self
+
+
+class MaturityDays(_Strict):
+    mql_to_sql: PositiveDays = 30
+    sql_to_opportunity: PositiveDays = 30
+    opportunity_to_won: PositiveDays = 90
+    mql_to_customer: PositiveDays = 180
+
+
+class FunnelDefinitions(_Strict):
+    reporting: Reporting = Reporting()
+    null_placeholders: list[str] = ["", "select", "n/a", "unknown", "-"]
+    icp: Icp = Icp()
+    segments: list[Segment]
+    channels: Channels
+    exclusions: Exclusions = Exclusions()
+    fit_rules: list[FitRule]
+    engagement: Engagement
+    mql: Mql = Mql()
+    sql: Sql = Sql()
+    recycle: Recycle = Recycle()
+    lifecycle: Lifecycle = Lifecycle()
+    sla: Sla = Sla()
+    maturity_days: MaturityDays = MaturityDays()
+
+    @model_validator(mode="after")
+    def _fit_rules_resolve(self) -> FunnelDefinitions:
+        ids = [r.id for r in self.fit_rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"fit_rules ids used twice: {', '.join(dupes)}")
+        for i, rule in enumerate(self.fit_rules):
+            self._resolved_fit_rule(rule, f"fit_rules[{i}]")
+        return self
+
+    def _lookup(self, path: str, where: str) -> Any:
+        node: Any = self
+        parts = path.split(".")
+        for part in parts:
+            node = getattr(node, part, None)
+            if node is None:
+                raise ValueError(f"{where}: {path!r} does not name a value of this file")
+        return node
+
+    def _resolved_fit_rule(self, rule: FitRule, where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": rule.id, "attribute": rule.attribute, "match": rule.match,
+                               "points": rule.points, "values": None, "min": rule.min,
+                               "max": rule.max}
+        if rule.match in ("equals", "contains"):
+            if rule.value is None:
+                raise ValueError(f"{where}: match {rule.match} needs `value`")
+            out["values"] = [rule.value]
+        elif rule.match == "in":
+            values = rule.values
+            if rule.values_from:
+                values = self._lookup(rule.values_from, where)
+            if not values:
+                raise ValueError(f"{where}: match in needs `values` or `values_from`")
+            out["values"] = list(values)
+        else:  # range
+            if rule.range_from:
+                rng = self._lookup(rule.range_from, where)
+                out["min"], out["max"] = rng.min, rng.max
+            if out["min"] is None and out["max"] is None:
+                raise ValueError(f"{where}: match range needs `min`, `max` or `range_from`")
+        return out
+
+    def resolved_fit_rules(self) -> list[dict[str, Any]]:
+        return [self._resolved_fit_rule(r, f"fit_rules[{i}]") for i, r in enumerate(self.fit_rules)]
+
+
+class DefinitionsError(ValueError):
+    """A definitions file that cannot be used, with every bad key named."""
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key")
+        else:
+            lines.append(f"  {loc}: {err['msg']}")
+    return f"{path}: invalid definitions\n" + "\n".join(lines)
+
+
+def definitions_path() -> Path:
+    return Path(os.environ.get("FUNNEL_DEFINITIONS") or DEFAULT_DEFINITIONS_PATH).resolve()
+
+
+def load_definitions(path: Path | str | None = None) -> FunnelDefinitions:
+    path = Path(path) if path else definitions_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise DefinitionsError(f"{path}: definitions file not found") from exc
+    except yaml.YAMLError as exc:
+        raise DefinitionsError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise DefinitionsError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return FunnelDefinitions.model_validate(raw)
+    except ValidationError as exc:
+        raise DefinitionsError(_format_errors(path, exc)) from exc
+
+
+def definitions_version(path: Path | str | None = None) -> str:
+    """Content hash of the file: what the marts record as definitions_version."""
+    path = Path(path) if path else definitions_path()
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
+    """What dbt receives: the validated definitions, flattened where SQL wants rows."""
+    defs = load_definitions(path)
+    data = defs.model_dump(mode="json")
+    data["fit_rules"] = defs.resolved_fit_rules()
+    return {"funnel": data, "definitions_version": definitions_version(path)}
+
+
+def dbt_vars_arg(path: Path | str | None = None) -> str:
+    return json.dumps(dbt_vars(path), separators=(",", ":"), sort_keys=True)
