@@ -88,6 +88,60 @@ def run(landing, warehouse, demo_leads) -> None:
         sys.exit(1)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt(dbt_args) -> None:
+    """Run dbt on the warehouse with the definitions file passed as --vars.
+
+    Example: funnel dbt build --select marts
+    """
+    from orchestration.defs.transform import dbt_executable
+    from orchestration.funnel_definitions import DefinitionsError, dbt_vars_arg
+    from orchestration.settings import DBT_PROJECT_DIR, export_for_dbt
+
+    export_for_dbt(Settings.from_env())
+    try:
+        vars_json = dbt_vars_arg()
+    except DefinitionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    args = [dbt_executable(), *dbt_args]
+    if dbt_args and dbt_args[0] not in ("deps", "clean", "debug", "--version", "--help", "-h"):
+        args += ["--vars", vars_json]
+    os.chdir(DBT_PROJECT_DIR)
+    os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
+    os.execv(args[0], args)
+
+
+@main.command()
+@click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Definitions file to check. [default: $FUNNEL_DEFINITIONS or "
+                   "dbt_project/definitions/funnel.yml]")
+def definitions(path) -> None:
+    """Validate the definitions file and print what is in force."""
+    from orchestration.funnel_definitions import (
+        DefinitionsError,
+        definitions_path,
+        definitions_version,
+        load_definitions,
+    )
+
+    path = path or definitions_path()
+    try:
+        d = load_definitions(path)
+    except DefinitionsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{path} is valid (definitions_version {definitions_version(path)})")
+    click.echo(f"  MQL: lead score >= {d.mql.threshold:g} and fit >= {d.mql.min_fit:g} "
+               f"(lead score = {d.mql.fit_weight:g} x fit + {d.mql.engagement_weight:g} x "
+               f"engagement); fast track: {', '.join(d.engagement.fast_track) or 'none'}")
+    click.echo(f"  SQL: accepted with >= {d.sql.min_bant_criteria} of 4 BANT criteria"
+               f"{' and a scheduled next step' if d.sql.require_next_step else ''}")
+    click.echo(f"  engagement half-life {d.engagement.half_life_days:g} days, "
+               f"{len(d.engagement.rules)} activity rules; {len(d.fit_rules)} fit rules")
+    click.echo(f"  SLA: first touch within {d.sla.target_hours:g} h (limit {d.sla.limit_hours:g} h), "
+               f"reporting in {d.reporting.currency}, {d.reporting.timezone}")
+
+
 @main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
 def ui(port) -> None:

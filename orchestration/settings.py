@@ -13,10 +13,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
-# Values a CRM export uses for "no value"; compared case-insensitively after trimming.
-DEFAULT_NULL_PLACEHOLDERS = ("", "select", "n/a", "unknown", "-")
-
-
 def _path_from_env(name: str, default: str) -> Path:
     raw = os.environ.get(name) or default
     path = Path(raw).expanduser()
@@ -39,7 +35,7 @@ class Settings:
     duckdb_path: Path
     landing_dir: Path
     source_timezone: str = "UTC"
-    null_placeholders: tuple[str, ...] = DEFAULT_NULL_PLACEHOLDERS
+    null_placeholders: tuple[str, ...] = ("",)
     memory_limit: str = ""
     temp_dir: Path | None = None
 
@@ -52,16 +48,15 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        placeholders = os.environ.get("NULL_PLACEHOLDERS")
+        from orchestration.funnel_definitions import load_definitions
+
+        # What means "no value" is a business definition: it lives in the definitions file.
+        placeholders = load_definitions().null_placeholders
         return cls(
             duckdb_path=_path_from_env("DUCKDB_PATH", "warehouse/funnel.duckdb"),
             landing_dir=_path_from_env("LANDING_DIR", "landing"),
             source_timezone=os.environ.get("SOURCE_TIMEZONE", "UTC"),
-            null_placeholders=(
-                tuple(p.strip().lower() for p in placeholders.split("|"))
-                if placeholders is not None
-                else DEFAULT_NULL_PLACEHOLDERS
-            ),
+            null_placeholders=tuple(p.strip().lower() for p in placeholders),
             memory_limit=os.environ.get("DUCKDB_MEMORY_LIMIT", ""),
             temp_dir=_path_from_env("DUCKDB_TEMP_DIR", "") if os.environ.get("DUCKDB_TEMP_DIR") else None,
         )

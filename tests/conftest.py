@@ -4,10 +4,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.funnel_definitions import load_definitions
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files, load_extract
 
-PLACEHOLDERS = ("", "select", "n/a", "unknown", "-")
+PLACEHOLDERS = tuple(load_definitions().null_placeholders)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from orchestration.cli import main
 
 
-@pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"]])
+@pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"]])
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args, "--help"])
     assert result.exit_code == 0, result.output
@@ -32,3 +32,17 @@ def test_demo_rejects_a_bad_argument():
     result = CliRunner().invoke(main, ["demo", "--leads", "0"])
     assert result.exit_code != 0
     assert "--leads" in result.output
+
+
+def test_definitions_command_reports_the_rules_in_force():
+    result = CliRunner().invoke(main, ["definitions"])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output and "lead score >= 60" in result.output
+
+
+def test_definitions_command_names_a_bad_key(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("mql: {treshold: 70}\n")
+    result = CliRunner().invoke(main, ["definitions", "--file", str(bad)])
+    assert result.exit_code != 0
+    assert "mql.treshold: unknown key" in result.output

@@ -7,6 +7,7 @@ from orchestration.demo.generator import DemoConfig, generate
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.pipeline import run_pipeline
 from orchestration.settings import Settings
+from tests.conftest import PLACEHOLDERS
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def pipeline_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     settings = Settings(duckdb_path=root / "warehouse" / "funnel.duckdb",
                         landing_dir=root / "landing", source_timezone="UTC",
-                        null_placeholders=("", "select", "n/a", "unknown", "-"))
+                        null_placeholders=PLACEHOLDERS)
     generate(DemoConfig(leads=2000, seed=11), settings.landing_dir)
     summary = run_pipeline(settings, say=lambda _m: None)
     return settings, summary

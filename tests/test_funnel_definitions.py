@@ -1,0 +1,70 @@
+"""The definitions file: one schema, errors that name the key, and what dbt receives."""
+
+import json
+
+import pytest
+import yaml
+
+from orchestration.funnel_definitions import (
+    DEFAULT_DEFINITIONS_PATH,
+    DefinitionsError,
+    dbt_vars,
+    definitions_version,
+    load_definitions,
+)
+
+
+def write_variant(tmp_path, change):
+    data = yaml.safe_load(DEFAULT_DEFINITIONS_PATH.read_text())
+    change(data)
+    path = tmp_path / "funnel.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_committed_file_is_valid():
+    d = load_definitions()
+    assert d.mql.threshold == 60 and d.mql.min_fit == 40
+    assert d.engagement.half_life_days == 30
+    assert {s.name for s in d.segments} == {"smb", "mid_market", "enterprise"}
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda d: d["mql"].update(treshold=70), "mql.treshold: unknown key"),
+    (lambda d: d.update(colour="blue"), "colour: unknown key"),
+    (lambda d: d["mql"].update(threshold=120), "mql.threshold"),
+    (lambda d: d["mql"].update(threshold="high"), "mql.threshold"),
+    (lambda d: d["engagement"].update(half_life_days=-5), "engagement.half_life_days"),
+    (lambda d: d["sql"].update(min_bant_criteria=5), "sql.min_bant_criteria"),
+    (lambda d: d["mql"].update(fit_weight=0.7), "fit_weight + engagement_weight must be 1"),
+    (lambda d: d["reporting"].update(timezone="Mars/Olympus"), "reporting.timezone"),
+    (lambda d: d["fit_rules"][0].update(values_from="icp.sectors"), "fit_rules[0]"),
+    (lambda d: d["channels"]["rules"][0].update(group="tv"), "channels"),
+    (lambda d: d["sla"].update(target_hours=72), "target_hours must not exceed limit_hours"),
+])
+def test_a_malformed_file_fails_naming_the_key(tmp_path, change, named):
+    path = write_variant(tmp_path, change)
+    with pytest.raises(DefinitionsError) as err:
+        load_definitions(path)
+    assert named in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_invalid_yaml_is_reported_with_the_file(tmp_path):
+    path = tmp_path / "broken.yml"
+    path.write_text("mql: [unclosed\n")
+    with pytest.raises(DefinitionsError, match="not valid YAML"):
+        load_definitions(path)
+
+
+def test_fit_rules_reuse_the_icp_lists_and_version_follows_content(tmp_path):
+    vars_ = dbt_vars()
+    rules = {r["id"]: r for r in vars_["funnel"]["fit_rules"]}
+    icp = load_definitions().icp
+    assert rules["target_industry"]["values"] == icp.industries
+    assert (rules["target_company_size"]["min"], rules["target_company_size"]["max"]) == (
+        icp.employee_range.min, icp.employee_range.max)
+    assert vars_["definitions_version"] == definitions_version()
+    changed = write_variant(tmp_path, lambda d: d["mql"].update(threshold=70))
+    assert definitions_version(changed) != definitions_version()
+    assert json.loads(json.dumps(dbt_vars(changed)))["funnel"]["mql"]["threshold"] == 70
