@@ -16,7 +16,7 @@ export DAGSTER_HOME := $(abspath $(or $(DAGSTER_HOME),dagster_home))
 LEADS ?= 20000
 SEED ?= 42
 
-.PHONY: help setup run test lint ui demo manifest clean
+.PHONY: help setup run test lint ui demo bench manifest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ ui: setup ## Start the Dagster UI on the full asset graph (dagster dev -w worksp
 
 demo: setup ## Generate demo extracts into landing/ (LEADS=20000 SEED=42)
 	$(BIN)/funnel demo --leads $(LEADS) --seed $(SEED)
+
+SCALE ?= 1000000
+bench: setup ## Time a full run at SCALE leads (default 1,000,000) and print the figures
+	$(BIN)/funnel bench --leads $(SCALE)
 
 manifest: setup ## Parse the dbt project (done automatically when it changed)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .

@@ -143,6 +143,25 @@ def definitions(path) -> None:
 
 
 @main.command()
+@click.option("--leads", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Leads to generate (about 30 activities each).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep landing data and warehouse here (generated data is reused when the "
+                   "same size and seed are asked again). [default: a temporary folder]")
+def bench(leads, seed, workdir) -> None:
+    """Time every step of a full run on generated data; print and save the figures."""
+    from orchestration.bench import run_bench, save
+
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()))
+    click.echo(result.render())
+    click.echo(f"figures saved to {save(result)}")
+    if not result.success:
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--port", type=int, default=3000, show_default=True)
 def ui(port) -> None:
     """Start the Dagster UI (dagster dev) on the whole asset graph."""

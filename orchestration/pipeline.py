@@ -39,6 +39,7 @@ class RunSummary:
     extracts: list[ExtractSummary] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     demo_generated: bool = False
+    funnel: dict[str, int] = field(default_factory=dict)
 
     def render(self) -> str:
         head = f"{'extract':20} {'files':>5} {'read':>11} {'loaded':>11} {'rejected':>9} " \
@@ -49,6 +50,13 @@ class RunSummary:
             lines.append(
                 f"{e.extract:20} {e.files:>5} {e.rows_read:>11,} {e.rows_loaded:>11,} "
                 f"{e.rows_rejected:>9,} {e.raw_rows:>11,}  {e.staging_model:26} {staging:>11}"
+            )
+        if self.funnel:
+            f = dict(self.funnel)
+            lines.append("")
+            lines.append(
+                f"Funnel (definitions {f.pop('definitions_version', '?')}): "
+                + ", ".join(f"{k} {v:,}" for k, v in f.items())
             )
         status = "succeeded" if self.success else "FAILED"
         lines.append("")
@@ -121,7 +129,32 @@ def run_pipeline(
     )
     if settings.duckdb_path.exists():
         summary.extracts = summarise_warehouse(settings.duckdb_path)
+        summary.funnel = summarise_funnel(settings.duckdb_path)
     return summary
+
+
+def summarise_funnel(duckdb_path: Path) -> dict:
+    """Stage counts from the lifecycle mart, when it was built."""
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fct_lead_lifecycle'").fetchone()[0]
+        if not exists:
+            return {}
+        row = con.execute(
+            """select count(*), count(mql_at), count(sql_at), count(opportunity_at),
+                      count(customer_at), sum(case when is_excluded then 1 else 0 end),
+                      any_value(definitions_version)
+               from marts.fct_lead_lifecycle""").fetchone()
+        exceptions = con.execute("select count(*) from marts.fct_definition_exceptions").fetchone()[0]
+    finally:
+        con.close()
+    keys = ["leads", "MQLs", "SQLs", "opportunities", "customers", "excluded"]
+    out = dict(zip(keys, row[:6], strict=True))
+    out["definition exceptions"] = exceptions
+    out["definitions_version"] = row[6]
+    return out
 
 
 def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:

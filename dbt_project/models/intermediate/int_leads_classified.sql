@@ -37,37 +37,8 @@ channel_fields as (
     select lead_id, 'acquisition_mode', acquisition_mode from leads
 ),
 
-rule_sizes as (
-    select rule_order, count(distinct field_name) as n_fields
-    from channel_rules
-    group by rule_order
-),
-
-rule_matches as (
-    select
-        f.lead_id,
-        r.rule_order,
-        r.channel_group,
-        count(distinct r.field_name) as n_matched
-    from channel_fields as f
-    inner join channel_rules as r
-        on f.field_name = r.field_name
-        and {{ normalise_category('f.field_value') }} = {{ normalise_category('r.field_value') }}
-    group by f.lead_id, r.rule_order, r.channel_group
-),
-
 first_channel as (
-    select lead_id, channel_group
-    from (
-        select
-            m.lead_id,
-            m.channel_group,
-            row_number() over (partition by m.lead_id order by m.rule_order) as match_rank
-        from rule_matches as m
-        inner join rule_sizes as s on m.rule_order = s.rule_order
-        where m.n_matched = s.n_fields
-    ) as ranked
-    where match_rank = 1
+    {{ first_matching_channel('channel_fields', 'lead_id', 'channel_rules') }}
 ),
 
 -- Exclusions: the most specific matching reason.
