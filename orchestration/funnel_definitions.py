@@ -34,6 +34,7 @@ class Reporting(_Strict):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     timezone: str = "UTC"
     week_start: Literal["monday"] = "monday"
+    fx_max_staleness_days: Annotated[int, Field(ge=0, le=366)] = 7
 
     @field_validator("timezone")
     @classmethod
@@ -88,6 +89,8 @@ class ChannelRule(_Strict):
 class Channels(_Strict):
     groups: dict[str, Literal["inbound", "outbound"]]
     default_group: str = "other"
+    sdr_cost_group: str = "outbound_sdr"
+    unattributed_spend_group: str = "unattributed"
     rules: list[ChannelRule] = []
 
     @model_validator(mode="after")
@@ -97,6 +100,10 @@ class Channels(_Strict):
                 raise ValueError(f"rules[{i}].group {rule.group!r} is not one of channels.groups")
         if self.default_group not in self.groups:
             raise ValueError(f"default_group {self.default_group!r} is not one of channels.groups")
+        if self.sdr_cost_group not in self.groups:
+            raise ValueError(f"sdr_cost_group {self.sdr_cost_group!r} is not one of channels.groups")
+        if self.unattributed_spend_group in self.groups:
+            raise ValueError("unattributed_spend_group must not be a channel group of leads")
         return self
 
 
@@ -185,6 +192,7 @@ class Sla(_Strict):
     limit_hours: Annotated[float, Field(gt=0)] = 48
     business_hours_only: bool = False
     business_hours: BusinessHours = BusinessHours()
+    first_touch_activity_types: list[str] = ["call", "sales_email", "meeting"]
 
     @model_validator(mode="after")
     def _target_within_limit(self) -> Sla:

@@ -303,6 +303,64 @@ class _Sim:
         np.minimum.at(out, lead[mask], ts[mask])
         return out
 
+    def _fit_points(self) -> np.ndarray:
+        """Fit score of every lead as the definitions' fit rules give it."""
+        from orchestration.funnel_definitions import load_definitions
+
+        attrs = {
+            "industry": self.comp_industry[self.company],
+            "employee_count": self.comp_employees[self.company],
+            "country_code": self.comp_country[self.company],
+            "department": self.department,
+            "seniority": self.seniority,
+        }
+        points = np.zeros(self.n)
+        for rule in load_definitions().resolved_fit_rules():
+            values = attrs.get(rule["attribute"])
+            if values is None:
+                continue
+            if rule["match"] == "range":
+                lo = -np.inf if rule["min"] is None else rule["min"]
+                hi = np.inf if rule["max"] is None else rule["max"]
+                hit = (values >= lo) & (values <= hi)
+            else:
+                wanted = [str(v).lower() for v in rule["values"]]
+                hit = np.isin(np.char.lower(values.astype(str)), wanted)
+            points += np.where(hit, rule["points"], 0)
+        return np.clip(points, 0, 100)
+
+    def _automation_mql_times(self, lead: np.ndarray, ts: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        from orchestration.funnel_definitions import load_definitions
+
+        d = load_definitions()
+        never = np.iinfo(np.int64).max
+        rule = {r.activity_type: r for r in d.engagement.rules}
+        pts = np.array([rule[t].points if t in rule else 0.0 for t in PROSPECT_TYPES])
+        cap = np.array([rule[t].cap if t in rule and rule[t].cap else np.inf for t in PROSPECT_TYPES])
+        fast = np.isin(PROSPECT_TYPES, d.engagement.fast_track)
+        # points per activity after each type's cap, counted in time order
+        order = np.lexsort((ts, kind, lead))
+        ld, k = lead[order], kind[order]
+        raw = pts[k]
+        group_start = np.r_[True, (ld[1:] != ld[:-1]) | (k[1:] != k[:-1])]
+        csum = np.cumsum(raw)
+        before = csum - raw - np.maximum.accumulate(np.where(group_start, csum - raw, 0))
+        counted = np.clip(np.minimum(raw, cap[k] - before), 0, None)
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        counted = counted[back]
+        order = np.lexsort((ts, lead))
+        ld, t, c, k = lead[order], ts[order], counted[order], kind[order]
+        lead_start = np.r_[True, ld[1:] != ld[:-1]]
+        csum = np.cumsum(c)
+        engagement = csum - np.maximum.accumulate(np.where(lead_start, csum - c, 0))
+        fit = self._fit_points()[ld]
+        score = d.mql.fit_weight * fit + d.mql.engagement_weight * np.minimum(engagement, 100)
+        hit = (fit >= d.mql.min_fit) & ((score >= d.mql.threshold) | fast[k])
+        out = np.full(self.n, never, dtype=np.int64)
+        np.minimum.at(out, ld[hit], t[hit])
+        return out
+
     def activities_and_sales(self) -> None:
         rng, n = self.rng, self.n
         never = np.iinfo(np.int64).max
@@ -315,18 +373,9 @@ class _Sim:
         a_lead, a_ts, a_type = self._prospect_burst(lead_ids, self.created, mean_n, span,
                                                     np.where(self.outbound, 0.15, intent))
 
-        # Handover: the first hand-raise, or marketing passing a lead that viewed pricing twice.
-        hr = np.isin(PROSPECT_TYPES[a_type], list(HAND_RAISE))
-        first_hr = self._first_time(a_lead, a_ts, hr, n)
-        pricing = a_type == 6
-        order = np.lexsort((a_ts, a_lead))
-        pl, pt = a_lead[order][pricing[order]], a_ts[order][pricing[order]]
-        rank = np.arange(len(pl)) - np.r_[0, np.flatnonzero(np.diff(pl)) + 1].repeat(
-            np.diff(np.r_[0, np.flatnonzero(np.diff(pl)) + 1, len(pl)]))
-        second_pricing = np.full(n, never, dtype=np.int64)
-        second_pricing[pl[rank == 1]] = pt[rank == 1]
-        passes = (self.fit > 1.8) & (rng.random(n) < 0.5)
-        handover = np.minimum(first_hr, np.where(passes, second_pricing, never))
+        # Handover: the company's marketing automation alerts sales when its score crosses
+        # the threshold (it scores like the definitions file, without decay) or on a hand-raise.
+        handover = self._automation_mql_times(a_lead, a_ts, a_type)
         handover = np.where(inbound & ~self.excluded_truth, handover, never)
         # Outbound: the SDR's sequence starts at creation.
         handover = np.where(self.outbound, self.created, handover)
@@ -690,12 +739,16 @@ def _spend_tables(s: _Sim) -> tuple[pa.Table, np.ndarray]:
 
 
 def _fx_table(s: _Sim) -> pa.Table:
+    """Daily rates over whole months (SDR costs are spread over whole months)."""
     rng = s.rng
-    days = (s.start_ts + np.arange(HISTORY_DAYS) * DAY).astype("datetime64[s]").astype("datetime64[D]")
+    first = np.datetime64(np.datetime64(s.start_ts, "s"), "M").astype("datetime64[D]")
+    last = (np.datetime64(np.datetime64(s.end_ts - 1, "s"), "M") + 1).astype("datetime64[D]") - 1
+    days = np.arange(first, last + 1)
+    n = len(days)
     parts = []
     for cur, start in FX_START.items():
-        walk = start * np.exp(np.cumsum(rng.normal(0, 0.003, HISTORY_DAYS)))
-        parts.append(pa.table({"rate_date": pa.array(days), "currency": _str(np.full(HISTORY_DAYS, cur)),
+        walk = start * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+        parts.append(pa.table({"rate_date": pa.array(days), "currency": _str(np.full(n, cur)),
                                "rate_to_reporting": pa.array(np.round(walk, 6))}))
     return pa.concat_tables(parts)
 

@@ -24,6 +24,9 @@
     ('opportunity_to_won_maturity_days', dbt.type_int()),
     ('mql_to_customer_maturity_days', dbt.type_int()),
     ('default_channel_group', dbt.type_string()),
+    ('sdr_cost_group', dbt.type_string()),
+    ('unattributed_spend_group', dbt.type_string()),
+    ('fx_max_staleness_days', dbt.type_int()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -49,6 +52,9 @@
     d.maturity_days.opportunity_to_won,
     d.maturity_days.mql_to_customer,
     d.channels.default_group,
+    d.channels.sdr_cost_group,
+    d.channels.unattributed_spend_group,
+    d.reporting.fx_max_staleness_days,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}

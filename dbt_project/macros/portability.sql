@@ -1,0 +1,77 @@
+{#- The few engine-specific pieces, behind adapter.dispatch. The defaults are standard SQL
+    (PostgreSQL, DuckDB); other warehouses override what differs. -#}
+
+{#- A naive UTC timestamp as naive wall-clock time in time zone `tz` (a column or literal). -#}
+{% macro utc_to_local(timestamp_utc, tz) -%}
+    {{ return(adapter.dispatch('utc_to_local')(timestamp_utc, tz)) }}
+{%- endmacro %}
+
+{% macro default__utc_to_local(timestamp_utc, tz) -%}
+    (({{ timestamp_utc }}) at time zone 'UTC') at time zone {{ tz }}
+{%- endmacro %}
+
+{% macro snowflake__utc_to_local(timestamp_utc, tz) -%}
+    convert_timezone('UTC', {{ tz }}, {{ timestamp_utc }})
+{%- endmacro %}
+
+{% macro bigquery__utc_to_local(timestamp_utc, tz) -%}
+    datetime(timestamp({{ timestamp_utc }}), {{ tz }})
+{%- endmacro %}
+
+{#- ISO day of week, Monday = 1 ... Sunday = 7. -#}
+{% macro iso_day_of_week(date_expression) -%}
+    {{ return(adapter.dispatch('iso_day_of_week')(date_expression)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(date_expression) -%}
+    cast(extract(isodow from {{ date_expression }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro snowflake__iso_day_of_week(date_expression) -%}
+    dayofweekiso({{ date_expression }})
+{%- endmacro %}
+
+{#- 'YYYY-Www', the ISO week label of a date. -#}
+{% macro iso_week_label(date_expression) -%}
+    {{ return(adapter.dispatch('iso_week_label')(date_expression)) }}
+{%- endmacro %}
+
+{% macro default__iso_week_label(date_expression) -%}
+    to_char({{ date_expression }}, 'IYYY-"W"IW')
+{%- endmacro %}
+
+{% macro duckdb__iso_week_label(date_expression) -%}
+    strftime({{ date_expression }}, '%G-W%V')
+{%- endmacro %}
+
+{#- Stop the query with `message` (a SQL string expression) when it is evaluated: for
+    conditions that must never produce a number, such as an amount without an exchange rate. -#}
+{% macro fail_query(message) -%}
+    {{ return(adapter.dispatch('fail_query')(message)) }}
+{%- endmacro %}
+
+{% macro default__fail_query(message) -%}
+    cast({{ message }} as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro duckdb__fail_query(message) -%}
+    error({{ message }})
+{%- endmacro %}
+
+{#- Median and other percentiles of a numeric expression, as an aggregate. -#}
+{% macro percentile(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile(expression, fraction) -%}
+    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__percentile(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{#- a / b, NULL (not infinity or an error) when b is 0 or NULL. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}

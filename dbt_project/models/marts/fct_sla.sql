@@ -1,0 +1,164 @@
+{#- One row per MQL episode: the first sales touch after it and whether the handover met
+    the SLA (SPEC §8). Elapsed hours are real hours (UTC difference, so DST-correct by
+    construction); with business_hours_only they are the business hours between the two
+    moments on the reporting time zone's wall clock, day by day. -#}
+with episodes as (
+    select * from {{ ref('int_lead_mql_episodes') }}
+),
+
+activities as (
+    select * from {{ ref('stg_crm__activities') }}
+),
+
+touch_types as (
+    select * from {{ ref('def_sales_touch_types') }}
+),
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+as_of as (
+    select * from {{ ref('int_scoring_as_of') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+calendar as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+business_days as (
+    select * from {{ ref('def_business_days') }}
+),
+
+-- An episode's touches are the sales touches before the lead's next MQL episode.
+bounded_episodes as (
+    select
+        *,
+        lead(mql_at) over (partition by lead_id order by mql_at) as next_mql_at
+    from episodes
+),
+
+sales_touches as (
+    select a.lead_id, a.activity_id, a.occurred_at, a.activity_type
+    from activities as a
+    left join touch_types as t on a.activity_type = t.activity_type
+    where t.activity_type is not null or a.actor = 'sales'
+),
+
+first_touches as (
+    select
+        lead_id,
+        mql_episode,
+        touched_at,
+        touch_activity_type
+    from (
+        select
+            e.lead_id,
+            e.mql_episode,
+            t.occurred_at as touched_at,
+            t.activity_type as touch_activity_type,
+            row_number() over (
+                partition by e.lead_id, e.mql_episode order by t.occurred_at, t.activity_id
+            ) as touch_rank
+        from bounded_episodes as e
+        inner join sales_touches as t
+            on e.lead_id = t.lead_id
+            and t.occurred_at >= e.mql_at
+            and (e.next_mql_at is null or t.occurred_at < e.next_mql_at)
+    ) as ranked
+    where touch_rank = 1
+),
+
+spans as (
+    select
+        e.lead_id,
+        e.mql_episode,
+        e.mql_at,
+        f.touched_at,
+        f.touch_activity_type,
+        -- untouched episodes are measured up to the scoring moment (to tell pending from breached)
+        coalesce(f.touched_at, a.scored_as_of_at) as span_end_at,
+        {{ utc_to_local('e.mql_at', 's.reporting_timezone') }} as mql_local,
+        {{ utc_to_local('coalesce(f.touched_at, a.scored_as_of_at)', 's.reporting_timezone') }} as span_end_local
+    from bounded_episodes as e
+    cross join as_of as a
+    cross join settings as s
+    left join first_touches as f
+        on e.lead_id = f.lead_id and e.mql_episode = f.mql_episode
+),
+
+-- Business hours: for each reporting-zone day of the span, the overlap with opening hours.
+-- Spans are cut at 90 days: beyond that the SLA is long breached and the count would only grow.
+business_hours as (
+    select
+        sp.lead_id,
+        sp.mql_episode,
+        sum(
+            greatest(0,
+                {{ dbt.datediff(
+                    "greatest(sp.mql_local, " ~ dbt.dateadd('hour', 's.sla_business_hours_start', 'cast(c.calendar_date as ' ~ dbt.type_timestamp() ~ ')') ~ ")",
+                    "least(sp.span_end_local, " ~ dbt.dateadd('hour', 's.sla_business_hours_end', 'cast(c.calendar_date as ' ~ dbt.type_timestamp() ~ ')') ~ ")",
+                    'second') }}
+            )
+        ) / 3600.0 as business_hours
+    from spans as sp
+    cross join settings as s
+    inner join calendar as c
+        on c.calendar_date >= cast(sp.mql_local as date)
+        and c.calendar_date <= cast(sp.span_end_local as date)
+        and c.calendar_date <= cast({{ dbt.dateadd('day', 90, 'sp.mql_local') }} as date)
+    inner join business_days as b on c.iso_day_of_week = b.iso_day_of_week
+    where s.sla_business_hours_only
+    group by sp.lead_id, sp.mql_episode
+),
+
+measured as (
+    select
+        sp.*,
+        {{ dbt.datediff('sp.mql_at', 'sp.span_end_at', 'second') }} / 3600.0 as elapsed_hours,
+        case
+            when s.sla_business_hours_only then coalesce(bh.business_hours, 0)
+            else {{ dbt.datediff('sp.mql_at', 'sp.span_end_at', 'second') }} / 3600.0
+        end as sla_hours,
+        s.sla_target_hours,
+        s.sla_limit_hours,
+        s.sla_business_hours_only
+    from spans as sp
+    cross join settings as s
+    left join business_hours as bh
+        on sp.lead_id = bh.lead_id and sp.mql_episode = bh.mql_episode
+),
+
+final as (
+    select
+        m.lead_id,
+        m.mql_episode,
+        m.mql_at,
+        cast({{ dbt.date_trunc('week', 'm.mql_local') }} as date) as mql_week_start_date,
+        l.segment,
+        l.channel_group,
+        l.acquisition_mode,
+        l.owner_id,
+        m.touched_at as first_touch_at,
+        m.touch_activity_type as first_touch_activity_type,
+        m.touched_at is not null as is_touched,
+        case when m.touched_at is not null then m.elapsed_hours end as elapsed_hours_to_first_touch,
+        case when m.touched_at is not null then m.sla_hours end as hours_to_first_touch,
+        m.touched_at is not null and m.sla_hours <= m.sla_target_hours as is_within_target,
+        m.touched_at is not null and m.sla_hours <= m.sla_limit_hours as is_within_limit,
+        m.touched_at is null and m.sla_hours > m.sla_limit_hours as is_never_touched,
+        m.touched_at is null and m.sla_hours <= m.sla_limit_hours as is_pending,
+        m.sla_hours > m.sla_limit_hours as is_limit_breached,
+        m.sla_target_hours,
+        m.sla_limit_hours,
+        m.sla_business_hours_only,
+        l.definitions_version
+    from measured as m
+    inner join leads as l on m.lead_id = l.lead_id
+)
+
+select * from final
