@@ -116,7 +116,7 @@ def run_pipeline(
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     failures = [
-        f"{ev.step_key}: {ev.event_specific_data.error.message.strip().splitlines()[0]}"
+        f"{ev.step_key}: {failure_reason(ev.event_specific_data.error.message)}"
         for ev in result.all_events
         if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error
     ]
@@ -155,6 +155,17 @@ def summarise_funnel(duckdb_path: Path) -> dict:
     out["definition exceptions"] = exceptions
     out["definitions_version"] = row[6]
     return out
+
+
+def failure_reason(message: str) -> str:
+    """The part of a step's error a person needs: dbt's own errors when dbt failed."""
+    text = message.strip()
+    marker = "Errors parsed from dbt logs:"
+    if marker in text:
+        lines = [ln.strip() for ln in text.split(marker, 1)[1].splitlines() if ln.strip()]
+        useful = [ln for ln in lines if not ln.startswith(("Encountered an error", "Done."))]
+        return " | ".join(useful[:6])
+    return text.splitlines()[0]
 
 
 def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:
