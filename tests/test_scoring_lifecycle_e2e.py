@@ -145,3 +145,28 @@ def test_raising_the_threshold_in_the_definitions_file_alone_gives_fewer_mqls(wa
     assert fast_tracked_below == 0
     threshold = query(copy, "select mql_threshold from definitions.def_settings")[0][0]
     assert threshold == 80
+
+
+def test_every_column_of_every_model_is_documented(warehouse):
+    """BI users read the docs: each table column has a description, and no doc is stale."""
+    import json
+
+    from orchestration.defs.transform import dbt_project
+
+    _, settings = warehouse
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) > 20
+    problems = []
+    for node in models:
+        columns = {r[0] for r in query(settings, """
+            select column_name from information_schema.columns
+            where table_schema = ? and table_name = ?""", [node["schema"], node["name"]])}
+        documented = {name for name, col in node["columns"].items() if col.get("description")}
+        if not node.get("description"):
+            problems.append(f"{node['name']}: no model description")
+        if columns - documented:
+            problems.append(f"{node['name']}: undocumented {sorted(columns - documented)}")
+        if set(node["columns"]) - columns:
+            problems.append(f"{node['name']}: documented but absent {sorted(set(node['columns']) - columns)}")
+    assert problems == []
