@@ -32,11 +32,11 @@ run: setup ## Main job: demo data if landing/ is empty, then ingest -> dbt throu
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
 test: setup ## Run the whole test suite (lint included)
-	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff check orchestration expectations tests
 	$(BIN)/pytest
 
 lint: setup ## Lint and check formatting of the Python code
-	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff check orchestration expectations tests
 
 ui: setup ## Start the Dagster UI on the full asset graph (dagster dev -w workspace.yaml)
 	$(BIN)/dagster dev -w workspace.yaml

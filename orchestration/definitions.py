@@ -15,16 +15,20 @@ def defs() -> dg.Definitions:
 
 def build_definitions(settings=None) -> dg.Definitions:
     from orchestration.defs.ingest import ingest_assets
-    from orchestration.defs.jobs import elt_job, ingest_job
+    from orchestration.defs.jobs import audit_publish_job, elt_job, ingest_job
+    from orchestration.defs.quality import SERVING_ASSET_KEY, build_publish_asset, guard_checks
     from orchestration.defs.resources import WarehouseResource
-    from orchestration.defs.transform import dbt_resource, transform_assets
+    from orchestration.defs.transform import dbt_resource, published_model_keys, transform_assets
     from orchestration.settings import Settings, export_for_dbt
 
     settings = settings or Settings.from_env()
     export_for_dbt(settings)
+    dbt_models = transform_assets()
+    checks = guard_checks()
     return dg.Definitions(
-        assets=[*ingest_assets(), transform_assets()],
-        jobs=[elt_job, ingest_job],
+        assets=[*ingest_assets(), dbt_models, build_publish_asset(published_model_keys(dbt_models))],
+        asset_checks=checks,
+        jobs=[elt_job, ingest_job, audit_publish_job(checks, SERVING_ASSET_KEY)],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "dbt": dbt_resource(),

@@ -208,6 +208,11 @@ class MaturityDays(_Strict):
     mql_to_customer: PositiveDays = 180
 
 
+class Drift(_Strict):
+    warn_share: Annotated[float, Field(ge=0, le=1)] = 0.15
+    crm_stages: dict[Literal["lead", "mql", "sql", "opportunity", "customer"], list[str]] = {}
+
+
 class FunnelDefinitions(_Strict):
     reporting: Reporting = Reporting()
     null_placeholders: list[str] = ["", "select", "n/a", "unknown", "-"]
@@ -223,6 +228,7 @@ class FunnelDefinitions(_Strict):
     lifecycle: Lifecycle = Lifecycle()
     sla: Sla = Sla()
     maturity_days: MaturityDays = MaturityDays()
+    drift: Drift = Drift()
 
     @model_validator(mode="after")
     def _fit_rules_resolve(self) -> FunnelDefinitions:

@@ -40,6 +40,10 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
     demo_generated: bool = False
     funnel: dict[str, int] = field(default_factory=dict)
+    checks_passed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+    published_to: Path | None = None
 
     def render(self) -> str:
         head = f"{'extract':20} {'files':>5} {'read':>11} {'loaded':>11} {'rejected':>9} " \
@@ -58,6 +62,15 @@ class RunSummary:
                 f"Funnel (definitions {f.pop('definitions_version', '?')}): "
                 + ", ".join(f"{k} {v:,}" for k, v in f.items())
             )
+        if self.checks_passed or self.checks_warned or self.checks_failed:
+            lines.append("")
+            lines.append(f"Checks: {len(self.checks_passed)} passed, {len(self.checks_warned)} "
+                         f"warned, {len(self.checks_failed)} failed")
+            lines += [f"  warned: {c}" for c in self.checks_warned]
+            lines += [f"  FAILED: {c}" for c in self.checks_failed]
+            lines.append(f"Serving file: published to {self.published_to}" if self.published_to
+                         else "Serving file: NOT published (a blocking check failed or the run "
+                              "stopped); the last good one stays")
         status = "succeeded" if self.success else "FAILED"
         lines.append("")
         lines.append(f"Run {status} in {self.seconds:.1f} s. Warehouse: {self.duckdb_path}")
@@ -127,6 +140,7 @@ def run_pipeline(
         failures=failures,
         demo_generated=demo,
     )
+    collect_checks(result, summary, settings)
     if settings.duckdb_path.exists():
         summary.extracts = summarise_warehouse(settings.duckdb_path)
         summary.funnel = summarise_funnel(settings.duckdb_path)
@@ -155,6 +169,25 @@ def summarise_funnel(duckdb_path: Path) -> dict:
     out["definition exceptions"] = exceptions
     out["definitions_version"] = row[6]
     return out
+
+
+def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
+    """Sort the run's check evaluations into passed, warned and failed."""
+    from dagster import AssetCheckSeverity, DagsterEventType
+
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+            if ev.passed:
+                summary.checks_passed.append(name)
+            elif ev.severity == AssetCheckSeverity.WARN:
+                summary.checks_warned.append(name)
+            else:
+                summary.checks_failed.append(name)
+        elif (event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+              and event.asset_key and event.asset_key.path == ["serving", "warehouse"]):
+            summary.published_to = settings.serving_path
 
 
 def failure_reason(message: str) -> str:

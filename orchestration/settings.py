@@ -38,6 +38,12 @@ class Settings:
     null_placeholders: tuple[str, ...] = ("",)
     memory_limit: str = ""
     temp_dir: Path | None = None
+    serving_duckdb_path: Path | None = None
+
+    @property
+    def serving_path(self) -> Path:
+        """The published, audited copy BI tools read (default: beside the warehouse)."""
+        return self.serving_duckdb_path or self.duckdb_path.parent / "serving.duckdb"
 
     @property
     def duckdb_config(self) -> dict[str, str]:
@@ -59,6 +65,8 @@ class Settings:
             null_placeholders=tuple(p.strip().lower() for p in placeholders),
             memory_limit=os.environ.get("DUCKDB_MEMORY_LIMIT", ""),
             temp_dir=_path_from_env("DUCKDB_TEMP_DIR", "") if os.environ.get("DUCKDB_TEMP_DIR") else None,
+            serving_duckdb_path=(_path_from_env("SERVING_DUCKDB_PATH", "")
+                                 if os.environ.get("SERVING_DUCKDB_PATH") else None),
         )
 
 

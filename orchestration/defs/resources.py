@@ -25,6 +25,7 @@ class WarehouseResource(dg.ConfigurableResource):
     null_placeholders: list[str] = []
     memory_limit: str = "4GB"
     temp_directory: str = ""
+    serving_path: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -35,6 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
             null_placeholders=list(settings.null_placeholders),
             memory_limit=settings.duckdb_config["memory_limit"],
             temp_directory=settings.duckdb_config["temp_directory"],
+            serving_path=str(settings.serving_path),
         )
 
     @contextmanager

@@ -101,3 +101,9 @@ def dbt_executable() -> str:
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+
+
+def published_model_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    """The dbt models BI reads: everything in the marts and definitions schemas."""
+    return sorted((k for k in dbt_models.keys if k.path[0] in ("marts", "definitions")),
+                  key=lambda k: k.to_user_string())

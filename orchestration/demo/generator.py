@@ -537,7 +537,8 @@ def _leads_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
     won[s.opp["lead"][s.opp["is_won"]]] = True
     stage = np.where(won, "customer", np.where(has_opp, "opportunity",
                      np.where(has_qual, "salesqualifiedlead",
-                              np.where(s.handover < s.end_ts, "marketingqualifiedlead", "lead"))))
+                              np.where((s.handover < s.end_ts) & ~s.outbound,
+                                       "marketingqualifiedlead", "lead"))))
     # The CRM sometimes calls busy-but-unqualified leads MQLs (the "artificial indicator").
     noisy = (stage == "lead") & (s.interest > 1.0) & (rng.random(n) < 0.35)
     stage = np.where(noisy, "marketingqualifiedlead", stage)
@@ -739,10 +740,11 @@ def _spend_tables(s: _Sim) -> tuple[pa.Table, np.ndarray]:
 
 
 def _fx_table(s: _Sim) -> pa.Table:
-    """Daily rates over whole months (SDR costs are spread over whole months)."""
+    """Daily rates from the first day of the first month (SDR costs cover whole months) to
+    the last day of the history: a rate feed has no future."""
     rng = s.rng
     first = np.datetime64(np.datetime64(s.start_ts, "s"), "M").astype("datetime64[D]")
-    last = (np.datetime64(np.datetime64(s.end_ts - 1, "s"), "M") + 1).astype("datetime64[D]") - 1
+    last = np.datetime64(s.end_ts - 1, "s").astype("datetime64[D]")
     days = np.arange(first, last + 1)
     n = len(days)
     parts = []

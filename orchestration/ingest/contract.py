@@ -32,6 +32,7 @@ class Column:
     allowed: tuple[str, ...] | None = None  # compared after trim + lower-case
     non_negative: bool = False
     positive: bool = False
+    may_be_future: bool = False  # e.g. a scheduled next step
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("has_budget", "boolean"),
                 _c("has_authority", "boolean"),
                 _c("has_timing", "boolean"),
-                _c("next_step_at", "timestamp"),
+                _c("next_step_at", "timestamp", may_be_future=True),
                 _c("reason"),
                 _c("rep_id"),
             ),

@@ -27,6 +27,7 @@
     ('sdr_cost_group', dbt.type_string()),
     ('unattributed_spend_group', dbt.type_string()),
     ('fx_max_staleness_days', dbt.type_int()),
+    ('drift_warn_share', dbt.type_float()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -55,6 +56,7 @@
     d.channels.sdr_cost_group,
     d.channels.unattributed_spend_group,
     d.reporting.fx_max_staleness_days,
+    d.drift.warn_share,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}

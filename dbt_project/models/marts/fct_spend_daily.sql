@@ -25,6 +25,10 @@ fx as (
     select * from {{ ref('int_fx_rate_ranges') }}
 ),
 
+as_of as (
+    select cast(scored_as_of_at as date) as as_of_date from {{ ref('int_scoring_as_of') }}
+),
+
 spend_keys as (
     select
         spend_date || '|' || platform || '|' || campaign_id as spend_key,
@@ -102,13 +106,23 @@ unioned as (
     select * from sdr_rows
 ),
 
+-- A cost dated after the data's last day (the rest of the current month's SDR cost)
+-- converts at the rate of that last day: rate feeds have no future.
+rate_dates as (
+    select
+        u.*,
+        case when u.spend_date > a.as_of_date then a.as_of_date else u.spend_date end as rate_date
+    from unioned as u
+    cross join as_of as a
+),
+
 converted as (
     select
         u.*,
-        {{ fx_rate_for('u.currency', 'u.spend_date') }} as fx_rate
-    from unioned as u
+        {{ fx_rate_for('u.currency', 'u.rate_date') }} as fx_rate
+    from rate_dates as u
     cross join settings as s
-    left join fx on {{ fx_join_condition('u.currency', 'u.spend_date') }}
+    left join fx on {{ fx_join_condition('u.currency', 'u.rate_date') }}
 ),
 
 fx_check as (

@@ -1,0 +1,1 @@
+"""Great Expectations suites guarding the warehouse (suites.py) and how they run (runner.py)."""

@@ -1,0 +1,335 @@
+"""The Great Expectations suites that guard the warehouse, built from code (SPEC §10).
+
+Every threshold and allowed-value list comes from the definitions file or the extract
+contract: a suite never repeats one. GX's SQL datasource is broken on DuckDB, so each suite
+validates a pandas frame that a query pushed down to DuckDB prepares; at 1 M leads the frames
+stay small: whole tables only where they are one row per lead or smaller, aggregates or the
+top repeated keys for the 30 M activities (each probe says which).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from orchestration.funnel_definitions import FunnelDefinitions
+from orchestration.ingest.contract import EXTRACTS, Extract
+
+Kind = Literal["contract", "definition", "reconciliation", "drift"]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One GX expectation: its class name in gx.expectations and its arguments."""
+
+    type: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A frame prepared by DuckDB and the expectations GX checks on it."""
+
+    description: str
+    sql: str
+    key_column: str
+    expectations: tuple[Expect, ...]
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    asset: tuple[str, ...]  # the asset key it is attached to
+    kind: Kind
+    description: str
+    probes: tuple[Probe, ...] = field(default_factory=tuple)
+
+    @property
+    def blocking(self) -> bool:
+        """Wrong definitions or unreconciled marts must not be published; the rest warns."""
+        return self.kind in ("definition", "reconciliation")
+
+
+def _between(column: str, lo: Any = None, hi: Any = None, **kw: Any) -> Expect:
+    args: dict[str, Any] = {"column": column, **kw}
+    if lo is not None:
+        args["min_value"] = lo
+    if hi is not None:
+        args["max_value"] = hi
+    return Expect("ExpectColumnValuesToBeBetween", args)
+
+
+def _not_null(column: str) -> Expect:
+    return Expect("ExpectColumnValuesToNotBeNull", {"column": column})
+
+
+def _in_set(column: str, values: list[Any]) -> Expect:
+    return Expect("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)})
+
+
+def _ordered(later: str, earlier: str) -> Expect:
+    return Expect("ExpectColumnPairValuesAToBeGreaterThanB", {
+        "column_A": later, "column_B": earlier, "or_equal": True,
+        "ignore_row_if": "either_value_is_missing"})
+
+
+def _key_sql(extract: Extract) -> str:
+    return " || '|' || ".join(f"cast({k} as varchar)" for k in extract.key)
+
+
+# ---------------------------------------------------------------- contract suites (raw)
+
+
+def _contract_guard(extract: Extract, d: FunnelDefinitions, now: datetime,
+                    currencies: set[str]) -> Guard:
+    table = f"raw.{extract.name}"
+    key = _key_sql(extract)
+    big = extract.name == "crm_activities"
+    probes: list[Probe] = []
+    future_limit = now + timedelta(days=1)  # one day of slack for clock and zone skew
+
+    if big:
+        probes.append(Probe(
+            "the 100 most repeated keys (aggregated in DuckDB; the table is too large for pandas)",
+            f"select {key} as record_key, count(*) as occurrences from {table} "
+            f"group by 1 order by 2 desc limit 100",
+            "record_key", (_between("occurrences", hi=1),)))
+        probes.append(Probe(
+            "activity types and their counts (aggregated)",
+            # compared as staging will read them (trimmed, lower case)
+            f"select coalesce(lower(trim(activity_type)), '(null)') as activity_type, "
+            f"count(*) as n from {table} group by 1",
+            "activity_type",
+            (_in_set("activity_type", sorted(_known_activity_types(d))),)))
+        probes.append(Probe(
+            "null and future counts over the whole table (aggregated)",
+            f"""select 'all' as record_key,
+                   count(*) filter (where activity_id is null or lead_id is null
+                                    or occurred_at is null or activity_type is null) as null_required,
+                   count(*) filter (where occurred_at > '{future_limit:%Y-%m-%d %H:%M:%S}') as future_rows
+                from {table}""",
+            "record_key", (_between("null_required", 0, 0), _between("future_rows", 0, 0))))
+    else:
+        cols = [f"{key} as record_key", f"count(*) over (partition by {key}) as occurrences"]
+        expects: list[Expect] = [_between("occurrences", hi=1)]
+        for c in extract.columns:
+            if (c.required or c.allowed or c.non_negative or c.positive or c.name == "currency"
+                    or c.type in ("timestamp", "date")):
+                cols.append(c.name)
+            if c.required:
+                expects.append(_not_null(c.name))
+            if c.allowed:
+                expects.append(_in_set(c.name, list(c.allowed)))
+            if c.non_negative:
+                expects.append(_between(c.name, lo=0))
+            if c.positive:
+                expects.append(_between(c.name, lo=0, strict_min=True))
+            if c.type in ("timestamp", "date") and not c.may_be_future:
+                expects.append(_between(c.name, hi=future_limit))
+            if c.name == "currency":
+                expects.append(_in_set(c.name, sorted(currencies)))
+        probes.append(Probe("every row (one per key; small enough for pandas)",
+                            f"select {', '.join(cols)} from {table}", "record_key", tuple(expects)))
+    probes.append(Probe(
+        "per-file accounting of raw.load_log: rows read = loaded + rejected",
+        f"""select file_name as record_key, rows_read - rows_loaded - rows_rejected as unaccounted_rows
+            from raw.load_log where extract = '{extract.name}'""",
+        "record_key", (_between("unaccounted_rows", 0, 0),)))
+    return Guard(
+        name=f"{extract.name}_contract",
+        asset=("raw", extract.name),
+        kind="contract",
+        description=(f"raw.{extract.name} keeps the extract contract: unique "
+                     f"({', '.join(extract.key)}), required columns, allowed values, no "
+                     "negative amounts, no timestamps in the future, rows read = loaded + "
+                     "rejected. Warns; quarantined rows are counted in the metadata."),
+        probes=tuple(probes),
+    )
+
+
+def _known_activity_types(d: FunnelDefinitions) -> set[str]:
+    return ({r.activity_type for r in d.engagement.rules} | set(d.engagement.fast_track)
+            | set(d.sla.first_touch_activity_types))
+
+
+# ---------------------------------------------------------------- definition suites (marts)
+
+
+def _definition_guards(d: FunnelDefinitions) -> list[Guard]:
+    fast = ", ".join(f"'{t}'" for t in d.engagement.fast_track) or "''"
+    bant = ("(case when q.has_need then 1 else 0 end + case when q.has_budget then 1 else 0 end"
+            " + case when q.has_authority then 1 else 0 end + case when q.has_timing then 1 else 0 end)")
+    guards = [
+        Guard(
+            "mqls_met_the_definition", ("marts", "fct_lead_lifecycle"), "definition",
+            f"Every MQL, at its MQL time: inbound, not excluded, fit >= {d.mql.min_fit:g}, and "
+            f"lead score >= {d.mql.threshold:g} unless fast-tracked. Reads every MQL episode.",
+            (Probe("every MQL episode with its scores at MQL time",
+                   f"""select e.lead_id || '#' || cast(e.mql_episode as varchar) as record_key,
+                              e.mql_lead_score, e.mql_fit_score,
+                              e.mql_activity_type in ({fast}) as is_fast_track,
+                              l.is_excluded, l.acquisition_mode
+                       from intermediate.int_lead_mql_episodes e
+                       join intermediate.int_leads_classified l using (lead_id)""",
+                   "record_key",
+                   (_between("mql_fit_score", lo=d.mql.min_fit),
+                    _between("mql_lead_score", lo=d.mql.threshold,
+                             row_condition="is_fast_track == False", condition_parser="pandas"),
+                    _in_set("acquisition_mode", ["inbound"]),
+                    _in_set("is_excluded", [False]))),),
+        ),
+        Guard(
+            "no_excluded_lead_is_mql", ("marts", "fct_lead_lifecycle"), "definition",
+            "Leads the definitions exclude (students, competitors, personal e-mail, tests) have "
+            "no MQL. Reads the excluded leads only.",
+            (Probe("every excluded lead",
+                   """select lead_id as record_key, mql_at, latest_mql_at
+                      from marts.fct_lead_lifecycle where is_excluded""",
+                   "record_key", (Expect("ExpectColumnValuesToBeNull", {"column": "mql_at"}),
+                                  Expect("ExpectColumnValuesToBeNull", {"column": "latest_mql_at"}))),),
+        ),
+        Guard(
+            "sqls_meet_the_sql_rule", ("marts", "fct_lead_lifecycle"), "definition",
+            f"Every SQL rests on a qualification accepted by a rep with >= "
+            f"{d.sql.min_bant_criteria} BANT criteria"
+            + (" and a scheduled next step" if d.sql.require_next_step else "")
+            + ", recounted from the staged qualifications.",
+            (Probe("every SQL with its qualification, BANT recounted from staging",
+                   f"""select l.lead_id as record_key,
+                              max(q.qualification_id) as qualification_id,
+                              coalesce(max({bant}), 0) as bant_criteria_met,
+                              coalesce(max(case when q.next_step_at is not null then 1 else 0 end), 0)
+                                  as has_next_step
+                       from marts.fct_lead_lifecycle l
+                       left join staging.stg_crm__qualifications q
+                         on q.lead_id = l.lead_id and q.qualified_at = l.sql_at
+                        and q.outcome = 'accepted'
+                       where l.sql_at is not null
+                       group by l.lead_id""",
+                   "record_key",
+                   (_not_null("qualification_id"),
+                    _between("bant_criteria_met", lo=d.sql.min_bant_criteria),
+                    *((_between("has_next_step", lo=1),) if d.sql.require_next_step else ()))),),
+        ),
+        Guard(
+            "stage_timestamps_ordered", ("marts", "fct_lead_lifecycle"), "definition",
+            "Stage timestamps never decrease along lead -> MQL -> SQL -> opportunity -> customer. "
+            "Reads one row per lead (six columns).",
+            (Probe("every lead's stage timestamps",
+                   """select lead_id as record_key, lead_created_at, mql_at, sql_at,
+                             opportunity_at, customer_at,
+                             coalesce(mql_at, lead_created_at) as sql_floor,
+                             coalesce(sql_at, mql_at, lead_created_at) as opportunity_floor
+                      from marts.fct_lead_lifecycle""",
+                   "record_key",
+                   (_ordered("mql_at", "lead_created_at"), _ordered("sql_at", "sql_floor"),
+                    _ordered("opportunity_at", "opportunity_floor"),
+                    _ordered("customer_at", "opportunity_at"))),),
+        ),
+        Guard(
+            "cohort_rates_within_0_and_1", ("marts", "fct_funnel_weekly"), "definition",
+            "Cohort conversion rates are shares: within [0, 1] (period ratios may exceed 1).",
+            (Probe("every weekly row's cohort rates",
+                   """select cast(week_start_date as varchar) || '|' || segment || '|' ||
+                             channel_group || '|' || acquisition_mode as record_key,
+                             mql_to_sql_cohort_rate, sql_to_opportunity_cohort_rate,
+                             opportunity_to_won_cohort_rate, mql_to_customer_cohort_rate
+                      from marts.fct_funnel_weekly""",
+                   "record_key",
+                   tuple(_between(c, 0, 1) for c in (
+                       "mql_to_sql_cohort_rate", "sql_to_opportunity_cohort_rate",
+                       "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate"))),),
+        ),
+        Guard(
+            "weekly_totals_reconcile_with_lifecycle", ("marts", "fct_funnel_weekly"),
+            "reconciliation",
+            "Summed over weeks, segments, channels and modes, the weekly funnel counts every "
+            "lead, MQL, SQL, opportunity and customer of fct_lead_lifecycle exactly once "
+            "(aggregated in DuckDB).",
+            (Probe("lifecycle counts minus weekly sums, per stage",
+                   """with l as (select count(*) leads, count(mql_at) mqls, count(sql_at) sqls,
+                                        count(opportunity_at) opps, count(customer_at) customers
+                                 from marts.fct_lead_lifecycle),
+                           w as (select sum(leads) leads, sum(mqls) mqls, sum(sqls) sqls,
+                                        sum(new_opportunities) opps, sum(customers) customers
+                                 from marts.fct_funnel_weekly)
+                      select 'leads' as record_key, l.leads - w.leads as difference from l, w
+                      union all select 'mqls', l.mqls - w.mqls from l, w
+                      union all select 'sqls', l.sqls - w.sqls from l, w
+                      union all select 'opportunities', l.opps - w.opps from l, w
+                      union all select 'customers', l.customers - w.customers from l, w""",
+                   "record_key", (_between("difference", 0, 0),)),),
+        ),
+        Guard(
+            "mart_spend_equals_raw_spend", ("marts", "fct_spend_daily"), "reconciliation",
+            "Spend survives to the cent: per currency, raw ad spend and SDR cost equal "
+            "fct_spend_daily; in the reporting currency, fct_spend_daily equals the weekly "
+            "funnel (aggregated in DuckDB).",
+            (Probe("raw minus mart amounts per source and currency",
+                   """with raw_side as (
+                          select 'ad_platform' as source, currency, sum(spend) as amount
+                          from raw.ad_spend group by all
+                          union all
+                          select 'sdr_team', currency, sum(cost) from raw.sdr_costs group by all),
+                      mart_side as (
+                          select spend_source as source, currency, sum(spend_amount_original) as amount
+                          from marts.fct_spend_daily group by all)
+                      select coalesce(r.source, m.source) || '|' || coalesce(r.currency, m.currency)
+                                 as record_key,
+                             cast(coalesce(r.amount, 0) - coalesce(m.amount, 0) as double) as difference
+                      from raw_side r full join mart_side m
+                        on r.source = m.source and r.currency = m.currency
+                      union all
+                      select 'reporting_currency|weekly',
+                             (select sum(spend_amount) from marts.fct_spend_daily)
+                             - (select sum(spend_amount) from marts.fct_funnel_weekly)""",
+                   "record_key", (_between("difference", -0.005, 0.005),)),),
+        ),
+        Guard(
+            "score_ledger_sums_to_scores", ("marts", "fct_score_ledger"), "reconciliation",
+            "For every lead and moment (now, and each MQL) the ledger's weighted points add up "
+            "to the lead score (the ledger is summed in DuckDB; one row per lead and moment).",
+            (Probe("ledger sum minus lead score, per lead and moment",
+                   """with ledger as (
+                          select lead_id, moment, scored_at, sum(weighted_points) as total
+                          from marts.fct_score_ledger group by all),
+                      scores as (
+                          select lead_id, 'current' as moment, scored_as_of_at as scored_at, lead_score
+                          from marts.dim_leads
+                          union all
+                          select lead_id, 'mql', mql_at, mql_lead_score
+                          from intermediate.int_lead_mql_episodes)
+                      select s.lead_id || '|' || s.moment || '|' || cast(s.scored_at as varchar)
+                                 as record_key,
+                             coalesce(l.total, 0) - s.lead_score as difference
+                      from scores s left join ledger l using (lead_id, moment, scored_at)""",
+                   "record_key", (_between("difference", -1e-6, 1e-6),)),),
+        ),
+        Guard(
+            "crm_stage_drift", ("marts", "fct_stage_drift"), "drift",
+            f"In every channel, at most {d.drift.warn_share:.0%} of leads have a CRM stage that "
+            "disagrees with the stage the definitions give them. Warns.",
+            (Probe("drift share per channel",
+                   "select channel_group as record_key, drift_share from marts.fct_stage_drift",
+                   "record_key", (_between("drift_share", 0, d.drift.warn_share),)),),
+        ),
+    ]
+    return guards
+
+
+def build_guards(d: FunnelDefinitions, fx_currencies: set[str] | None = None,
+                 now: datetime | None = None) -> list[Guard]:
+    """Every guard, parameterised by the definitions and the currencies fx_rates carries
+    (with the reporting currency, the only ones amounts can be converted from)."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    currencies = {d.reporting.currency, *(fx_currencies or ())}
+    guards = [_contract_guard(e, d, now, currencies) for e in EXTRACTS.values()]
+    return guards + _definition_guards(d)
+
+
+def guard_names() -> list[str]:
+    """Names of all guards, known without a warehouse (for building the Dagster checks)."""
+    from orchestration.funnel_definitions import load_definitions
+
+    return [g.name for g in build_guards(load_definitions())]

@@ -1,0 +1,116 @@
+"""Quality guards as Dagster asset checks, and the publish step they protect.
+
+Each Great Expectations suite of expectations/suites.py becomes a check on the asset it
+guards. Definition and reconciliation checks are blocking: if one fails, the serving file is
+not published in that run (and so neither BI nor the report sees the numbers). Contract and
+drift checks warn. dbt tests run inside `dbt build` and show as checks through dagster-dbt.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+
+SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
+
+
+def _current_guards(con):
+    from expectations.suites import build_guards
+    from orchestration.funnel_definitions import load_definitions
+
+    fx = set()
+    has_fx = con.execute("select count(*) from information_schema.tables "
+                         "where table_schema = 'raw' and table_name = 'fx_rates'").fetchone()[0]
+    if has_fx:
+        fx = {r[0] for r in con.execute("select distinct currency from raw.fx_rates").fetchall()}
+    return {g.name: g for g in build_guards(load_definitions(), fx)}
+
+
+def _quarantined(con, extract: str) -> int:
+    exists = con.execute("select count(*) from information_schema.tables "
+                         "where table_schema = 'raw' and table_name = 'rejected_rows'").fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("select count(*) from raw.rejected_rows where extract = ?",
+                       [extract]).fetchone()[0]
+
+
+def build_guard_check(name: str, asset: tuple[str, ...], blocking: bool, description: str):
+    @dg.asset_check(
+        asset=dg.AssetKey(list(asset)),
+        name=name,
+        blocking=blocking,
+        description=description,
+        pool=WAREHOUSE_POOL,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        from expectations.runner import run_guard
+
+        with warehouse.connect() as con:
+            guard = _current_guards(con)[name]
+            result = run_guard(con, guard)
+            metadata = {
+                "tested": guard.description,
+                "rows_checked": result.rows_checked,
+                "failing_rows": result.failing_rows,
+                "sample_failing_keys": dg.MetadataValue.json(result.sample_keys),
+                "expectations": dg.MetadataValue.md(_details_table(result.details)),
+                "seconds": round(result.seconds, 2),
+            }
+            if guard.kind == "contract":
+                metadata["quarantined_rows"] = _quarantined(con, asset[-1])
+        context.log.info(result.summary())
+        return dg.AssetCheckResult(
+            passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+            metadata=metadata,
+        )
+
+    return _check
+
+
+def _details_table(details: list[dict]) -> str:
+    lines = ["| probe | expectation | column | passed | failing |", "|---|---|---|---|---|"]
+    for d in details:
+        note = f" ({d['error']})" if d.get("error") else ""
+        lines.append(f"| {d['probe']} | {d['expectation']} | {d.get('column') or ''} | "
+                     f"{'yes' if d['success'] else 'no'}{note} | {d['unexpected_count']} |")
+    return "\n".join(lines)
+
+
+def guard_checks() -> list[dg.AssetChecksDefinition]:
+    from expectations.suites import build_guards
+    from orchestration.funnel_definitions import load_definitions
+
+    return [build_guard_check(g.name, g.asset, g.blocking, g.description)
+            for g in build_guards(load_definitions())]
+
+
+def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=SERVING_ASSET_KEY,
+        deps=published_keys,
+        group_name="quality",
+        kinds={"duckdb"},
+        pool=WAREHOUSE_POOL,
+        description=(
+            "Write -> audit -> publish: copies the marts and the definitions in force into the "
+            "serving DuckDB file (SERVING_DUCKDB_PATH) that BI tools and the report read "
+            "read-only. Runs only when every blocking check passed; replaces the file "
+            "atomically, so readers never see a half-written or unaudited warehouse."
+        ),
+    )
+    def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        from orchestration.publish import publish_serving
+
+        with warehouse.connect() as con:
+            copied = publish_serving(con, Path(warehouse.serving_path))
+        context.log.info(f"published {len(copied)} tables to {warehouse.serving_path}")
+        return dg.MaterializeResult(metadata={
+            "path": warehouse.serving_path,
+            "tables": len(copied),
+            "rows": dg.MetadataValue.json(copied),
+        })
+
+    return serving_warehouse
