@@ -88,6 +88,26 @@ def run(landing, warehouse, demo_leads) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="DuckDB warehouse file. [default: $DUCKDB_PATH or warehouse/funnel.duckdb]")
+def check(warehouse) -> None:
+    """Run the quality guards on the warehouse as it is; publish the serving file if the
+    blocking ones pass. Exits non-zero when a blocking check fails."""
+    from orchestration.pipeline import run_job
+
+    if warehouse:
+        os.environ["DUCKDB_PATH"] = str(warehouse.resolve())
+    settings = Settings.from_env()
+    if not settings.duckdb_path.exists():
+        raise click.ClickException(
+            f"No warehouse at {settings.duckdb_path}: run `funnel run` (or `make run`) first.")
+    summary = run_job(settings, "audit_publish", say=_echo_step(time.perf_counter()))
+    click.echo(summary.render())
+    if not summary.success:
+        sys.exit(1)
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 def dbt(dbt_args) -> None:

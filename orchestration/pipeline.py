@@ -117,11 +117,18 @@ def run_pipeline(
             "`funnel demo` to create demo extracts."
         )
 
+    return run_job(settings, "elt", say=say, start=start, demo=demo)
+
+
+def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = print,
+            start: float | None = None, demo: bool = False) -> RunSummary:
+    """Execute one job of the code location in-process and summarise the warehouse after it."""
     from orchestration.definitions import build_definitions
 
+    start = start if start is not None else time.perf_counter()
     say("Loading the Dagster definitions (dbt manifest is parsed only when the project changed).")
     defs = build_definitions(settings)
-    job = defs.resolve_job_def("elt")
+    job = defs.resolve_job_def(job_name)
     say(f"Materializing {len(list(job.asset_layer.executable_asset_keys))} assets in-process.")
     result = job.execute_in_process(
         instance=dagster_instance(),

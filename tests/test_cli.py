@@ -6,9 +6,10 @@ from click.testing import CliRunner
 from orchestration.cli import main
 
 
-@pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"]])
+@pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"], ["check"], ["bench"],
+                                  ["dbt", "--help"]])
 def test_every_command_has_help(args):
-    result = CliRunner().invoke(main, [*args, "--help"])
+    result = CliRunner().invoke(main, [*args] if "--help" in args else [*args, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
 
@@ -46,3 +47,9 @@ def test_definitions_command_names_a_bad_key(tmp_path):
     result = CliRunner().invoke(main, ["definitions", "--file", str(bad)])
     assert result.exit_code != 0
     assert "mql.treshold: unknown key" in result.output
+
+
+def test_check_without_a_warehouse_says_what_to_do(tmp_path):
+    result = CliRunner().invoke(main, ["check", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert result.exit_code != 0
+    assert "funnel run" in result.output

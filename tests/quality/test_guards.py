@@ -1,0 +1,259 @@
+"""Every guard can fail: tamper with one fact of a clean warehouse and the guard for that fact
+names the count and the key. Blocking failures stop publication; readers never notice a run."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from orchestration.defs.quality import _current_guards
+from orchestration.demo.generator import DemoConfig, generate
+from orchestration.pipeline import run_pipeline
+from orchestration.settings import Settings
+from tests.conftest import PLACEHOLDERS
+
+
+def settings_at(root, name="funnel.duckdb", landing=None):
+    return Settings(duckdb_path=root / name, landing_dir=landing or root / "landing",
+                    source_timezone="UTC", null_placeholders=PLACEHOLDERS,
+                    serving_duckdb_path=root / "serving.duckdb")
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    settings = settings_at(root)
+    generate(DemoConfig(leads=2000, seed=21), settings.landing_dir)
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, summary.failures
+    return root, settings, summary
+
+
+def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean):
+    _, settings, summary = clean
+    assert summary.checks_failed == [] and summary.checks_warned == []
+    assert len(summary.checks_passed) > 100  # the guards and every dbt test
+    guards = [c for c in summary.checks_passed if c.endswith(("_contract", "_definition",
+                                                              "_mql", "_rule", "_ordered"))]
+    assert len(guards) >= 12
+    assert summary.published_to == settings.serving_path
+    serving = duckdb.connect(str(settings.serving_path), read_only=True)
+    warehouse = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        for table in ("fct_funnel_weekly", "fct_lead_lifecycle", "dim_leads"):
+            assert (serving.execute(f"select count(*) from marts.{table}").fetchone()
+                    == warehouse.execute(f"select count(*) from marts.{table}").fetchone())
+        assert serving.execute("select count(*) from definitions.def_settings").fetchone() == (1,)
+        schemas = {r[0] for r in serving.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        assert schemas == {"marts", "definitions"}  # raw data and e-mails never reach BI
+    finally:
+        serving.close()
+        warehouse.close()
+
+
+def tampered_copy(clean, tmp_path):
+    root, settings, _ = clean
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copy(settings.duckdb_path, copy)
+    return duckdb.connect(str(copy))
+
+
+def one(con, sql):
+    return con.execute(sql).fetchone()
+
+
+def tamper_mql_below_threshold(con):
+    from orchestration.funnel_definitions import load_definitions
+
+    fast = load_definitions().engagement.fast_track
+    lead, episode = one(con, f"""select lead_id, mql_episode from intermediate.int_lead_mql_episodes
+                                 where mql_activity_type not in ({', '.join(repr(t) for t in fast)})
+                                 order by lead_id limit 1""")
+    con.execute("update intermediate.int_lead_mql_episodes set mql_lead_score = 10 "
+                "where lead_id = ? and mql_episode = ?", [lead, episode])
+    return f"{lead}#{episode}"
+
+
+def tamper_excluded_lead_is_mql(con):
+    (lead,) = one(con, "select lead_id from marts.fct_lead_lifecycle where is_excluded order by 1 limit 1")
+    con.execute("update marts.fct_lead_lifecycle set mql_at = lead_created_at where lead_id = ?", [lead])
+    return lead
+
+
+def tamper_sql_with_two_bant_criteria(con):
+    lead, sql_at = one(con, "select lead_id, sql_at from marts.fct_lead_lifecycle where sql_at is not null order by 1 limit 1")
+    con.execute("""update staging.stg_crm__qualifications
+                   set has_need = true, has_budget = true, has_authority = false, has_timing = false
+                   where lead_id = ? and qualified_at = ?""", [lead, sql_at])
+    return lead
+
+
+def tamper_sql_before_mql(con):
+    (lead,) = one(con, """select lead_id from marts.fct_lead_lifecycle
+                          where mql_at is not null and sql_at is not null order by 1 limit 1""")
+    con.execute("update marts.fct_lead_lifecycle set sql_at = mql_at - interval 1 hour where lead_id = ?", [lead])
+    return lead
+
+
+def tamper_negative_spend(con):
+    day, platform, campaign = one(con, "select spend_date, platform, campaign_id from raw.ad_spend order by 1, 2, 3 limit 1")
+    con.execute("update raw.ad_spend set spend = -5 where spend_date = ? and platform = ? and campaign_id = ?",
+                [day, platform, campaign])
+    return f"{day}|{platform}|{campaign}"
+
+
+def tamper_duplicate_lead_id(con):
+    (lead,) = one(con, "select lead_id from raw.crm_leads order by 1 limit 1")
+    con.execute("insert into raw.crm_leads select * from raw.crm_leads where lead_id = ?", [lead])
+    return lead
+
+
+def tamper_mart_spend_off_by_a_cent(con):
+    (currency,) = one(con, "select currency from marts.fct_spend_daily where spend_source = 'ad_platform' order by spend_date limit 1")
+    con.execute("""update marts.fct_spend_daily set spend_amount_original = spend_amount_original + 0.01
+                   where rowid = (select min(rowid) from marts.fct_spend_daily
+                                  where spend_source = 'ad_platform' and currency = ?)""", [currency])
+    return f"ad_platform|{currency}"
+
+
+def tamper_ledger_row_removed(con):
+    lead, scored_at = one(con, """select lead_id, scored_at from marts.fct_score_ledger
+                                  where moment = 'current' and component = 'engagement'
+                                    and weighted_points > 0.5 order by lead_id limit 1""")
+    con.execute("""delete from marts.fct_score_ledger where rowid = (
+                       select min(rowid) from marts.fct_score_ledger
+                       where lead_id = ? and moment = 'current' and component = 'engagement'
+                         and weighted_points > 0.5)""", [lead])
+    return f"{lead}|current|{scored_at}"
+
+
+def tamper_cohort_rate_above_one(con):
+    (week,) = one(con, "select min(week_start_date) from marts.fct_funnel_weekly where mql_to_sql_cohort_rate is not null")
+    con.execute("""update marts.fct_funnel_weekly set mql_to_sql_cohort_rate = 1.5
+                   where rowid = (select min(rowid) from marts.fct_funnel_weekly
+                                  where week_start_date = ? and mql_to_sql_cohort_rate is not null)""", [week])
+    return None
+
+
+def tamper_mql_counted_twice_in_a_week(con):
+    con.execute("""update marts.fct_funnel_weekly set mqls = mqls + 1 where rowid = (
+                       select min(rowid) from marts.fct_funnel_weekly where mqls > 0)""")
+    return "mqls"
+
+
+def tamper_crm_drift(con):
+    con.execute("update marts.fct_stage_drift set drift_share = 0.9 where channel_group = 'paid_search'")
+    return "paid_search"
+
+
+@pytest.mark.parametrize(("tamper", "guard", "blocking"), [
+    (tamper_mql_below_threshold, "mqls_met_the_definition", True),
+    (tamper_excluded_lead_is_mql, "no_excluded_lead_is_mql", True),
+    (tamper_sql_with_two_bant_criteria, "sqls_meet_the_sql_rule", True),
+    (tamper_sql_before_mql, "stage_timestamps_ordered", True),
+    (tamper_mart_spend_off_by_a_cent, "mart_spend_equals_raw_spend", True),
+    (tamper_ledger_row_removed, "score_ledger_sums_to_scores", True),
+    (tamper_cohort_rate_above_one, "cohort_rates_within_0_and_1", True),
+    (tamper_mql_counted_twice_in_a_week, "weekly_totals_reconcile_with_lifecycle", True),
+    (tamper_negative_spend, "ad_spend_contract", False),
+    (tamper_duplicate_lead_id, "crm_leads_contract", False),
+    (tamper_crm_drift, "crm_stage_drift", False),
+])
+def test_each_guard_fails_on_its_tampered_fact(clean, tmp_path, tamper, guard, blocking):
+    from expectations.runner import run_guard
+
+    con = tampered_copy(clean, tmp_path)
+    try:
+        before = run_guard(con, _current_guards(con)[guard])
+        assert before.passed, before.summary()
+        key = tamper(con)
+        after = run_guard(con, _current_guards(con)[guard])
+    finally:
+        con.close()
+    assert not after.passed
+    assert after.guard.blocking is blocking
+    assert after.failing_rows == 1, after.summary()
+    if key is not None:
+        assert key in after.sample_keys, (key, after.sample_keys)
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_path):
+    from orchestration.definitions import build_definitions
+    from orchestration.pipeline import dagster_instance
+
+    root, settings, _ = clean
+    copy_root = tmp_path / "run"
+    copy_root.mkdir()
+    tampered = settings_at(copy_root, landing=settings.landing_dir)
+    shutil.copy(settings.duckdb_path, tampered.duckdb_path)
+    shutil.copy(settings.serving_path, tampered.serving_path)
+    good = sha(tampered.serving_path)
+    con = duckdb.connect(str(tampered.duckdb_path))
+    tamper_ledger_row_removed(con)
+    con.close()
+
+    result = build_definitions(tampered).resolve_job_def("audit_publish").execute_in_process(
+        instance=dagster_instance(), raise_on_error=False)
+    assert not result.success
+    materialized = [e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert materialized == []  # serving/warehouse was not published
+    failed = [e.event_specific_data.check_name for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    assert failed == ["score_ledger_sums_to_scores"]
+    assert sha(tampered.serving_path) == good
+
+    # repaired (the clean warehouse again): the same job publishes the new marts
+    shutil.copy(settings.duckdb_path, tampered.duckdb_path)
+    result = build_definitions(tampered).resolve_job_def("audit_publish").execute_in_process(
+        instance=dagster_instance(), raise_on_error=False)
+    assert result.success
+    assert [e.asset_key.to_user_string() for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"] == ["serving/warehouse"]
+
+
+READER = textwrap.dedent("""
+    import sys, time, duckdb, pathlib
+    serving, go, done = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    con = duckdb.connect(serving, read_only=True)
+    def snapshot():
+        return con.execute("select count(*), sum(leads), sum(spend_amount) from marts.fct_funnel_weekly").fetchone()
+    before = snapshot()
+    go.write_text("reading")
+    while not done.exists():
+        time.sleep(0.2)
+    after = snapshot()
+    print(before == after, before[0] > 0)
+""")
+
+
+def test_a_reader_holding_the_serving_file_open_neither_blocks_nor_breaks_a_run(clean, tmp_path):
+    root, settings, _ = clean
+    go, done = tmp_path / "go", tmp_path / "done"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_path), str(go), str(done)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if go.exists():
+                break
+            import time
+            time.sleep(0.1)
+        assert go.exists(), "the reader did not open the serving file"
+        summary = run_pipeline(settings, say=lambda _m: None)
+        assert summary.success and summary.published_to == settings.serving_path
+    finally:
+        done.write_text("done")
+        out, _ = reader.communicate(timeout=60)
+    assert out.split() == ["True", "True"]  # consistent before and after, while the file was replaced
+    fresh = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        assert fresh.execute("select count(*) from marts.fct_funnel_weekly").fetchone()[0] > 0
+    finally:
+        fresh.close()
