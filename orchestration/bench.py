@@ -139,12 +139,21 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         instance = dagster_instance()
         runs = instance.get_run_records(limit=1)
         if runs:
+            from expectations.suites import guard_names
+
+            guards = guard_names()
             for stat in instance.get_run_step_stats(runs[0].dagster_run.run_id):
-                if stat.start_time and stat.end_time:
-                    name = stat.step_key.replace("raw__", "ingest raw.")
-                    table = name.removeprefix("ingest ") if name.startswith("ingest ") else None
-                    result.steps.append(Step(name, stat.end_time - stat.start_time,
-                                             rows.get(table) if table else None))
+                if not (stat.start_time and stat.end_time):
+                    continue
+                seconds = stat.end_time - stat.start_time
+                guard = next((g for g in guards if stat.step_key.endswith("_" + g)), None)
+                if guard:
+                    result.steps.append(Step(f"check {guard}", seconds))
+                elif stat.step_key.startswith("raw__"):
+                    table = "raw." + stat.step_key.removeprefix("raw__")
+                    result.steps.append(Step(f"ingest {table}", seconds, rows.get(table)))
+                else:
+                    result.steps.append(Step(stat.step_key.replace("__", "/"), seconds))
         run_results = _latest_run_results(run_started)
         if run_results:
             for node in sorted(run_results["results"], key=lambda r: -r["execution_time"]):
