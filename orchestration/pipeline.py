@@ -16,7 +16,7 @@ import duckdb
 
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import Settings
 
 
 @dataclass
@@ -245,6 +245,3 @@ def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:
         return out
     finally:
         con.close()
-
-
-__all__ = ["run_pipeline", "RunSummary", "PROJECT_ROOT"]

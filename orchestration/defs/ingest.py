@@ -79,19 +79,3 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
 
 def ingest_assets() -> list[dg.AssetsDefinition]:
     return [build_ingest_asset(e) for e in EXTRACTS.values()]
-
-
-def load_summary(warehouse: WarehouseResource) -> list[dict]:
-    """Per-extract totals from raw.load_log, for the run summary."""
-    with warehouse.connect() as con:
-        rows = con.execute(
-            """select extract, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected)
-               from raw.load_log group by 1 order by 1"""
-        ).fetchall()
-    return [
-        dict(zip(["extract", "files", "rows_read", "rows_loaded", "rows_rejected"], r, strict=True))
-        for r in rows
-    ]
-
-
-__all__ = ["ingest_assets", "load_summary"]

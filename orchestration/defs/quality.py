@@ -15,7 +15,7 @@ from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
 
 
-def _current_guards(con):
+def current_guards(con):
     from expectations.suites import build_guards
     from orchestration.funnel_definitions import load_definitions
 
@@ -48,7 +48,7 @@ def build_guard_check(name: str, asset: tuple[str, ...], blocking: bool, descrip
         from expectations.runner import run_guard
 
         with warehouse.connect() as con:
-            guard = _current_guards(con)[name]
+            guard = current_guards(con)[name]
             result = run_guard(con, guard)
             metadata = {
                 "tested": guard.description,

@@ -10,7 +10,7 @@ import textwrap
 import duckdb
 import pytest
 
-from orchestration.defs.quality import _current_guards
+from orchestration.defs.quality import current_guards
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
 from orchestration.settings import Settings
@@ -168,10 +168,10 @@ def test_each_guard_fails_on_its_tampered_fact(clean, tmp_path, tamper, guard, b
 
     con = tampered_copy(clean, tmp_path)
     try:
-        before = run_guard(con, _current_guards(con)[guard])
+        before = run_guard(con, current_guards(con)[guard])
         assert before.passed, before.summary()
         key = tamper(con)
-        after = run_guard(con, _current_guards(con)[guard])
+        after = run_guard(con, current_guards(con)[guard])
     finally:
         con.close()
     assert not after.passed
