@@ -7,6 +7,7 @@ import pytest
 from orchestration.funnel_definitions import load_definitions
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files, load_extract
+from orchestration.settings import Settings
 
 PLACEHOLDERS = tuple(load_definitions().null_placeholders)
 
@@ -46,3 +47,10 @@ def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC
         source_timezone=tz,
         null_placeholders=PLACEHOLDERS,
     )
+
+
+def make_settings(root: Path, db_name: str = "funnel.duckdb", landing: Path | None = None,
+                  **kw) -> Settings:
+    """Settings for a test warehouse under `root` (landing defaults to root/landing)."""
+    return Settings(duckdb_path=root / db_name, landing_dir=landing or root / "landing",
+                    source_timezone="UTC", null_placeholders=PLACEHOLDERS, **kw)

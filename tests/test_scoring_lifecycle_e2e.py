@@ -10,13 +10,11 @@ import yaml
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.funnel_definitions import DEFAULT_DEFINITIONS_PATH, load_definitions
 from orchestration.pipeline import run_pipeline
-from orchestration.settings import Settings
-from tests.conftest import PLACEHOLDERS
+from tests.conftest import make_settings
 
 
 def settings_for(root, db_name="funnel.duckdb"):
-    return Settings(duckdb_path=root / "warehouse" / db_name, landing_dir=root / "landing",
-                    source_timezone="UTC", null_placeholders=PLACEHOLDERS)
+    return make_settings(root, "warehouse/" + db_name)
 
 
 @pytest.fixture(scope="module")

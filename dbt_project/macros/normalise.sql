@@ -8,3 +8,13 @@
 {% macro clean_text(column) -%}
     nullif(trim({{ column }}), '')
 {%- endmacro %}
+
+{#- Long form of some columns of a relation: one row per (id, field_name, field_value), the
+    shape the rule tables (channels, exclusions, fit) join on. fields: list of
+    (field_name, expression) pairs, expressions evaluated on `relation`. -#}
+{% macro unpivot_fields(relation, id_column, fields) -%}
+    {%- for name, expression in fields %}
+    select {{ id_column }}, '{{ name }}' as field_name, {{ expression }} as field_value from {{ relation }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

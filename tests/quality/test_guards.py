@@ -13,14 +13,11 @@ import pytest
 from orchestration.defs.quality import current_guards
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
-from orchestration.settings import Settings
-from tests.conftest import PLACEHOLDERS
+from tests.conftest import make_settings
 
 
 def settings_at(root, name="funnel.duckdb", landing=None):
-    return Settings(duckdb_path=root / name, landing_dir=landing or root / "landing",
-                    source_timezone="UTC", null_placeholders=PLACEHOLDERS,
-                    serving_duckdb_path=root / "serving.duckdb")
+    return make_settings(root, name, landing, serving_duckdb_path=root / "serving.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -26,15 +26,13 @@ fit_matches as (
 
 -- Channel: the first rule whose every condition matches.
 channel_fields as (
-    select lead_id, 'lead_source' as field_name, lead_source as field_value from leads
-    union all
-    select lead_id, 'utm_source', utm_source from leads
-    union all
-    select lead_id, 'utm_medium', utm_medium from leads
-    union all
-    select lead_id, 'utm_campaign', utm_campaign from leads
-    union all
-    select lead_id, 'acquisition_mode', acquisition_mode from leads
+    {{ unpivot_fields('leads', 'lead_id', [
+        ('lead_source', 'lead_source'),
+        ('utm_source', 'utm_source'),
+        ('utm_medium', 'utm_medium'),
+        ('utm_campaign', 'utm_campaign'),
+        ('acquisition_mode', 'acquisition_mode'),
+    ]) }}
 ),
 
 first_channel as (
@@ -43,15 +41,13 @@ first_channel as (
 
 -- Exclusions: the most specific matching reason.
 exclusion_fields as (
-    select lead_id, 'email_domain' as field_name, email_domain as field_value from leads
-    union all
-    select lead_id, 'company_domain', company_domain from leads
-    union all
-    select lead_id, 'job_title', job_title from leads
-    union all
-    select lead_id, 'seniority', seniority from leads
-    union all
-    select lead_id, 'email_local_part', {{ dbt.split_part('email', "'@'", 1) }} from leads
+    {{ unpivot_fields('leads', 'lead_id', [
+        ('email_domain', 'email_domain'),
+        ('company_domain', 'company_domain'),
+        ('job_title', 'job_title'),
+        ('seniority', 'seniority'),
+        ('email_local_part', dbt.split_part('email', "'@'", 1)),
+    ]) }}
 ),
 
 exclusion_matches as (

@@ -37,11 +37,11 @@ spend_keys as (
 ),
 
 spend_fields as (
-    select spend_key, 'utm_source' as field_name, utm_source as field_value from spend_keys
-    union all
-    select spend_key, 'utm_medium', utm_medium from spend_keys
-    union all
-    select spend_key, 'utm_campaign', utm_campaign from spend_keys
+    {{ unpivot_fields('spend_keys', 'spend_key', [
+        ('utm_source', 'utm_source'),
+        ('utm_medium', 'utm_medium'),
+        ('utm_campaign', 'utm_campaign'),
+    ]) }}
 ),
 
 spend_channels as (
