@@ -18,17 +18,26 @@ def build_definitions(settings=None) -> dg.Definitions:
     from orchestration.defs.jobs import audit_publish_job, elt_job, ingest_job
     from orchestration.defs.quality import SERVING_ASSET_KEY, build_publish_asset, guard_checks
     from orchestration.defs.resources import WarehouseResource
+    from orchestration.defs.schedules import (
+        daily_elt_schedule,
+        landing_sensor,
+        raw_freshness_checks,
+    )
     from orchestration.defs.transform import dbt_resource, published_model_keys, transform_assets
+    from orchestration.funnel_definitions import load_definitions
     from orchestration.settings import Settings, export_for_dbt
 
     settings = settings or Settings.from_env()
     export_for_dbt(settings)
     dbt_models = transform_assets()
+    raw = ingest_assets()
     checks = guard_checks()
     return dg.Definitions(
-        assets=[*ingest_assets(), dbt_models, build_publish_asset(published_model_keys(dbt_models))],
-        asset_checks=checks,
+        assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models))],
+        asset_checks=[*checks, *raw_freshness_checks(raw)],
         jobs=[elt_job, ingest_job, audit_publish_job(checks, SERVING_ASSET_KEY)],
+        schedules=[daily_elt_schedule(elt_job, load_definitions().reporting.timezone)],
+        sensors=[landing_sensor(ingest_job)],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "dbt": dbt_resource(),
