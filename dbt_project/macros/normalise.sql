@@ -18,3 +18,16 @@
     {{ "union all" if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The first row of each partition in the given order (the latest, with `desc`): the one
+    window pattern the stage and score models use to pick an event per lead. -#}
+{% macro first_row_per(relation, partition_by, order_by) -%}
+    select *
+    from (
+        select
+            *,
+            row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as _row_rank
+        from {{ relation }}
+    ) as ranked
+    where _row_rank = 1
+{%- endmacro %}

@@ -31,16 +31,7 @@ current_episode as (
 ),
 
 last_activity as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by lead_id order by occurred_at desc, activity_id desc
-            ) as recency_rank
-        from scored
-    ) as ranked
-    where recency_rank = 1
+    {{ first_row_per('scored', 'lead_id', 'occurred_at desc, activity_id desc') }}
 ),
 
 engagement as (

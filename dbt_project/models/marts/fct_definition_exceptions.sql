@@ -41,13 +41,7 @@ accepted_without_sql_criteria as (
 
 first_opportunities as (
     select lead_id, opportunity_id, created_at
-    from (
-        select
-            *,
-            row_number() over (partition by lead_id order by created_at, opportunity_id) as opportunity_rank
-        from opportunities
-    ) as ranked
-    where opportunity_rank = 1
+    from ({{ first_row_per('opportunities', 'lead_id', 'created_at, opportunity_id') }}) as first_opportunity
 ),
 
 opportunity_without_sql as (

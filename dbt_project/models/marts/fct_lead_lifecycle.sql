@@ -65,27 +65,13 @@ mql_dates as (
 
 first_mql as (
     select lead_id, mql_trigger
-    from (
-        select
-            lead_id,
-            mql_trigger,
-            row_number() over (partition by lead_id order by mql_at, mql_episode) as episode_rank
-        from mql_episodes
-    ) as ranked
-    where episode_rank = 1
+    from ({{ first_row_per('mql_episodes', 'lead_id', 'mql_at, mql_episode') }}) as first_episode
 ),
 
 last_qualification as (
     select lead_id, outcome, reason, qualified_at
-    from (
-        select
-            *,
-            row_number() over (
-                partition by lead_id order by qualified_at desc, qualification_id desc
-            ) as recency_rank
-        from qualifications
-    ) as ranked
-    where recency_rank = 1
+    from ({{ first_row_per('qualifications', 'lead_id', 'qualified_at desc, qualification_id desc') }})
+        as latest
 ),
 
 stages as (
