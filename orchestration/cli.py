@@ -24,7 +24,9 @@ def main() -> None:
 
     Configuration comes from environment variables: DUCKDB_PATH (warehouse file, default
     warehouse/funnel.duckdb), LANDING_DIR (extract folders, default landing/),
-    SOURCE_TIMEZONE (zone of timestamps without an offset, default UTC).
+    SOURCE_TIMEZONE (zone of timestamps without an offset, default UTC),
+    SERVING_DUCKDB_PATH (published copy, default beside the warehouse), REPORTS_DIR
+    (default reports/), DUCKDB_MEMORY_LIMIT, FUNNEL_DEFINITIONS.
     """
 
 
@@ -70,7 +72,8 @@ def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lea
               help="When the landing folder is empty, first generate this many demo leads "
                    "(0: never).")
 def run(landing, warehouse, demo_leads) -> None:
-    """Run the whole pipeline (ingest -> dbt) in-process and print a summary."""
+    """Run the whole pipeline in-process (ingest -> dbt -> checks -> publish -> the report of
+    the last complete week) and print a summary."""
     from orchestration.pipeline import run_pipeline
 
     if landing:
@@ -106,6 +109,34 @@ def check(warehouse) -> None:
     click.echo(summary.render())
     if not summary.success:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--week", default=None, metavar="YYYY-Www",
+              help="ISO week to report on, e.g. 2026-W47. [default: the last complete week of "
+                   "the published data]")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder the report goes under (as weekly/funnel_<week>.html|.md|.csv). "
+                   "[default: $REPORTS_DIR or reports/]")
+def report(week, out) -> None:
+    """Build the weekly funnel report of one ISO week from the published serving file:
+    self-contained HTML with charts, a Markdown summary and the KPI table as CSV."""
+    from orchestration.pipeline import default_report_week, run_report
+    from orchestration.reporting.data import ReportError
+    from orchestration.reporting.weeks import WeekError, week_start
+
+    if out:
+        os.environ["REPORTS_DIR"] = str(out.resolve())
+    settings = Settings.from_env()
+    say = _echo_step(time.perf_counter())
+    try:
+        monday = week_start(week) if week else default_report_week(settings)
+        say(f"Building the report of {week or 'the last complete week'} "
+            f"from {settings.serving_path}.")
+        html = run_report(settings, monday, say=say)
+    except (ReportError, WeekError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(html)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -188,7 +219,7 @@ def ui(port) -> None:
     from orchestration.settings import export_for_dbt
 
     export_for_dbt(Settings.from_env())
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     dagster = Path(sys.executable).parent / "dagster"
     os.execv(str(dagster), [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
                             "-p", str(port)])

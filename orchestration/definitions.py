@@ -17,7 +17,13 @@ def build_definitions(settings=None) -> dg.Definitions:
     from orchestration.defs.ingest import ingest_assets
     from orchestration.defs.jobs import audit_publish_job, elt_job, ingest_job
     from orchestration.defs.quality import SERVING_ASSET_KEY, build_publish_asset, guard_checks
-    from orchestration.defs.resources import WarehouseResource
+    from orchestration.defs.reporting import (
+        build_report_asset,
+        weekly_partitions,
+        weekly_report_job,
+        weekly_report_schedule,
+    )
+    from orchestration.defs.resources import ServingResource, WarehouseResource
     from orchestration.defs.schedules import (
         daily_elt_schedule,
         landing_sensor,
@@ -32,14 +38,19 @@ def build_definitions(settings=None) -> dg.Definitions:
     dbt_models = transform_assets()
     raw = ingest_assets()
     checks = guard_checks()
+    timezone = load_definitions().reporting.timezone
+    weeks = weekly_partitions(settings.report_first_week, timezone)
+    report_job = weekly_report_job(checks, weeks)
     return dg.Definitions(
-        assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models))],
+        assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models)),
+                build_report_asset(weeks)],
         asset_checks=[*checks, *raw_freshness_checks(raw)],
-        jobs=[elt_job, ingest_job, audit_publish_job(checks, SERVING_ASSET_KEY)],
-        schedules=[daily_elt_schedule(elt_job, load_definitions().reporting.timezone)],
+        jobs=[elt_job, ingest_job, audit_publish_job(checks, SERVING_ASSET_KEY), report_job],
+        schedules=[daily_elt_schedule(elt_job, timezone), weekly_report_schedule(report_job)],
         sensors=[landing_sensor(ingest_job)],
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
+            "serving": ServingResource.from_settings(settings),
             "dbt": dbt_resource(),
         },
     )

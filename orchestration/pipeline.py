@@ -10,12 +10,15 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files
+from orchestration.reporting.data import ReportError
+from orchestration.reporting.weeks import last_complete_week, week_label, week_start
 from orchestration.settings import Settings
 
 
@@ -44,6 +47,8 @@ class RunSummary:
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)
     published_to: Path | None = None
+    report: Path | None = None
+    report_note: str = ""
 
     def render(self) -> str:
         head = f"{'extract':20} {'files':>5} {'read':>11} {'loaded':>11} {'rejected':>9} " \
@@ -71,6 +76,10 @@ class RunSummary:
             lines.append(f"Serving file: published to {self.published_to}" if self.published_to
                          else "Serving file: NOT published (a blocking check failed or the run "
                               "stopped); the last good one stays")
+        if self.report:
+            lines.append(f"Weekly report: {self.report}")
+        elif self.report_note:
+            lines.append(f"Weekly report: {self.report_note}")
         status = "succeeded" if self.success else "FAILED"
         lines.append("")
         lines.append(f"Run {status} in {self.seconds:.1f} s. Warehouse: {self.duckdb_path}")
@@ -117,7 +126,69 @@ def run_pipeline(
             "`funnel demo` to create demo extracts."
         )
 
-    return run_job(settings, "elt", say=say, start=start, demo=demo)
+    summary = run_job(settings, "elt", say=say, start=start, demo=demo)
+    if not summary.published_to:
+        summary.report_note = "not built: the warehouse was not published in this run"
+        return summary
+    try:
+        week = default_report_week(settings)
+        say(f"Building the weekly report of {week_label(week)} from the serving file.")
+        summary.report = run_report(settings, week, say=say)
+    except ReportError as error:
+        summary.report_note = f"not built: {error}"
+        summary.success = False
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def default_report_week(settings: Settings) -> date:
+    """The last complete ISO week of the published data, but never a week not yet over."""
+    from orchestration.funnel_definitions import load_definitions
+    from orchestration.reporting.data import data_range, open_serving
+
+    con = open_serving(settings.serving_path)
+    try:
+        _, last_of_data, _, _ = data_range(con)
+    finally:
+        con.close()
+    now = last_complete_week(datetime.now(UTC), load_definitions().reporting.timezone)
+    return min(last_of_data, now)
+
+
+def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = print) -> Path:
+    """Build one week's report through Dagster (it shows in the UI), from the serving file.
+
+    Raises ReportError, before starting Dagster, for a week the report cannot be built for.
+    """
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.reporting import REPORT_ASSET_KEY
+    from orchestration.reporting.build import report_paths
+    from orchestration.reporting.data import check_week, open_serving
+
+    con = open_serving(settings.serving_path)
+    try:
+        check_week(con, week)
+    finally:
+        con.close()
+    first = week_start(settings.report_first_week)
+    if week < first:
+        raise ReportError(f"{week_label(week)} is before REPORT_FIRST_WEEK "
+                          f"({settings.report_first_week}), the first week the schedule knows: "
+                          f"set REPORT_FIRST_WEEK={week_label(week)} to build it.")
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("weekly_report")
+    result = job.execute_in_process(
+        instance=dagster_instance(), partition_key=week.isoformat(),
+        asset_selection=[REPORT_ASSET_KEY], raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if not result.success:
+        errors = [failure_reason(root_cause(ev.event_specific_data.error).message)
+                  for ev in result.all_events
+                  if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error]
+        raise ReportError("; ".join(errors) or "the report run failed (see the Dagster logs)")
+    html = report_paths(settings.reports_dir, week)[0]
+    say(f"Report written: {html} ({html.stat().st_size / 1024:,.0f} KiB)")
+    return html
 
 
 def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = print,
@@ -195,6 +266,13 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
         elif (event.event_type == DagsterEventType.ASSET_MATERIALIZATION
               and event.asset_key and event.asset_key.path == ["serving", "warehouse"]):
             summary.published_to = settings.serving_path
+
+
+def root_cause(error):
+    """The innermost error of a Dagster step failure (the step wrapper says nothing useful)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error
 
 
 def failure_reason(message: str) -> str:

@@ -39,6 +39,9 @@ class Settings:
     memory_limit: str = ""
     temp_dir: Path | None = None
     serving_duckdb_path: Path | None = None
+    reports_dir: Path = Path("reports")
+    # First week the report schedule knows (older weeks cannot be backfilled).
+    report_first_week: str = "2025-W01"
 
     @property
     def serving_path(self) -> Path:
@@ -67,6 +70,8 @@ class Settings:
             temp_dir=_path_from_env("DUCKDB_TEMP_DIR", "") if os.environ.get("DUCKDB_TEMP_DIR") else None,
             serving_duckdb_path=(_path_from_env("SERVING_DUCKDB_PATH", "")
                                  if os.environ.get("SERVING_DUCKDB_PATH") else None),
+            reports_dir=_path_from_env("REPORTS_DIR", "reports"),
+            report_first_week=os.environ.get("REPORT_FIRST_WEEK", "2025-W01"),
         )
 
 

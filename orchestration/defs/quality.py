@@ -1,9 +1,12 @@
 """Quality guards as Dagster asset checks, and the publish step they protect.
 
 Each Great Expectations suite of expectations/suites.py becomes a check on the asset it
-guards. Definition and reconciliation checks are blocking: if one fails, the serving file is
+guards. Definition and reconciliation checks fail with severity ERROR: the serving file is
 not published in that run (and so neither BI nor the report sees the numbers). Contract and
-drift checks warn. dbt tests run inside `dbt build` and show as checks through dagster-dbt.
+drift checks fail with severity WARN. Every guard is a Dagster "blocking" check so that all
+of them finish before the publish step, which records their results beside the published
+marts (only ERROR stops it). dbt tests run inside `dbt build` and show as checks through
+dagster-dbt.
 """
 
 from pathlib import Path
@@ -40,7 +43,8 @@ def build_guard_check(name: str, asset: tuple[str, ...], blocking: bool, descrip
     @dg.asset_check(
         asset=dg.AssetKey(list(asset)),
         name=name,
-        blocking=blocking,
+        # Waits for the publish step in every case; only severity ERROR stops it.
+        blocking=True,
         description=description,
         pool=WAREHOUSE_POOL,
     )
@@ -105,7 +109,8 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
         from orchestration.publish import publish_serving
 
         with warehouse.connect() as con:
-            copied = publish_serving(con, Path(warehouse.serving_path))
+            copied = publish_serving(con, Path(warehouse.serving_path),
+                                     checks=run_check_results(context), run_id=context.run_id)
         context.log.info(f"published {len(copied)} tables to {warehouse.serving_path}")
         return dg.MaterializeResult(metadata={
             "path": warehouse.serving_path,
@@ -114,3 +119,24 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
         })
 
     return serving_warehouse
+
+
+def run_check_results(context: dg.AssetExecutionContext) -> list[dict]:
+    """Every check evaluated so far in this run (all guards and dbt tests precede publish)."""
+    records = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    out = []
+    for record in records:
+        ev = record.dagster_event.event_specific_data
+        meta = ev.metadata or {}
+        failing = meta.get("failing_rows") or meta.get("failures")
+        tested = meta.get("tested")
+        out.append({
+            "asset": ev.asset_key.to_user_string(),
+            "check_name": ev.check_name,
+            "passed": bool(ev.passed),
+            "severity": ev.severity.value,
+            "failing_rows": int(failing.value) if failing is not None else None,
+            "tested": str(tested.value) if tested is not None else (ev.description or None),
+        })
+    return out

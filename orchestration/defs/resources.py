@@ -51,3 +51,14 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The published, audited serving file (read-only) and where reports are written."""
+
+    serving_path: str
+    reports_dir: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServingResource:
+        return cls(serving_path=str(settings.serving_path), reports_dir=str(settings.reports_dir))

@@ -124,6 +124,8 @@ final as (
         u.object_id,
         u.lead_id,
         u.occurred_at,
+        cast({{ dbt.date_trunc('week', utc_to_local('u.occurred_at', 's.reporting_timezone')) }} as date)
+            as occurred_week_start_date,
         u.rep_id,
         u.detail,
         s.definitions_version

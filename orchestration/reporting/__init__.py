@@ -1,0 +1,1 @@
+"""The weekly leadership report: reads the serving file, writes HTML, Markdown and CSV."""

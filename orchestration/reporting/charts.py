@@ -1,0 +1,107 @@
+"""The report's charts: Altair specifications rendered offline to inline SVG by vl-convert.
+
+SVG keeps the HTML self-contained and sharp when printed or e-mailed; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+MODE_COLOURS = alt.Scale(domain=["inbound", "outbound"], range=["#2563eb", "#f59e0b"])
+FONT = "Helvetica, Arial, sans-serif"
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    import vl_convert as vlc
+
+    spec = chart.configure(font=FONT).configure_view(stroke=None).to_dict()
+    svg = vlc.vegalite_to_svg(spec)
+    return svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
+
+
+def sparkline(points: list[tuple[str, float | None]]) -> str:
+    frame = pd.DataFrame(points, columns=["week", "value"]).dropna()
+    base = alt.Chart(frame).encode(
+        x=alt.X("week:O", axis=None, sort=None), y=alt.Y("value:Q", axis=None,
+                                                         scale=alt.Scale(zero=False)))
+    chart = (base.mark_line(color="#64748b", strokeWidth=1.5)
+             + base.transform_window(rank="rank()", sort=[alt.SortField("week", "descending")])
+             .transform_filter("datum.rank == 1").mark_point(color="#0f172a", filled=True, size=18))
+    return to_svg(chart.properties(width=130, height=34, padding=2))
+
+
+def funnel_by_mode(frame: pd.DataFrame) -> str:
+    stages = list(frame.sort_values("stage_order")["stage"].drop_duplicates())
+    base = alt.Chart(frame).encode(
+        y=alt.Y("stage:N", sort=stages, title=None),
+        x=alt.X("count:Q", title="leads reaching the stage this week"),
+    )
+    bars = base.mark_bar().encode(color=alt.Color("acquisition_mode:N", scale=MODE_COLOURS,
+                                                  legend=None))
+    labels = base.mark_text(align="left", dx=3).encode(text=alt.Text("count:Q", format=","))
+    return to_svg((bars + labels).properties(width=300, height=170).facet(
+        column=alt.Column("acquisition_mode:N", title=None,
+                          header=alt.Header(labelFontSize=13, labelFontWeight="bold"))))
+
+
+def channel_volume_vs_cost(frame: pd.DataFrame, currency: str) -> str:
+    data = frame.dropna(subset=["cost_per_opportunity"])
+    base = alt.Chart(data).encode(
+        x=alt.X("leads:Q", title="leads (last 12 weeks)"),
+        y=alt.Y("cost_per_opportunity:Q", title=f"cost per opportunity ({currency})"),
+    )
+    points = base.mark_point(filled=True, opacity=0.85).encode(
+        size=alt.Size("opportunities:Q", title="opportunities", scale=alt.Scale(range=[40, 600])),
+        color=alt.Color("channel_group:N", title="channel", scale=alt.Scale(scheme="tableau10")),
+        shape=alt.Shape("acquisition_mode:N", title="mode"),
+        tooltip=["channel_group", "leads", "opportunities", "cost_per_opportunity"],
+    )
+    # Name only the channels that cost something: free ones sit on the axis, in the legend.
+    labels = base.transform_filter("datum.cost_per_opportunity > 0").mark_text(
+        align="left", dx=10, fontSize=11).encode(text="channel_group:N")
+    return to_svg((points + labels).properties(width=560, height=280))
+
+
+def segment_conversion(frame: pd.DataFrame) -> str:
+    chart = alt.Chart(frame.dropna(subset=["rate"])).mark_bar().encode(
+        x=alt.X("segment:N", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset="step:N",
+        y=alt.Y("rate:Q", title="cohort conversion", axis=alt.Axis(format="%")),
+        color=alt.Color("step:N", title=None, scale=alt.Scale(range=["#0d9488", "#7c3aed"])),
+    )
+    return to_svg(chart.properties(width=300, height=200))
+
+
+def segment_velocity(frame: pd.DataFrame) -> str:
+    chart = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("iso_week:O", title=None, sort=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("median_days_mql_to_sql:Q", title="median days MQL→SQL"),
+        color=alt.Color("segment:N", title="segment"),
+    )
+    return to_svg(chart.properties(width=340, height=200))
+
+
+def sla_trend(frame: pd.DataFrame, target_hours: float, limit_hours: float) -> str:
+    long = frame.melt("iso_week", var_name="measure", value_name="rate").dropna()
+    long["measure"] = long["measure"].map({
+        "sla_target_compliance_rate": f"touched within target ({target_hours:g} h)",
+        "sla_limit_compliance_rate": f"touched within limit ({limit_hours:g} h)"})
+    chart = alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("iso_week:O", title=None, sort=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("rate:Q", title="share of the week's MQLs", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
+    )
+    return to_svg(chart.properties(width=560, height=200))
+
+
+def feedback_reasons(frame: pd.DataFrame) -> str:
+    chart = alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("reason:N", sort="-x", title=None),
+        x=alt.X("count:Q", title="qualifications this week"),
+        color=alt.Color("outcome:N", title=None,
+                        scale=alt.Scale(domain=["rejected", "recycled"],
+                                        range=["#dc2626", "#0891b2"])),
+    )
+    return to_svg(chart.properties(width=420, height=max(60, 22 * len(frame))))

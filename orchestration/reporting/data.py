@@ -1,0 +1,321 @@
+"""What the weekly report shows, read from the serving file (read-only, audited data only).
+
+Every figure comes from a mart as it is: the report sums counts and spend across rows where a
+section needs a wider window, and divides sums (never averages rates or medians).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.reporting.weeks import last_complete_week_of_data, week_label
+
+TREND_WEEKS = 12
+FUNNEL_STAGES = [("leads", "Lead"), ("mqls", "MQL"), ("sqls", "SQL"),
+                 ("new_opportunities", "Opportunity"), ("customers", "Customer")]
+
+
+class ReportError(RuntimeError):
+    """The report cannot be built; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    column: str
+    label: str
+    unit: str  # count | money | rate
+    better: str = "up"  # which direction is good, for the colour of the change
+
+
+HEADLINE = [
+    KpiSpec("leads", "Leads", "count"),
+    KpiSpec("mqls", "MQLs", "count"),
+    KpiSpec("sqls", "SQLs", "count"),
+    KpiSpec("new_opportunities", "Opportunities", "count"),
+    KpiSpec("won_amount", "Won amount", "money"),
+    KpiSpec("mql_to_sql_cohort_rate", "MQL→SQL cohort rate", "rate"),
+    KpiSpec("cost_per_sql", "Cost per SQL", "money", better="down"),
+    KpiSpec("cost_per_opportunity", "Cost per opportunity", "money", better="down"),
+    KpiSpec("sla_limit_compliance_rate", "SLA compliance", "rate"),
+]
+
+
+@dataclass
+class Kpi:
+    spec: KpiSpec
+    value: float | None
+    previous: float | None
+    trend: list[tuple[str, float | None]]
+    note: str = ""
+
+    @property
+    def change(self) -> float | None:
+        """Relative change for counts and money; percentage points for rates."""
+        if self.value is None or self.previous is None:
+            return None
+        if self.spec.unit == "rate":
+            return self.value - self.previous
+        return None if self.previous == 0 else self.value / self.previous - 1
+
+
+@dataclass
+class WeeklyReportData:
+    week_start: date
+    settings: dict
+    published: dict
+    data_until: datetime
+    kpis: list[Kpi]
+    summary_row: dict
+    trend: pd.DataFrame
+    funnel_by_mode: pd.DataFrame
+    channels: pd.DataFrame
+    segments_week: pd.DataFrame
+    segment_conversion: pd.DataFrame
+    segment_velocity: pd.DataFrame
+    sla_trend: pd.DataFrame
+    sla_by_owner: pd.DataFrame
+    feedback_reasons: pd.DataFrame
+    exceptions_by_rep: pd.DataFrame
+    checks: pd.DataFrame
+    quarantine_week: pd.DataFrame
+    quarantine_total: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return week_label(self.week_start)
+
+    @property
+    def week_end(self) -> date:
+        return self.week_start + timedelta(days=6)
+
+    def check_counts(self) -> dict[str, int]:
+        """passed / warned / failed among the checks published with the data."""
+        if self.checks.empty:
+            return {"passed": 0, "warned": 0, "failed": 0, "total": 0}
+        passed = self.checks["passed"].astype(bool)
+        error = self.checks["severity"] == "ERROR"
+        return {"passed": int(passed.sum()), "warned": int((~passed & ~error).sum()),
+                "failed": int((~passed & error).sum()), "total": len(self.checks)}
+
+    def checks_by_layer(self) -> list[dict]:
+        """Check counts per warehouse layer (the first part of the asset key)."""
+        if self.checks.empty:
+            return []
+        c = self.checks.assign(layer=self.checks["asset"].str.split("/").str[0],
+                               passed=self.checks["passed"].astype(bool))
+        error = c["severity"] == "ERROR"
+        c["warned"], c["failed"] = ~c["passed"] & ~error, ~c["passed"] & error
+        return (c.groupby("layer")[["passed", "warned", "failed"]].sum().astype(int)
+                .reset_index().to_dict("records"))
+
+    @property
+    def quarantined_this_week(self) -> int:
+        return 0 if self.quarantine_week.empty else int(self.quarantine_week["rows"].sum())
+
+    @property
+    def currency(self) -> str:
+        return self.settings["reporting_currency"]
+
+
+def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
+    if not serving_path.exists():
+        raise ReportError(
+            f"No published warehouse at {serving_path}. Run `funnel run` (or `make run`) first: "
+            "the report reads only data that passed the quality checks and was published.")
+    con = duckdb.connect(str(serving_path), read_only=True)
+    tables = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    needed = {"marts.fct_funnel_summary_weekly", "marts.fct_funnel_weekly",
+              "definitions.def_settings", "marts.dim_leads"}
+    if missing := sorted(needed - tables):
+        con.close()
+        raise ReportError(f"{serving_path} is not a complete serving file (missing "
+                          f"{', '.join(missing)}). Run `funnel run` to rebuild and publish it.")
+    if not con.execute("select count(*) from marts.dim_leads").fetchone()[0]:
+        con.close()
+        raise ReportError(f"The published warehouse {serving_path} has no leads. Put extracts "
+                          "under the landing folder (or `funnel demo`), then `funnel run`.")
+    return con
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime, str]:
+    """First week, last complete week, the moment the data runs to, and the timezone."""
+    tz = con.execute("select reporting_timezone from definitions.def_settings").fetchone()[0]
+    first, until = con.execute(
+        "select min(created_date), max(scored_as_of_at) from marts.dim_leads").fetchone()
+    return first - timedelta(days=first.weekday()), last_complete_week_of_data(until, tz), until, tz
+
+
+def check_week(con: duckdb.DuckDBPyConnection, week_start: date) -> None:
+    """A clear error unless `week_start` is a complete week the warehouse covers."""
+    first, last, until, _ = data_range(con)
+    if not first <= week_start <= last:
+        raise ReportError(
+            f"No complete week {week_label(week_start)} in the published warehouse: it covers "
+            f"{week_label(first)} to {week_label(last)} (data until {until:%Y-%m-%d %H:%M} "
+            f"UTC). Pick a week in that range, e.g. --week {week_label(last)}.")
+
+
+def _frame(con, sql: str, params: list | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def _value(v):
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+        return None
+    return float(v)
+
+
+def load_week(serving_path: Path, week_start: date) -> WeeklyReportData:
+    con = open_serving(serving_path)
+    try:
+        check_week(con, week_start)
+        return _load(con, week_start)
+    finally:
+        con.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
+    first_trend = week - timedelta(weeks=TREND_WEEKS - 1)
+    settings = _frame(con, "select * from definitions.def_settings").iloc[0].to_dict()
+    tables = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    _, _, until, tz = data_range(con)
+
+    trend = _frame(con, """
+        select * from marts.fct_funnel_summary_weekly
+        where week_start_date between ? and ? order by week_start_date""", [first_trend, week])
+    rows = {r["week_start_date"].date() if hasattr(r["week_start_date"], "date")
+            else r["week_start_date"]: r for r in trend.to_dict("records")}
+    current = rows[week]
+    previous = rows.get(week - timedelta(weeks=1), {})
+    kpis = []
+    for spec in HEADLINE:
+        points = [(week_label(d), _value(r[spec.column])) for d, r in sorted(rows.items())]
+        kpi = Kpi(spec, _value(current[spec.column]), _value(previous.get(spec.column)), points)
+        if spec.column == "mql_to_sql_cohort_rate" and kpi.value is None:
+            kpi.note = (f"cohort matures {settings['mql_to_sql_maturity_days']} days after "
+                        "the week; " + _latest_mature(con, week))
+        kpis.append(kpi)
+
+    funnel = _frame(con, f"""
+        select acquisition_mode, {", ".join(f"sum({c}) as {c}" for c, _ in FUNNEL_STAGES)}
+        from marts.fct_funnel_weekly where week_start_date = ? group by 1 order by 1""", [week])
+    funnel_long = funnel.melt("acquisition_mode", var_name="column", value_name="count")
+    order = {c: i for i, (c, _) in enumerate(FUNNEL_STAGES)}
+    funnel_long["stage"] = funnel_long["column"].map(dict(FUNNEL_STAGES))
+    funnel_long["stage_order"] = funnel_long["column"].map(order)
+    funnel_long["count"] = funnel_long["count"].astype("int64")
+
+    channels = _frame(con, """
+        select channel_group, acquisition_mode, sum(leads) as leads, sum(mqls) as mqls,
+               sum(sqls) as sqls, sum(new_opportunities) as opportunities,
+               sum(customers) as customers, sum(spend_amount) as spend,
+               sum(spend_amount) / nullif(sum(leads), 0) as cost_per_lead,
+               sum(spend_amount) / nullif(sum(new_opportunities), 0) as cost_per_opportunity
+        from marts.fct_funnel_weekly where week_start_date between ? and ?
+        group by 1, 2 having sum(leads) > 0 or sum(spend_amount) > 0
+        order by opportunities desc, leads desc""", [first_trend, week])
+
+    segments_week = segment_conversion = segment_velocity = pd.DataFrame()
+    if "marts.fct_funnel_segment_weekly" in tables:
+        segments_week = _frame(con, """
+            select segment, leads, mqls, sqls, new_opportunities, customers,
+                   median_days_lead_to_mql, median_days_mql_to_sql,
+                   median_days_sql_to_opportunity, median_days_opportunity_to_won
+            from marts.fct_funnel_segment_weekly where week_start_date = ?
+            order by segment""", [week])
+        # Pooled over the mature cohorts of the window: sum of conversions / sum of cohorts.
+        segment_conversion = _frame(con, """
+            select segment, step, converted / nullif(cohort, 0) as rate, cohort
+            from (
+                select segment, 'MQL→SQL' as step,
+                       sum(case when is_mql_to_sql_mature then mql_cohort_sqls end) as converted,
+                       sum(case when is_mql_to_sql_mature then mql_cohort_size end) as cohort
+                from marts.fct_funnel_segment_weekly where week_start_date between ? and ?
+                group by 1
+                union all
+                select segment, 'SQL→Opportunity',
+                       sum(case when is_sql_to_opportunity_mature then sql_cohort_opportunities end),
+                       sum(case when is_sql_to_opportunity_mature then sql_cohort_size end)
+                from marts.fct_funnel_segment_weekly where week_start_date between ? and ?
+                group by 1
+            ) order by segment, step""", [first_trend, week] * 2)
+        segment_velocity = _frame(con, """
+            select iso_week, week_start_date, segment, median_days_mql_to_sql
+            from marts.fct_funnel_segment_weekly
+            where week_start_date between ? and ? and median_days_mql_to_sql is not null
+            order by week_start_date, segment""", [first_trend, week])
+
+    sla_trend = trend[["iso_week", "sla_target_compliance_rate", "sla_limit_compliance_rate"]]
+    sla_by_owner = pd.DataFrame()
+    if "marts.fct_sla" in tables:
+        sla_by_owner = _frame(con, """
+            select coalesce(owner_id, '(no owner)') as owner_id, count(*) as mqls,
+                   count(*) filter (where is_limit_breached) as not_touched_within_limit,
+                   count(*) filter (where is_never_touched) as never_touched,
+                   median(hours_to_first_touch) as median_hours_to_first_touch
+            from marts.fct_sla where mql_week_start_date = ?
+            group by 1 having count(*) filter (where is_limit_breached) > 0
+            order by not_touched_within_limit desc, owner_id""", [week])
+
+    feedback = exceptions = pd.DataFrame()
+    if "marts.fct_qualifications" in tables:
+        feedback = _frame(con, """
+            select outcome, coalesce(reason, '(no reason given)') as reason, count(*) as count
+            from marts.fct_qualifications
+            where qualified_week_start_date = ? and outcome <> 'accepted'
+            group by 1, 2 order by 1, 3 desc, 2""", [week])
+    if "marts.fct_definition_exceptions" in tables:
+        exceptions = _frame(con, """
+            select coalesce(rep_id, '(no rep)') as rep_id,
+                   count(*) filter (where exception_type = 'accepted_without_sql_criteria')
+                       as accepted_without_sql_rule,
+                   count(*) filter (where exception_type in
+                       ('opportunity_without_sql', 'sql_after_opportunity'))
+                       as opportunity_without_sql,
+                   count(*) as total
+            from marts.fct_definition_exceptions
+            where occurred_week_start_date = ? and exception_type in
+                ('accepted_without_sql_criteria', 'opportunity_without_sql',
+                 'sql_after_opportunity')
+            group by 1 order by total desc, rep_id""", [week])
+
+    checks = (_frame(con, "select * from audit.check_results order by passed, severity, asset")
+              if "audit.check_results" in tables else pd.DataFrame())
+    published = (_frame(con, "select * from audit.publish_log").iloc[0].to_dict()
+                 if "audit.publish_log" in tables else {})
+    quarantine_week, quarantine_total = pd.DataFrame(), 0
+    if "audit.quarantine_summary" in tables:
+        quarantine_total = int(con.execute("select coalesce(sum(rows_rejected), 0) "
+                                           "from audit.quarantine_summary").fetchone()[0])
+        quarantine_week = _frame(con, """
+            select extract, reason_code, sum(rows_rejected) as rows
+            from audit.quarantine_summary
+            where cast(timezone(?, rejected_hour_utc at time zone 'UTC') as date)
+                  between ? and ?
+            group by 1, 2 order by rows desc""", [tz, week, week + timedelta(days=6)])
+
+    return WeeklyReportData(
+        week_start=week, settings=settings, published=published, data_until=until,
+        kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,
+        channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
+        segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
+        feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
+        quarantine_week=quarantine_week, quarantine_total=quarantine_total,
+    )
+
+
+def _latest_mature(con, week: date) -> str:
+    row = con.execute("""
+        select iso_week, mql_to_sql_cohort_rate from marts.fct_funnel_summary_weekly
+        where week_start_date <= ? and is_mql_to_sql_mature
+          and mql_to_sql_cohort_rate is not null
+        order by week_start_date desc limit 1""", [week]).fetchone()
+    return f"latest mature cohort {row[0]}: {row[1]:.1%}" if row else "no mature cohort yet"
