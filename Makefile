@@ -16,7 +16,7 @@ export DAGSTER_HOME := $(abspath $(or $(DAGSTER_HOME),dagster_home))
 LEADS ?= 20000
 SEED ?= 42
 
-.PHONY: help setup run test lint ui demo bench manifest clean
+.PHONY: help setup browser run test lint ui demo bench report manifest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,12 +28,22 @@ $(STAMP): uv.lock pyproject.toml
 
 setup: $(STAMP) ## Create .venv from uv.lock (installs uv if missing)
 
-run: setup ## Main job: demo data if landing/ is empty, then ingest -> dbt through Dagster
+# The report's browser test drives Debian's chromium (no browser download at run time).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: ## Install Debian's chromium for the report's browser test (apt-get)
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+endif
+	@chromium --version 2>/dev/null | head -1
+
+run: setup ## Main job: demo data if landing/ is empty, ingest -> dbt -> checks -> publish -> weekly report
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
-test: setup ## Run the whole test suite (lint included)
+test: setup browser ## Run the whole test suite (lint included; installs chromium if missing)
 	$(BIN)/ruff check orchestration expectations tests
-	$(BIN)/pytest
+	REQUIRE_BROWSER=1 $(BIN)/pytest
 
 lint: setup ## Lint and check formatting of the Python code
 	$(BIN)/ruff check orchestration expectations tests
@@ -48,8 +58,12 @@ SCALE ?= 1000000
 bench: setup ## Time a full run at SCALE leads (default 1,000,000) and print the figures
 	$(BIN)/funnel bench --leads $(SCALE)
 
+WEEK ?=
+report: setup ## Build the weekly report (WEEK=2026-W47; default the last complete week)
+	$(BIN)/funnel report $(if $(WEEK),--week $(WEEK))
+
 manifest: setup ## Parse the dbt project (done automatically when it changed)
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir .
 
 clean: ## Remove the warehouse, generated landing data and dbt artifacts
-	rm -rf warehouse landing dbt_project/target dbt_project/logs
+	rm -rf warehouse landing reports dbt_project/target dbt_project/logs

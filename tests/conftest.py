@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -10,6 +11,23 @@ from orchestration.ingest.loader import discover_files, load_extract
 from orchestration.settings import Settings
 
 PLACEHOLDERS = tuple(load_definitions().null_placeholders)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dagster_home(tmp_path_factory):
+    """Test runs (some fail on purpose) go to a throwaway Dagster instance, never into the
+    run history of the developer's dagster_home/ that `make test` exports."""
+    from orchestration.settings import PROJECT_ROOT
+
+    home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = previous
 
 
 @pytest.fixture
@@ -52,5 +70,26 @@ def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC
 def make_settings(root: Path, db_name: str = "funnel.duckdb", landing: Path | None = None,
                   **kw) -> Settings:
     """Settings for a test warehouse under `root` (landing defaults to root/landing)."""
+    kw.setdefault("reports_dir", root / "reports")
     return Settings(duckdb_path=root / db_name, landing_dir=landing or root / "landing",
                     source_timezone="UTC", null_placeholders=PLACEHOLDERS, **kw)
+
+
+def settings_at(root: Path, name: str = "funnel.duckdb", landing: Path | None = None) -> Settings:
+    """Test settings with the serving file (and reports) under `root` too."""
+    return make_settings(root, name, landing, serving_duckdb_path=root / "serving.duckdb")
+
+
+@pytest.fixture(scope="session")
+def published_demo(tmp_path_factory):
+    """One full `funnel run` on 2,000 demo leads: warehouse, serving file and the report of the
+    last complete week. Shared by the quality and report tests; treat it as read-only."""
+    from orchestration.demo.generator import DemoConfig, generate
+    from orchestration.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("published_demo")
+    settings = settings_at(root)
+    generate(DemoConfig(leads=2000, seed=21), settings.landing_dir)
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, (summary.failures, summary.report_note)
+    return root, settings, summary

@@ -7,7 +7,7 @@ from orchestration.cli import main
 
 
 @pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"], ["check"], ["bench"],
-                                  ["dbt", "--help"]])
+                                  ["report"], ["dbt", "--help"]])
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args] if "--help" in args else [*args, "--help"])
     assert result.exit_code == 0, result.output
@@ -53,3 +53,40 @@ def test_check_without_a_warehouse_says_what_to_do(tmp_path):
     result = CliRunner().invoke(main, ["check", "--warehouse", str(tmp_path / "none.duckdb")])
     assert result.exit_code != 0
     assert "funnel run" in result.output
+
+
+def report(monkeypatch, serving, reports, *args):
+    monkeypatch.setenv("SERVING_DUCKDB_PATH", str(serving))
+    monkeypatch.setenv("REPORTS_DIR", str(reports))
+    return CliRunner().invoke(main, ["report", *args])
+
+
+def test_report_for_a_week_without_data_says_which_weeks_exist(published_demo, monkeypatch, tmp_path):
+    _, settings, _ = published_demo
+    result = report(monkeypatch, settings.serving_path, tmp_path, "--week", "2030-W01")
+    assert result.exit_code != 0
+    assert "No complete week 2030-W01" in result.output and "--week 2026-W47" in result.output
+    assert not (tmp_path / "weekly").exists()
+
+
+def test_report_rejects_a_malformed_week(published_demo, monkeypatch, tmp_path):
+    _, settings, _ = published_demo
+    result = report(monkeypatch, settings.serving_path, tmp_path, "--week", "2026-47")
+    assert result.exit_code != 0
+    assert "not an ISO week: write it as YYYY-Www" in result.output
+
+
+def test_report_on_an_empty_warehouse_says_to_run_the_pipeline_first(monkeypatch, tmp_path):
+    result = report(monkeypatch, tmp_path / "serving.duckdb", tmp_path, "--week", "2026-W47")
+    assert result.exit_code != 0
+    assert "No published warehouse" in result.output and "funnel run" in result.output
+
+
+def test_report_builds_one_week_into_the_reports_folder(published_demo, monkeypatch, tmp_path):
+    _, settings, _ = published_demo
+    monkeypatch.setenv("DUCKDB_PATH", str(settings.duckdb_path))
+    result = report(monkeypatch, settings.serving_path, tmp_path, "--week", "2026-W46")
+    assert result.exit_code == 0, result.output
+    html = tmp_path / "weekly" / "funnel_2026-W46.html"
+    assert result.output.strip().endswith(str(html))
+    assert "Lead funnel — 2026-W46" in html.read_text()

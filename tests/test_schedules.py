@@ -1,8 +1,11 @@
 """The daily schedule and the landing sensor, evaluated with Dagster's test contexts."""
 
 import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.jobs import elt_job, ingest_job
 from orchestration.defs.resources import WarehouseResource
@@ -58,3 +61,45 @@ def test_the_daily_schedule_runs_the_elt_job_at_six_in_the_reporting_zone():
     context = dg.build_schedule_context(scheduled_execution_time=None)
     result = schedule.evaluate_tick(context)
     assert len(result.run_requests) == 1
+
+
+def report_schedule(tmp_path):
+    from orchestration.definitions import build_definitions
+    from tests.conftest import make_settings
+
+    defs = build_definitions(make_settings(tmp_path))
+    return defs, defs.resolve_schedule_def("weekly_report_monday")
+
+
+def test_the_weekly_report_schedule_runs_on_monday_at_seven_in_the_reporting_zone(tmp_path):
+    from orchestration.funnel_definitions import load_definitions
+
+    defs, schedule = report_schedule(tmp_path)
+    assert schedule.cron_schedule == "0 7 * * 1"
+    assert schedule.execution_timezone == load_definitions().reporting.timezone
+    assert schedule.job_name == "weekly_report"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    job = defs.resolve_job_def("weekly_report")
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {"reporting/weekly_funnel_report", "serving/warehouse"} <= keys
+
+
+@pytest.mark.parametrize(("moment_utc", "week"), [
+    # Monday 07:00 in Paris (CET, UTC+1): the week that ended at midnight
+    (datetime(2026, 11, 23, 6, 0), "2026-W47"),
+    # across the year boundary: 2026 has 53 ISO weeks
+    (datetime(2027, 1, 4, 6, 0), "2026-W53"),
+    (datetime(2027, 1, 11, 6, 0), "2027-W01"),
+    # in summer time (CEST, UTC+2)
+    (datetime(2026, 6, 29, 5, 0), "2026-W26"),
+])
+def test_the_weekly_schedule_targets_the_previous_iso_week(tmp_path, moment_utc, week):
+    from orchestration.reporting.weeks import week_label
+
+    defs, schedule = report_schedule(tmp_path)
+    tz = ZoneInfo(schedule.execution_timezone)
+    local = moment_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
+    assert (local.weekday(), local.hour) == (0, 7)
+    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=local))
+    [request] = result.run_requests
+    assert week_label(date.fromisoformat(request.partition_key)) == week

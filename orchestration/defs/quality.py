@@ -110,7 +110,7 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
 
         with warehouse.connect() as con:
             copied = publish_serving(con, Path(warehouse.serving_path),
-                                     checks=run_check_results(context), run_id=context.run_id)
+                                     checks=run_check_results(context), run_id=context.run.run_id)
         context.log.info(f"published {len(copied)} tables to {warehouse.serving_path}")
         return dg.MaterializeResult(metadata={
             "path": warehouse.serving_path,
@@ -124,7 +124,7 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
 def run_check_results(context: dg.AssetExecutionContext) -> list[dict]:
     """Every check evaluated so far in this run (all guards and dbt tests precede publish)."""
     records = context.instance.all_logs(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     out = []
     for record in records:
         ev = record.dagster_event.event_specific_data

@@ -11,23 +11,13 @@ import duckdb
 import pytest
 
 from orchestration.defs.quality import current_guards
-from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
-from tests.conftest import make_settings
+from tests.conftest import settings_at
 
 
-def settings_at(root, name="funnel.duckdb", landing=None):
-    return make_settings(root, name, landing, serving_duckdb_path=root / "serving.duckdb")
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    root = tmp_path_factory.mktemp("quality")
-    settings = settings_at(root)
-    generate(DemoConfig(leads=2000, seed=21), settings.landing_dir)
-    summary = run_pipeline(settings, say=lambda _m: None)
-    assert summary.success, summary.failures
-    return root, settings, summary
+@pytest.fixture
+def clean(published_demo):
+    return published_demo
 
 
 def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean):
@@ -46,7 +36,13 @@ def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean
                     == warehouse.execute(f"select count(*) from marts.{table}").fetchone())
         assert serving.execute("select count(*) from definitions.def_settings").fetchone() == (1,)
         schemas = {r[0] for r in serving.execute("select distinct table_schema from information_schema.tables").fetchall()}
-        assert schemas == {"marts", "definitions"}  # raw data and e-mails never reach BI
+        assert schemas == {"marts", "definitions", "audit"}  # raw data and e-mails never reach BI
+        audit_columns = {r[0] for r in serving.execute(
+            "select column_name from information_schema.columns where table_schema = 'audit'").fetchall()}
+        assert not audit_columns & {"raw_record", "raw_value", "email"}
+        published_checks = serving.execute(
+            "select count(*), count(*) filter (where passed) from audit.check_results").fetchone()
+        assert published_checks[0] == len(summary.checks_passed) and published_checks[1] == published_checks[0]
     finally:
         serving.close()
         warehouse.close()

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_funnel_weekly'}}}) }}
 {#- Every week has a row for every segment x channel x mode combination (zeros included):
     rows = weeks x combinations, so no week silently disappears. -#}
 with counts as (

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_spend_daily'}}}) }}
 {#- Spend survives to the cent: raw ad spend and SDR cost (in their own currencies) equal
     fct_spend_daily's, and fct_spend_daily's reporting-currency total equals the weekly
     funnel's. -#}

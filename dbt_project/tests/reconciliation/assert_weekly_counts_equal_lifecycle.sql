@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_funnel_weekly'}}}) }}
 {#- Every stage entry of fct_lead_lifecycle is counted once in the weekly funnel, and the
     SLA rows are the MQL episodes. A fan-out or a dropped week shows here. -#}
 with lifecycle as (

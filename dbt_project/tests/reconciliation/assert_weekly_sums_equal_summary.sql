@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_funnel_summary_weekly'}}}) }}
 {#- Summing fct_funnel_weekly over segments, channels and modes gives
     fct_funnel_summary_weekly, week by week, for every additive column. -#}
 {%- set additive = ['leads', 'mqls', 'sqls', 'new_opportunities', 'customers',

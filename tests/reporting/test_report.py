@@ -1,0 +1,162 @@
+"""The weekly report: built by `funnel run`, equal to the marts, self-contained, and opened in
+a real headless Chromium (Debian's package, installed by `make test`)."""
+
+import csv
+import math
+import os
+import shutil
+
+import duckdb
+import pytest
+
+from orchestration.reporting.data import HEADLINE, ReportError, load_week
+from orchestration.reporting.weeks import week_label, week_start
+from tests.conftest import settings_at
+from tests.quality.test_guards import tamper_ledger_row_removed
+
+WEEK = "2026-W47"  # the demo data ends on Sunday 2026-11-22
+
+
+def mart_week(serving_path, label=WEEK) -> dict:
+    con = duckdb.connect(str(serving_path), read_only=True)
+    try:
+        frame = con.execute("select * from marts.fct_funnel_summary_weekly where iso_week = ?",
+                            [label]).df()
+    finally:
+        con.close()
+    assert len(frame) == 1
+    return frame.iloc[0].to_dict()
+
+
+def as_float(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def test_funnel_run_ends_with_the_report_of_the_last_complete_week(published_demo):
+    _, settings, summary = published_demo
+    html = settings.reports_dir / "weekly" / f"funnel_{WEEK}.html"
+    assert summary.report == html
+    assert f"Weekly report: {html}" in summary.render()
+    for suffix in (".html", ".md", ".csv"):
+        assert html.with_suffix(suffix).stat().st_size > 0
+    markdown = html.with_suffix(".md").read_text()
+    assert markdown.startswith(f"**Lead funnel {WEEK}**") and "Checks: " in markdown
+
+
+def test_the_csv_holds_the_weeks_kpis_as_the_mart_has_them(published_demo):
+    _, settings, _ = published_demo
+    row = mart_week(settings.serving_path)
+    path = settings.reports_dir / "weekly" / f"funnel_{WEEK}.csv"
+    with path.open() as f:
+        rows = {r["kpi"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {k.column for k in HEADLINE}
+    for kpi, r in rows.items():
+        expected = as_float(row[kpi])
+        if expected is None:
+            assert r["value"] == ""
+        else:
+            assert float(r["value"]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_week_outside_the_data_is_a_clear_error(published_demo):
+    _, settings, _ = published_demo
+    with pytest.raises(ReportError, match=r"No complete week 2030-W01 .* covers 20\d\d-W\d\d to 2026-W47"):
+        load_week(settings.serving_path, week_start("2030-W01"))
+    with pytest.raises(ReportError, match="No complete week 2026-W48"):  # not over in the data
+        load_week(settings.serving_path, week_start("2026-W48"))
+
+
+def test_without_a_serving_file_the_report_says_to_run_the_pipeline(tmp_path):
+    with pytest.raises(ReportError, match="No published warehouse .* Run `funnel run`"):
+        load_week(tmp_path / "serving.duckdb", week_start(WEEK))
+
+
+def test_a_failing_blocking_check_stops_the_weekly_report_and_names_the_check(published_demo, tmp_path):
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.reporting import REPORT_ASSET_KEY
+    from orchestration.pipeline import dagster_instance
+
+    _, settings, _ = published_demo
+    tampered = settings_at(tmp_path, landing=settings.landing_dir)
+    shutil.copy(settings.duckdb_path, tampered.duckdb_path)
+    con = duckdb.connect(str(tampered.duckdb_path))
+    tamper_ledger_row_removed(con)  # a reconciliation guard (blocking) now fails
+    con.close()
+
+    job = build_definitions(tampered).resolve_job_def("weekly_report")
+    result = job.execute_in_process(instance=dagster_instance(), raise_on_error=False,
+                                    partition_key=week_start(WEEK).isoformat())
+    assert not result.success
+    materialized = {e.asset_key for e in result.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert REPORT_ASSET_KEY not in materialized and not materialized
+    failed = [e.event_specific_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    assert [f.check_name for f in failed] == ["score_ledger_sums_to_scores"]
+    assert failed[0].metadata["failing_rows"].value >= 1
+    assert not (tampered.reports_dir / "weekly" / f"funnel_{WEEK}.html").exists()
+
+
+def chromium_path():
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required (make test installs Debian's chromium package)")
+        pytest.skip("no Chromium on this machine (make test installs Debian's chromium)")
+    return path
+
+
+def shown(kpi, value):
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if kpi.unit == "rate" else f"{value:,.0f}"
+
+
+def test_the_report_in_headless_chromium(published_demo, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, settings, _ = published_demo
+    html = settings.reports_dir / "weekly" / f"funnel_{WEEK}.html"
+    expected = mart_week(settings.serving_path)
+
+    console_errors, requests = [], []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri(), wait_until="load")
+
+            assert console_errors == []
+            assert requests == [html.as_uri()]  # the file itself, nothing from any network
+
+            charts = page.eval_on_selector_all("figure.chart", """figs => figs.map(f => {
+                const svg = f.querySelector('svg'); const box = svg ? svg.getBoundingClientRect() : null;
+                return {name: f.dataset.chart, width: box ? box.width : 0, height: box ? box.height : 0,
+                        marks: svg ? svg.querySelectorAll('g[class*="mark-"] path, g[class*="mark-"] text').length : 0};
+            })""")
+            names = {c["name"] for c in charts}
+            assert {"funnel", "channels", "sla"} | {f"spark_{k.column}" for k in HEADLINE} <= names
+            for chart in charts:
+                assert chart["width"] > 0 and chart["height"] > 0 and chart["marks"] > 0, chart
+
+            for kpi in HEADLINE:
+                card = page.locator(f'[data-kpi="{kpi.column}"]')
+                value = as_float(expected[kpi.column])
+                raw = card.get_attribute("data-value")
+                if value is None:
+                    assert raw == ""
+                else:
+                    assert float(raw) == pytest.approx(value, rel=1e-12), kpi.column
+                assert card.locator(".value").inner_text().split()[0] == shown(kpi, value), kpi.column
+
+            assert page.locator("#quality [data-checks-total]").count() == 1
+            assert page.locator("#definitions").inner_text().count("lead score") == 1
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert week_label(week_start(WEEK)) == WEEK
