@@ -186,7 +186,7 @@ def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = p
                   for ev in result.all_events
                   if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error]
         raise ReportError("; ".join(errors) or "the report run failed (see the Dagster logs)")
-    html = report_paths(settings.reports_dir, week)[0]
+    html = report_paths(settings.reports_path, week)[0]
     say(f"Report written: {html} ({html.stat().st_size / 1024:,.0f} KiB)")
     return html
 

@@ -39,7 +39,7 @@ class Settings:
     memory_limit: str = ""
     temp_dir: Path | None = None
     serving_duckdb_path: Path | None = None
-    reports_dir: Path = Path("reports")
+    reports_dir: Path | None = None  # default: reports/ in the warehouse folder
     # First week the report schedule knows (older weeks cannot be backfilled).
     report_first_week: str = "2025-W01"
 
@@ -47,6 +47,11 @@ class Settings:
     def serving_path(self) -> Path:
         """The published, audited copy BI tools read (default: beside the warehouse)."""
         return self.serving_duckdb_path or self.duckdb_path.parent / "serving.duckdb"
+
+    @property
+    def reports_path(self) -> Path:
+        """Where reports go (REPORTS_DIR; when unset, reports/ in the warehouse folder)."""
+        return self.reports_dir or self.duckdb_path.parent / "reports"
 
     @property
     def duckdb_config(self) -> dict[str, str]:

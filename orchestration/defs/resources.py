@@ -61,4 +61,4 @@ class ServingResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingResource:
-        return cls(serving_path=str(settings.serving_path), reports_dir=str(settings.reports_dir))
+        return cls(serving_path=str(settings.serving_path), reports_dir=str(settings.reports_path))

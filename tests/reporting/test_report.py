@@ -34,7 +34,7 @@ def as_float(v):
 
 def test_funnel_run_ends_with_the_report_of_the_last_complete_week(published_demo):
     _, settings, summary = published_demo
-    html = settings.reports_dir / "weekly" / f"funnel_{WEEK}.html"
+    html = settings.reports_path / "weekly" / f"funnel_{WEEK}.html"
     assert summary.report == html
     assert f"Weekly report: {html}" in summary.render()
     for suffix in (".html", ".md", ".csv"):
@@ -46,7 +46,7 @@ def test_funnel_run_ends_with_the_report_of_the_last_complete_week(published_dem
 def test_the_csv_holds_the_weeks_kpis_as_the_mart_has_them(published_demo):
     _, settings, _ = published_demo
     row = mart_week(settings.serving_path)
-    path = settings.reports_dir / "weekly" / f"funnel_{WEEK}.csv"
+    path = settings.reports_path / "weekly" / f"funnel_{WEEK}.csv"
     with path.open() as f:
         rows = {r["kpi"]: r for r in csv.DictReader(f)}
     assert set(rows) == {k.column for k in HEADLINE}
@@ -94,7 +94,7 @@ def test_a_failing_blocking_check_stops_the_weekly_report_and_names_the_check(pu
               if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
     assert [f.check_name for f in failed] == ["score_ledger_sums_to_scores"]
     assert failed[0].metadata["failing_rows"].value >= 1
-    assert not (tampered.reports_dir / "weekly" / f"funnel_{WEEK}.html").exists()
+    assert not (tampered.reports_path / "weekly" / f"funnel_{WEEK}.html").exists()
 
 
 def chromium_path():
@@ -115,7 +115,7 @@ def shown(kpi, value):
 def test_the_report_in_headless_chromium(published_demo, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     _, settings, _ = published_demo
-    html = settings.reports_dir / "weekly" / f"funnel_{WEEK}.html"
+    html = settings.reports_path / "weekly" / f"funnel_{WEEK}.html"
     expected = mart_week(settings.serving_path)
 
     console_errors, requests = [], []
