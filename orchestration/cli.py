@@ -139,6 +139,72 @@ def report(week, out) -> None:
     click.echo(html)
 
 
+@main.command()
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None,
+              help="MQL threshold to try on the lead score (0-100).")
+@click.option("--min-fit", type=click.FloatRange(0, 100), default=None,
+              help="Minimum fit score to try.")
+@click.option("--fit-weight", type=click.FloatRange(0, 1), default=None,
+              help="Weight of fit in the lead score to try (engagement gets the rest unless "
+                   "--engagement-weight is given).")
+@click.option("--engagement-weight", type=click.FloatRange(0, 1), default=None,
+              help="Weight of engagement in the lead score to try.")
+@click.option("--definitions", "definitions_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None,
+              help="Take the proposal's MQL rule from another definitions file (only its `mql` "
+                   "section can be replayed without a rebuild).")
+def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file) -> None:
+    """Replay another MQL rule on the published history and compare it with the rule in force:
+    MQLs per week, precision, recall and the weekly handover per rep. Reads the serving file;
+    rebuilds nothing.
+
+    Example: funnel backtest --threshold 70 --min-fit 40
+    """
+    from dataclasses import replace
+
+    from orchestration.calibration.backtest import (
+        BacktestError,
+        MqlRule,
+        compare,
+        open_serving_for_backtest,
+        rescoring_changes,
+    )
+    from orchestration.funnel_definitions import DefinitionsError, load_definitions
+
+    settings = Settings.from_env()
+    try:
+        con = open_serving_for_backtest(settings.serving_path)
+        try:
+            row = con.execute("select mql_threshold, mql_min_fit, fit_weight, engagement_weight, "
+                              "definitions_version from definitions.def_settings").fetchone()
+        finally:
+            con.close()
+        in_force = MqlRule(*row[:4])
+        proposed = in_force
+        if definitions_file:
+            other = load_definitions(definitions_file)
+            if changed := rescoring_changes(load_definitions(), other):
+                raise BacktestError(
+                    f"{definitions_file} changes {', '.join(changed)}: that changes the scores "
+                    "themselves, which a replay cannot do. Build it into a separate warehouse "
+                    f"(FUNNEL_DEFINITIONS={definitions_file} DUCKDB_PATH=... funnel run).")
+            proposed = MqlRule.of(other)
+        if fit_weight is not None and engagement_weight is None:
+            engagement_weight = 1 - fit_weight
+        overrides = {k: v for k, v in {"threshold": threshold, "min_fit": min_fit,
+                                       "fit_weight": fit_weight,
+                                       "engagement_weight": engagement_weight}.items()
+                     if v is not None}
+        proposed = replace(proposed, **overrides)
+        if proposed == in_force and not definitions_file:
+            raise BacktestError("Nothing to compare: give --threshold, --min-fit, a weight or "
+                                "--definitions (see funnel backtest --help).")
+        result = compare(settings.serving_path, in_force, proposed)
+    except (BacktestError, DefinitionsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.render())
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 def dbt(dbt_args) -> None:

@@ -40,7 +40,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     checks = guard_checks()
     timezone = load_definitions().reporting.timezone
     weeks = weekly_partitions(settings.report_first_week, timezone)
-    report_job = weekly_report_job(checks, weeks)
+    report_job = weekly_report_job(checks)
     return dg.Definitions(
         assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models)),
                 build_report_asset(weeks)],

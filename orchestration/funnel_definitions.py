@@ -213,6 +213,28 @@ class Drift(_Strict):
     crm_stages: dict[Literal["lead", "mql", "sql", "opportunity", "customer"], list[str]] = {}
 
 
+class BacktestThresholds(_Strict):
+    start: Annotated[float, Field(ge=0, le=100)] = 0
+    stop: Annotated[float, Field(ge=0, le=100)] = 100
+    step: Annotated[float, Field(gt=0, le=100)] = 5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestThresholds:
+        if self.start > self.stop:
+            raise ValueError("start must not exceed stop")
+        return self
+
+
+class Calibration(_Strict):
+    """How the scoring is judged against history (SPEC §9)."""
+
+    horizon_days: PositiveDays = 14
+    score_band_width: Annotated[float, Field(gt=0, le=100)] = 20
+    backtest_thresholds: BacktestThresholds = BacktestThresholds()
+    smoothing_leads: Annotated[float, Field(ge=0)] = 50
+    min_evidence_leads: Annotated[int, Field(ge=1)] = 30
+
+
 class FunnelDefinitions(_Strict):
     reporting: Reporting = Reporting()
     null_placeholders: list[str] = ["", "select", "n/a", "unknown", "-"]
@@ -229,6 +251,7 @@ class FunnelDefinitions(_Strict):
     sla: Sla = Sla()
     maturity_days: MaturityDays = MaturityDays()
     drift: Drift = Drift()
+    calibration: Calibration = Calibration()
 
     @model_validator(mode="after")
     def _fit_rules_resolve(self) -> FunnelDefinitions:

@@ -46,3 +46,12 @@
 {% macro round_score(expression) -%}
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}
+
+{#- The MQL rule on a lead's fit and engagement at a moment (SPEC §5): enough fit, and a lead
+    score at the threshold or a fast-track activity. One definition for the lifecycle and
+    for the threshold backtest that replays it with other parameters. -#}
+{% macro meets_mql_rule(fit, engagement, is_fast_track, threshold, min_fit, fit_weight, engagement_weight) -%}
+    ({{ fit }} >= {{ min_fit }}
+        and ({{ round_score(fit_weight ~ ' * ' ~ fit ~ ' + ' ~ engagement_weight ~ ' * ' ~ engagement) }} >= {{ threshold }}
+            or {{ is_fast_track }}))
+{%- endmacro %}

@@ -63,12 +63,11 @@ def build_report_asset(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetsDe
     return weekly_funnel_report
 
 
-def weekly_report_job(guard_checks, partitions):
+def weekly_report_job(guard_checks):
     return dg.define_asset_job(
         "weekly_report",
         selection=(dg.AssetSelection.checks(*guard_checks)
                    | dg.AssetSelection.assets(SERVING_ASSET_KEY, REPORT_ASSET_KEY)),
-        partitions_def=partitions,
         description="Audit the warehouse, publish it when the blocking guards pass, then build "
                     "the week's report from the published file.",
     )

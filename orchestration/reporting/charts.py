@@ -105,3 +105,35 @@ def feedback_reasons(frame: pd.DataFrame) -> str:
                                         range=["#dc2626", "#0891b2"])),
     )
     return to_svg(chart.properties(width=420, height=max(60, 22 * len(frame))))
+
+
+def lift_by_decile(frame: pd.DataFrame) -> str:
+    bars = alt.Chart(frame).mark_bar(color="#2563eb").encode(
+        x=alt.X("bucket:N", sort=None, title="score decile (D1 = highest scores)",
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("sql_lift:Q", title="lift (SQL rate / base rate)"),
+    )
+    base_rate = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(
+        color="#dc2626", strokeDash=[4, 3]).encode(y="y:Q")
+    return to_svg((bars + base_rate).properties(width=340, height=200))
+
+
+def threshold_backtest(frame: pd.DataFrame, current: float) -> str:
+    long = frame.melt("threshold", value_vars=["precision", "recall"], var_name="measure",
+                      value_name="share")
+    lines = alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("threshold:Q", title="MQL threshold"),
+        y=alt.Y("share:Q", title="precision / recall", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
+    )
+    volume = alt.Chart(frame).mark_bar(opacity=0.18, color="#475569", size=12).encode(
+        x="threshold:Q",
+        y=alt.Y("mqls_per_week:Q", title="MQLs per week (bars)"),
+    )
+    marker = alt.Chart(pd.DataFrame({"threshold": [current]})).mark_rule(
+        color="#dc2626", strokeDash=[4, 3]).encode(x="threshold:Q")
+    label = alt.Chart(pd.DataFrame({"threshold": [current], "text": ["in force"]})).mark_text(
+        align="left", dx=4, dy=-90, color="#dc2626").encode(x="threshold:Q", text="text:N")
+    chart = alt.layer(volume, lines + marker + label).resolve_scale(y="independent")
+    return to_svg(chart.properties(width=400, height=200))

@@ -84,7 +84,18 @@ class WeeklyReportData:
     checks: pd.DataFrame
     quarantine_week: pd.DataFrame
     quarantine_total: int
-    notes: list[str] = field(default_factory=list)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def scoring(self) -> dict:
+        """Overall figures of the calibration (the same on every row of the mart)."""
+        if self.calibration.empty:
+            return {}
+        return self.calibration.iloc[0][[
+            "auc_sql", "auc_opportunity", "base_sql_rate", "evaluated_leads", "too_young_leads",
+            "horizon_days", "sql_window_days"]].to_dict()
 
     @property
     def label(self) -> str:
@@ -302,14 +313,39 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
                   between ? and ?
             group by 1, 2 order by rows desc""", [tz, week, week + timedelta(days=6)])
 
+    scoring = _scoring_health(con, tables)
     return WeeklyReportData(
         week_start=week, settings=settings, published=published, data_until=until,
         kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,
         channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
         segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
         feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
-        quarantine_week=quarantine_week, quarantine_total=quarantine_total,
+        quarantine_week=quarantine_week, quarantine_total=quarantine_total, **scoring,
     )
+
+
+# Suggestions worth a look: well evidenced, and furthest from the points in force.
+TOP_SUGGESTIONS = 8
+
+
+def _scoring_health(con, tables: set[str]) -> dict:
+    """Calibration deciles, the threshold backtest and the top suggestions (whole history)."""
+    out = {}
+    if "marts.fct_score_calibration" in tables:
+        out["calibration"] = _frame(con, """
+            select * from marts.fct_score_calibration where bucket_type = 'decile'
+            order by bucket_order""")
+    if "marts.fct_threshold_backtest" in tables:
+        out["backtest"] = _frame(con, "select * from marts.fct_threshold_backtest order by threshold")
+    if "marts.fct_scoring_suggestions" in tables:
+        out["suggestions"] = _frame(con, f"""
+            select family, rule_id, field_value, leads, sql_conversion_rate, current_points,
+                   suggested_points, evidence
+            from marts.fct_scoring_suggestions
+            where has_enough_evidence and suggested_points is not null
+            order by abs(suggested_points - current_points) desc, leads desc
+            limit {TOP_SUGGESTIONS}""")
+    return out
 
 
 def _latest_mature(con, week: date) -> str:

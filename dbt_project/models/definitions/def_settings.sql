@@ -28,6 +28,13 @@
     ('unattributed_spend_group', dbt.type_string()),
     ('fx_max_staleness_days', dbt.type_int()),
     ('drift_warn_share', dbt.type_float()),
+    ('calibration_horizon_days', dbt.type_int()),
+    ('calibration_score_band_width', dbt.type_float()),
+    ('backtest_threshold_start', dbt.type_float()),
+    ('backtest_threshold_stop', dbt.type_float()),
+    ('backtest_threshold_step', dbt.type_float()),
+    ('suggestion_smoothing_leads', dbt.type_float()),
+    ('suggestion_min_evidence_leads', dbt.type_int()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -57,6 +64,13 @@
     d.channels.unattributed_spend_group,
     d.reporting.fx_max_staleness_days,
     d.drift.warn_share,
+    d.calibration.horizon_days,
+    d.calibration.score_band_width,
+    d.calibration.backtest_thresholds.start,
+    d.calibration.backtest_thresholds.stop,
+    d.calibration.backtest_thresholds.step,
+    d.calibration.smoothing_leads,
+    d.calibration.min_evidence_leads,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}

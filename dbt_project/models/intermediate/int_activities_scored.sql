@@ -142,7 +142,9 @@ final as (
         least(100, greatest(0, sc.engagement_raw)) as engagement_score,
         {{ round_score('s.fit_weight * sc.fit_score + s.engagement_weight * least(100, greatest(0, sc.engagement_raw))') }} as lead_score,
         s.mql_threshold,
-        s.mql_min_fit
+        s.mql_min_fit,
+        s.fit_weight,
+        s.engagement_weight
     from scored as sc
     cross join settings as s
 )
@@ -152,6 +154,6 @@ select
     acquisition_mode = 'inbound'
         and not is_excluded
         and occurred_at >= lead_created_at
-        and fit_score >= mql_min_fit
-        and (lead_score >= mql_threshold or is_fast_track) as is_mql_candidate
+        and {{ meets_mql_rule('fit_score', 'engagement_score', 'is_fast_track', 'mql_threshold',
+                              'mql_min_fit', 'fit_weight', 'engagement_weight') }} as is_mql_candidate
 from final

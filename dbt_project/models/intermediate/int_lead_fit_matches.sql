@@ -1,24 +1,10 @@
 {#- One row per lead and fit rule it matches (each rule once), with the rule's points. -#}
-with leads as (
-    select * from {{ ref('stg_crm__leads') }}
+with fit_fields as (
+    select * from {{ ref('int_lead_fit_fields') }}
 ),
 
 fit_rules as (
     select * from {{ ref('def_fit_rules') }}
-),
-
-fit_fields as (
-    {{ unpivot_fields('leads', 'lead_id', [
-        ('industry', 'industry'),
-        ('employee_count', 'cast(employee_count as ' ~ dbt.type_string() ~ ')'),
-        ('country_code', 'country_code'),
-        ('department', 'department'),
-        ('seniority', 'seniority'),
-        ('job_title', 'job_title'),
-        ('email_domain', 'email_domain'),
-        ('company_domain', 'company_domain'),
-        ('lead_source', 'lead_source'),
-    ]) }}
 ),
 
 fit_matches as (

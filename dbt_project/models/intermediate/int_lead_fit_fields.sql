@@ -1,0 +1,18 @@
+{{ config(materialized='view') }}
+{#- The lead fields fit rules may test, in long form: one row per (lead, field). Shared by the
+    fit score and by the scoring suggestions, so the list of fields is written once. -#}
+with leads as (
+    select * from {{ ref('stg_crm__leads') }}
+)
+
+{{ unpivot_fields('leads', 'lead_id', [
+    ('industry', 'industry'),
+    ('employee_count', 'cast(employee_count as ' ~ dbt.type_string() ~ ')'),
+    ('country_code', 'country_code'),
+    ('department', 'department'),
+    ('seniority', 'seniority'),
+    ('job_title', 'job_title'),
+    ('email_domain', 'email_domain'),
+    ('company_domain', 'company_domain'),
+    ('lead_source', 'lead_source'),
+]) }}

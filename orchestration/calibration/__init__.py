@@ -1,0 +1,1 @@
+"""Scoring calibration: replaying the MQL rule on history (SPEC §9)."""
