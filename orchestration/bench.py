@@ -137,12 +137,14 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         rows = _table_rows(settings.duckdb_path)
 
         instance = dagster_instance()
-        runs = instance.get_run_records(limit=1)
-        if runs:
-            from expectations.suites import guard_names
+        from expectations.suites import guard_names
 
-            guards = guard_names()
-            for stat in instance.get_run_step_stats(runs[0].dagster_run.run_id):
+        guards = guard_names()
+        # the ELT run, then the report run of run_pipeline
+        runs = [r for r in instance.get_run_records(limit=10)
+                if r.create_timestamp.timestamp() >= run_started - 1]
+        for record in sorted(runs, key=lambda r: r.create_timestamp):
+            for stat in instance.get_run_step_stats(record.dagster_run.run_id):
                 if not (stat.start_time and stat.end_time):
                     continue
                 seconds = stat.end_time - stat.start_time
@@ -154,6 +156,16 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                     result.steps.append(Step(f"ingest {table}", seconds, rows.get(table)))
                 else:
                     result.steps.append(Step(stat.step_key.replace("__", "/"), seconds))
+        if summary.published_to:
+            from orchestration.calibration.backtest import MqlRule, compare
+            from orchestration.funnel_definitions import load_definitions
+
+            in_force = MqlRule.of(load_definitions())
+            comparison = compare(settings.serving_path, in_force,
+                                 MqlRule(in_force.threshold + 10, in_force.min_fit,
+                                         in_force.fit_weight, in_force.engagement_weight))
+            result.steps.append(Step("funnel backtest (threshold +10, not in total)",
+                                     comparison.seconds, comparison.in_force.mqls))
         run_results = _latest_run_results(run_started)
         if run_results:
             for node in sorted(run_results["results"], key=lambda r: -r["execution_time"]):
