@@ -47,7 +47,12 @@ def main() -> None:
               show_default=True, help="Average prospect activities per engaged lead.")
 def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lead) -> None:
     """Generate deterministic demo extracts for every landing folder."""
-    from orchestration.demo.generator import DEFAULT_END_DATE, DemoConfig, generate
+    from orchestration.demo.generator import (
+        DEFAULT_END_DATE,
+        GENERATION_STEPS,
+        DemoConfig,
+        generate,
+    )
 
     start = time.perf_counter()
     out = out or Settings.from_env().landing_dir
@@ -56,7 +61,10 @@ def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lea
         end_date=end_date.date() if end_date else DEFAULT_END_DATE,
         activities_per_lead=activities_per_lead,
     )
-    result = generate(cfg, out, progress=_echo_step(start))
+    with click.progressbar(length=GENERATION_STEPS, label=f"Generating {leads:,} leads",
+                           file=sys.stderr, show_pos=True,
+                           item_show_func=lambda m: m) as bar:
+        result = generate(cfg, out, progress=lambda message: bar.update(1, message))
     for extract, rows in result.rows.items():
         click.echo(f"{extract:20} {rows:>12,} rows")
     click.echo(f"Wrote {result.files} files, {result.bytes / 1e6:,.1f} MB to {result.out_dir} "

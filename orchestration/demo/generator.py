@@ -862,6 +862,10 @@ def _write(out: Path, extract: str, parts: list[tuple[pa.Table, np.ndarray]], fm
     return files, rows, size
 
 
+# How many messages `generate` passes to `progress`: a caller can draw a progress bar.
+GENERATION_STEPS = 11
+
+
 def generate(cfg: DemoConfig, out_dir: Path, progress: Callable[[str], None] | None = None,
              clean: bool = True) -> DemoResult:
     """Write every extract of the demo company to ``out_dir/<extract>/``."""
@@ -913,6 +917,7 @@ def generate(cfg: DemoConfig, out_dir: Path, progress: Callable[[str], None] | N
         say(f"writing {extract}")
         f, r, b = _write(out_dir, extract, parts, cfg.file_format)
         files, size, rows[extract] = files + f, size + b, r
+    say("writing sdr_costs and fx_rates")
     for extract, table in (("sdr_costs", _sdr_table(s)), ("fx_rates", _fx_table(s))):
         f, r, b = _write(out_dir, extract, [(table, np.zeros(table.num_rows, int))],
                          cfg.file_format, per_month=False)

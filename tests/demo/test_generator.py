@@ -131,3 +131,11 @@ def test_parquet_output_loads_to_the_same_tables(tmp_path):
         }
         con.close()
     assert counts["csv"] == counts["parquet"]
+
+
+def test_generate_reports_as_many_progress_steps_as_it_announces(tmp_path):
+    from orchestration.demo.generator import GENERATION_STEPS
+
+    messages = []
+    generate(DemoConfig(leads=100, seed=1), tmp_path, progress=messages.append)
+    assert len(messages) == GENERATION_STEPS  # funnel demo's progress bar ends at 100 %
