@@ -213,6 +213,67 @@ def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file
     click.echo(result.render())
 
 
+@main.command("import")
+@click.option("--preset", required=True,
+              type=click.Choice(["generic", "hubspot", "salesforce", "google_ads",
+                                 "linkedin_ads", "meta_ads"]),
+              help="Column names of which export (generic: only the --map file).")
+@click.option("--extract", required=True, metavar="EXTRACT",
+              help="Landing extract to produce: crm_leads, crm_activities, crm_qualifications, "
+                   "crm_opportunities, ad_spend, sdr_costs, fx_rates, crm_stage_history.")
+@click.option("--map", "map_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Mapping file (YAML) extending or overriding the preset.")
+@click.option("--landing", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing folder. [default: $LANDING_DIR or landing/]")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_(preset, extract, map_file, landing, files) -> None:
+    """Turn CRM or ad-platform exports into landing files of one extract.
+
+    Reads UTF-8 (with or without BOM) or Latin-1, comma/semicolon/tab delimiters, quoted
+    fields; maps and types every row; writes landing/<extract>/<file>.csv and puts rows that
+    cannot be mapped in landing/_rejected/<extract>/ with their line and reason.
+
+    Example: funnel import --preset hubspot --extract crm_leads contacts.csv
+    """
+    from orchestration.imports.importer import import_file
+    from orchestration.imports.mapping import MappingError, load_mapping_file, merge, parse
+    from orchestration.imports.presets import preset_mapping
+    from orchestration.imports.reading import ReadError
+
+    landing = (landing or Settings.from_env().landing_dir).resolve()
+    try:
+        user = load_mapping_file(map_file) if map_file else {}
+        if user.get("extract", extract) != extract:
+            raise MappingError(f"{map_file} is for {user['extract']}, not --extract {extract}")
+        mapping = parse(merge(preset_mapping(preset, extract), user),
+                        str(map_file or f"preset {preset}"))
+    except MappingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    totals = [0, 0, 0]
+    failed = False
+    with click.progressbar(files, label=f"Importing into {extract}", file=sys.stderr,
+                           item_show_func=lambda p: p.name if p else "") as bar:
+        results = []
+        for path in bar:
+            try:
+                results.append(import_file(path, mapping, landing))
+            except (MappingError, ReadError) as exc:
+                results.append(exc)
+                failed = True
+    for result in results:
+        if isinstance(result, Exception):
+            click.echo(f"error: {result}", err=True)
+            continue
+        click.echo(result.render())
+        totals = [totals[0] + result.rows_read, totals[1] + result.rows_written,
+                  totals[2] + result.rows_quarantined]
+    click.echo(f"Total: {totals[0]:,} rows read, {totals[1]:,} written, {totals[2]:,} "
+               f"quarantined. Next: funnel run (loads {landing}).")
+    if failed:
+        sys.exit(1)
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 def dbt(dbt_args) -> None:

@@ -1,5 +1,7 @@
 {#- One row per lead: when it first entered each stage of lead -> MQL -> SQL -> opportunity
-    -> customer, its MQL episodes, its current stage and why (SPEC §7).
+    -> customer, its MQL episodes, its current stage and why (SPEC §7). MQL and SQL moments
+    come from our definitions, or from the CRM's stage history when lifecycle.stage_source is
+    crm; opportunities and wins always come from the opportunities extract.
 
     Stage timestamps never decrease along the path: an SQL is the first qualifying
     qualification at or before the first opportunity; an MQL is the first MQL at or before
@@ -11,7 +13,7 @@ with leads as (
 ),
 
 mql_episodes as (
-    select * from {{ ref('int_lead_mql_episodes') }}
+    select * from {{ ref('int_lead_mql_events') }}
 ),
 
 qualifications as (
@@ -20,6 +22,33 @@ qualifications as (
 
 opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
+),
+
+stage_history as (
+    select * from {{ ref('stg_crm__stage_history') }}
+),
+
+stage_map as (
+    select * from {{ ref('def_crm_stage_map') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+-- SQL moments from the source the definitions name: qualifications meeting the SQL rule
+-- (computed), or the CRM's recorded SQL entries (crm).
+sql_events as (
+    select q.lead_id, q.qualified_at as sql_event_at
+    from qualifications as q
+    cross join settings as s
+    where s.stage_source = 'computed' and q.is_sql_qualification
+    union all
+    select h.lead_id, h.entered_at
+    from stage_history as h
+    inner join stage_map as m on h.stage = m.crm_stage
+    cross join settings as s
+    where s.stage_source = 'crm' and m.stage = 'sql' and h.entered_at is not null
 ),
 
 opportunity_dates as (
@@ -37,14 +66,14 @@ sql_dates as (
         q.lead_id,
         min(case
             when o.first_opportunity_created_at is null
-                or q.qualified_at <= o.first_opportunity_created_at
-            then q.qualified_at
+                or q.sql_event_at <= o.first_opportunity_created_at
+            then q.sql_event_at
         end) as sql_at,
-        min(q.qualified_at) as first_qualifying_at
-    from qualifications as q
+        min(q.sql_event_at) as first_qualifying_at
+    from sql_events as q
     inner join leads as l on q.lead_id = l.lead_id
     left join opportunity_dates as o on q.lead_id = o.lead_id
-    where q.is_sql_qualification and q.qualified_at >= l.created_at
+    where q.sql_event_at >= l.created_at
     group by q.lead_id
 ),
 

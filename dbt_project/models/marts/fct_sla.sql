@@ -3,7 +3,7 @@
     construction); with business_hours_only they are the business hours between the two
     moments on the reporting time zone's wall clock, day by day. -#}
 with episodes as (
-    select * from {{ ref('int_lead_mql_episodes') }}
+    select * from {{ ref('int_lead_mql_events') }}
 ),
 
 activities as (
