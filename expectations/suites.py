@@ -315,6 +315,11 @@ def _definition_guards(d: FunnelDefinitions) -> list[Guard]:
                    "record_key", (_between("drift_share", 0, d.drift.warn_share),)),),
         ),
     ]
+    if d.lifecycle.stage_source == "crm":
+        # The CRM decides MQL and SQL: no rule of these definitions for those stages to meet.
+        crm_decides = {"mqls_met_the_definition", "no_excluded_lead_is_mql",
+                       "sqls_meet_the_sql_rule"}
+        guards = [g for g in guards if g.name not in crm_decides]
     return guards
 
 
