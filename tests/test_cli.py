@@ -7,7 +7,7 @@ from orchestration.cli import main
 
 
 @pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"], ["check"], ["bench"],
-                                  ["report"], ["dbt", "--help"]])
+                                  ["report"], ["backtest"], ["import"], ["dbt", "--help"]])
 def test_every_command_has_help(args):
     result = CliRunner().invoke(main, [*args] if "--help" in args else [*args, "--help"])
     assert result.exit_code == 0, result.output

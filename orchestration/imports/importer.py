@@ -249,7 +249,7 @@ def _write_new(path: Path, text: str) -> bool:
 
 def import_file(path: Path, mapping: Mapping, landing_dir: Path) -> ImportResult:
     source = read_export(path, mapping.delimiter,
-                         header_columns=mapping.required_sources()
+                         header_columns=mapping.header_markers()
                          if mapping.header_row == "auto" else None,
                          header_row=mapping.header_row if mapping.header_row != "auto" else 1)
     mapping.check(source.header, str(path))

@@ -114,13 +114,27 @@ class Mapping(_Strict):
             out += [c for c in self.explode.into if c not in out]
         return out
 
-    def required_sources(self) -> list[str]:
-        """Source columns the export must have (optional columns may be absent)."""
-        used = [c for spec in self.specs().values() if not spec.optional for c in spec.sources()]
+    def required_sources(self, header: list[str] | None = None) -> list[str]:
+        """Source columns the export must have. Optional columns may be absent; of a `from`
+        list, one is enough (the first the export has, when the header is known)."""
+        used: list[str] = []
+        for spec in self.specs().values():
+            if spec.optional:
+                continue
+            if spec.source:
+                present = [c for c in spec.source if header is None or c in header]
+                used.append(present[0] if present else spec.source[0])
+            used += spec.derive + ([spec.only_if.column] if spec.only_if else [])
         used += list(self.skip_when)
         if self.explode:
             used += list(self.explode.columns.values())
         return list(dict.fromkeys(used))
+
+    def header_markers(self) -> list[str]:
+        """Columns that must be in the header row (to find it below a report's title lines)."""
+        markers = [spec.source[0] for spec in self.specs().values()
+                   if not spec.optional and len(spec.source) == 1]
+        return list(dict.fromkeys(markers)) or self.required_sources()
 
     def check(self, header: list[str], where: str) -> None:
         """Every target column is in the contract, every source column in the export, and
@@ -131,7 +145,7 @@ class Mapping(_Strict):
             raise MappingError(f"{where}: {', '.join(unknown)} is not a column of "
                                f"{self.extract} (columns: {', '.join(contract.column_names)})")
         have = set(header)
-        missing = [s for s in self.required_sources() if s not in have]
+        missing = [s for s in self.required_sources(header) if s not in have]
         if missing:
             raise MappingError(f"{where}: the export has no column {', '.join(map(repr, missing))}"
                                f" (its columns: {', '.join(header)})")

@@ -146,7 +146,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     "google_ads": {
         "ad_spend": {
             "header_row": "auto",
-            "skip_when": {"Campaign": "^Total"},
+            "skip_when": {"Day": "^Total"},
             "numbers": {"thousands": ",", "decimal": "."},
             "columns": {
                 "spend_date": "Day",
