@@ -40,6 +40,9 @@ class BenchResult:
     total_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     success: bool = True
+    memory_limit: str = ""
+    baseline_seconds: float = 0.0
+    baseline_rows: int = 0
 
     def render(self) -> str:
         m = self.machine
@@ -57,10 +60,60 @@ class BenchResult:
             rows = "" if s.rows is None else f"{s.rows:,}"
             lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14}")
         lines += ["-" * 73,
-                  f"{'total (generation excluded)':48} {self.total_seconds:>9.1f}",
-                  f"peak RSS (largest process): {self.peak_rss_mb:,.0f} MB",
+                  f"{'total (generation excluded)':48} {self.total_seconds:>9.1f}"]
+        if self.baseline_seconds:
+            lines += [f"{'baseline: load activities + running sum per lead':48} "
+                      f"{self.baseline_seconds:>9.1f} {self.baseline_rows:>14,}",
+                      f"{'ratio total / baseline (target <= 3)':48} "
+                      f"{self.total_seconds / self.baseline_seconds:>9.1f}"]
+        lines += [f"peak RSS (largest process): {self.peak_rss_mb:,.0f} MB "
+                  f"(DuckDB memory limit {self.memory_limit})",
                   f"run {'succeeded' if self.success else 'FAILED'}"]
         return "\n".join(lines)
+
+
+def compare(a: dict, b: dict) -> str:
+    """Per-step growth between two saved bench results (a smaller, b larger)."""
+    scale = b["leads"] / a["leads"]
+    before = {s["name"]: s["seconds"] for s in a["steps"]}
+    lines = [f"Growth from {a['leads']:,} to {b['leads']:,} leads ({scale:g} x the data); "
+             f"a step growing more than {scale * 1.25:g} x is flagged",
+             f"{'step':48} {'small s':>8} {'large s':>8} {'growth':>7}"]
+    for step in b["steps"]:
+        small = before.get(step["name"])
+        if small is None or small < 0.5:
+            continue
+        growth = step["seconds"] / small
+        flag = "  <- faster than linear" if growth > scale * 1.25 else ""
+        lines.append(f"{step['name']:48} {small:>8.1f} {step['seconds']:>8.1f} {growth:>6.1f}x"
+                     f"{flag}")
+    lines.append(f"{'total':48} {a['total_seconds']:>8.1f} {b['total_seconds']:>8.1f} "
+                 f"{b['total_seconds'] / a['total_seconds']:>6.1f}x")
+    return "\n".join(lines)
+
+
+def baseline(landing: Path, workdir: Path, config: dict) -> tuple[float, int]:
+    """The least any point-in-time scoring must do: load the activities into a table and
+    compute one running sum per lead ordered by time (SPEC targets are ratios to this)."""
+    db = workdir / "baseline.duckdb"
+    db.unlink(missing_ok=True)
+    files = str(landing / "crm_activities" / "*.csv")
+    start = time.perf_counter()
+    con = duckdb.connect(str(db), config=config)
+    try:
+        con.execute(f"create table activities as select * from read_csv('{files}', "
+                    "header = true, union_by_name = true)")
+        con.execute("""create table running as
+                       select lead_id, occurred_at,
+                              count(*) over (partition by lead_id order by occurred_at
+                                             rows between unbounded preceding and current row)
+                                  as running_count
+                       from activities""")
+        rows = con.execute("select count(*) from running").fetchone()[0]
+    finally:
+        con.close()
+        db.unlink(missing_ok=True)
+    return time.perf_counter() - start, rows
 
 
 def machine_info() -> dict:
@@ -180,6 +233,10 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                         if not r["unique_id"].startswith("model."))
             result.steps.append(Step("  dbt tests (all)", tests))
         result.peak_rss_mb = _peak_rss_mb()
+        result.memory_limit = settings.duckdb_config["memory_limit"]
+        say("timing the baseline (activities loaded, one running sum per lead)")
+        result.baseline_seconds, result.baseline_rows = baseline(
+            landing, root, settings.duckdb_config)
         return result
     finally:
         if not keep and workdir is None:

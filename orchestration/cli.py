@@ -335,14 +335,25 @@ def definitions(path) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep landing data and warehouse here (generated data is reused when the "
                    "same size and seed are asked again). [default: a temporary folder]")
-def bench(leads, seed, workdir) -> None:
-    """Time every step of a full run on generated data; print and save the figures."""
-    from orchestration.bench import run_bench, save
+@click.option("--compare", "compare_with", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None,
+              help="A saved result at a smaller scale (bench/results/*.json): print how much "
+                   "each step grew.")
+def bench(leads, seed, workdir, compare_with) -> None:
+    """Time every step of a full run on generated data, and a bare baseline (activities
+    loaded, one running sum per lead); print and save the figures."""
+    import json
+
+    from orchestration.bench import compare, run_bench, save
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()))
     click.echo(result.render())
-    click.echo(f"figures saved to {save(result)}")
+    saved = save(result)
+    click.echo(f"figures saved to {saved}")
+    if compare_with:
+        click.echo("")
+        click.echo(compare(json.loads(compare_with.read_text()), json.loads(saved.read_text())))
     if not result.success:
         sys.exit(1)
 

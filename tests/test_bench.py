@@ -1,0 +1,31 @@
+"""The benchmark's own arithmetic: the baseline does the bare minimum on every activity, and
+the growth table flags a step that grows faster than the data."""
+
+import duckdb
+
+from orchestration.bench import baseline, compare
+from orchestration.demo.generator import DemoConfig, generate
+
+
+def test_the_baseline_computes_a_running_sum_over_every_activity_row(tmp_path):
+    generate(DemoConfig(leads=300, seed=3, dirty_rate=0), tmp_path / "landing")
+    seconds, rows = baseline(tmp_path / "landing", tmp_path, {"memory_limit": "1GB"})
+    [(expected,)] = duckdb.sql(
+        f"select count(*) from read_csv('{tmp_path}/landing/crm_activities/*.csv', "
+        "header = true, union_by_name = true)").fetchall()
+    assert rows == expected > 1000 and seconds > 0
+    assert not (tmp_path / "baseline.duckdb").exists()
+
+
+def test_compare_flags_a_step_that_grows_faster_than_the_data():
+    small = {"leads": 250_000, "total_seconds": 80.0, "steps": [
+        {"name": "linear", "seconds": 10.0}, {"name": "quadratic", "seconds": 4.0},
+        {"name": "tiny", "seconds": 0.1}]}
+    large = {"leads": 1_000_000, "total_seconds": 300.0, "steps": [
+        {"name": "linear", "seconds": 41.0}, {"name": "quadratic", "seconds": 64.0},
+        {"name": "tiny", "seconds": 0.3}]}
+    table = compare(small, large)
+    lines = {line.split()[0]: line for line in table.splitlines()[2:]}
+    assert "faster than linear" in lines["quadratic"] and "faster" not in lines["linear"]
+    assert "tiny" not in lines  # sub-second steps are noise
+    assert "3.8x" in lines["total"]
