@@ -1,5 +1,6 @@
 """A real export nobody here wrote, and a funnel decided by the CRM instead of our scoring."""
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -11,12 +12,15 @@ from orchestration.imports.mapping import load_mapping_file, parse
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import load, settings_at
 
-MAVEN = PROJECT_ROOT.parent / "shared" / "data" / "real" / "maven_crm_sales_opportunities"
+# ../shared/data/real beside the checkout, or wherever REAL_DATA_DIR points.
+REAL = Path(os.environ.get("REAL_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data" / "real")
+MAVEN = REAL / "maven_crm_sales_opportunities"
 SAMPLES = Path(__file__).parent / "samples"
 
 
 @pytest.mark.skipif(not (MAVEN / "sales_pipeline.csv").exists(),
-                    reason=f"the real Maven CRM export is not on this machine ({MAVEN})")
+                    reason=f"the real Maven CRM export is not on this machine ({MAVEN}; "
+                           "set REAL_DATA_DIR to its parent folder)")
 def test_the_maven_crm_export_loads_with_the_figures_of_its_readme(tmp_path):
     mapping = parse(load_mapping_file(PROJECT_ROOT / "examples" / "maven_opportunities.yml"),
                     "examples/maven_opportunities.yml")
