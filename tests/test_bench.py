@@ -8,12 +8,12 @@ from orchestration.demo.generator import DemoConfig, generate
 
 
 def test_the_baseline_computes_a_running_sum_over_every_activity_row(tmp_path):
-    generate(DemoConfig(leads=300, seed=3, dirty_rate=0), tmp_path / "landing")
+    generate(DemoConfig(leads=300, seed=3, dirty_rate=0.02), tmp_path / "landing")
     seconds, rows = baseline(tmp_path / "landing", tmp_path, {"memory_limit": "1GB"})
     [(expected,)] = duckdb.sql(
         f"select count(*) from read_csv('{tmp_path}/landing/crm_activities/*.csv', "
-        "header = true, union_by_name = true)").fetchall()
-    assert rows == expected > 1000 and seconds > 0
+        "header = true, union_by_name = true, all_varchar = true)").fetchall()
+    assert expected * 0.95 < rows <= expected and rows > 1000 and seconds > 0  # dirty rows out
     assert not (tmp_path / "baseline.duckdb").exists()
 
 

@@ -154,23 +154,16 @@ class _Converter:
         return text
 
     def _datetime(self, text: str, fmt: list[str]) -> datetime:
-        if fmt:
-            for candidate in fmt:
-                try:
-                    return datetime.strptime(text, candidate)
-                except ValueError:
-                    continue
-            raise ValueError(f"{text!r} does not match the format "
-                             f"{' or '.join(map(repr, fmt))}")
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        for candidate in AUTO_FORMATS:
+        if not fmt:
             try:
-                return datetime.strptime(text, candidate)
+                return datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                continue
+                pass
+        moment = _first_match(text, fmt or AUTO_FORMATS)
+        if moment is not None:
+            return moment
+        if fmt:
+            raise ValueError(f"{text!r} does not match the format {' or '.join(map(repr, fmt))}")
         raise ValueError(f"{text!r} is not a date this import can read without a declared "
                          "`format:` (e.g. \"%m/%d/%Y %H:%M\")")
 
@@ -182,6 +175,15 @@ class _Converter:
 
     def day(self, text: str, fmt: list[str]) -> date:
         return self._datetime(text, fmt).date()
+
+
+def _first_match(text: str, formats) -> datetime | None:
+    for candidate in formats:
+        try:
+            return datetime.strptime(text, candidate)
+        except ValueError:
+            continue
+    return None
 
 
 def convert(rows, header: list[str], mapping: Mapping):

@@ -37,15 +37,7 @@ last_activity as (
 engagement as (
     select
         l.lead_id,
-        case
-            when la.lead_id is null then 0
-            -- a recycle after the last activity reset engagement
-            when s.recycle_resets_engagement and la.episode < coalesce(ce.recycles, 0) then 0
-            else least(100, greatest(0,
-                la.decayed_sum_at_origin
-                * power(0.5, {{ dbt.datediff('la.episode_origin_at', 'a.scored_as_of_at', 'second') }}
-                    / 86400.0 / s.half_life_days)))
-        end as engagement_score,
+        {{ engagement_at('la', 'a.scored_as_of_at', 'ce.recycles') }} as engagement_score,
         la.occurred_at as last_activity_at
     from leads as l
     cross join as_of as a

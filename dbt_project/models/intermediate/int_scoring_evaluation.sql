@@ -96,15 +96,7 @@ recycles_before as (
 engagement as (
     select
         m.lead_id,
-        case
-            when la.lead_id is null then 0
-            -- a recycle after the last activity reset engagement
-            when s.recycle_resets_engagement and la.episode < coalesce(r.recycles, 0) then 0
-            else least(100, greatest(0,
-                la.decayed_sum_at_origin
-                * power(0.5, {{ dbt.datediff('la.episode_origin_at', 'm.evaluated_at', 'second') }}
-                    / 86400.0 / s.half_life_days)))
-        end as engagement_score,
+        {{ engagement_at('la', 'm.evaluated_at', 'r.recycles') }} as engagement_score,
         la.occurred_at as last_activity_at
     from moments as m
     cross join settings as s
