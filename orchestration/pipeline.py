@@ -170,11 +170,15 @@ def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = p
         check_week(con, week)
     finally:
         con.close()
-    first = week_start(settings.report_first_week)
-    if week < first:
-        raise ReportError(f"{week_label(week)} is before REPORT_FIRST_WEEK "
-                          f"({settings.report_first_week}), the first week the schedule knows: "
-                          f"set REPORT_FIRST_WEEK={week_label(week)} to build it.")
+    if week < week_start(settings.report_first_week):
+        # Older than the schedule's partitions (e.g. an imported history): build it directly.
+        from orchestration.reporting.build import build_weekly_report
+
+        files = build_weekly_report(settings.serving_path, week, settings.reports_path)
+        say(f"Report written: {files.html} ({files.html_bytes / 1024:,.0f} KiB; "
+            f"{files.week} is before REPORT_FIRST_WEEK={settings.report_first_week}, so it "
+            "is not a Dagster partition - set REPORT_FIRST_WEEK earlier to backfill in the UI)")
+        return files.html
     defs = build_definitions(settings)
     job = defs.resolve_job_def("weekly_report")
     result = job.execute_in_process(

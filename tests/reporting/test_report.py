@@ -160,3 +160,16 @@ def test_the_report_in_headless_chromium(published_demo, tmp_path):
             browser.close()
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert week_label(week_start(WEEK)) == WEEK
+
+
+def test_a_week_older_than_the_schedules_first_partition_is_still_built(published_demo, tmp_path):
+    from dataclasses import replace
+
+    from orchestration.pipeline import run_report
+
+    _, settings, _ = published_demo
+    old = replace(settings, report_first_week="2030-W01", reports_dir=tmp_path)
+    messages = []
+    html = run_report(old, week_start("2026-W40"), say=messages.append)
+    assert html == tmp_path / "weekly" / "funnel_2026-W40.html" and html.exists()
+    assert "before REPORT_FIRST_WEEK=2030-W01" in messages[-1]
