@@ -240,7 +240,7 @@ def summarise_funnel(duckdb_path: Path) -> dict:
             return {}
         row = con.execute(
             """select count(*), count(mql_at), count(sql_at), count(opportunity_at),
-                      count(customer_at), sum(case when is_excluded then 1 else 0 end),
+                      count(customer_at), count(*) filter (where is_excluded),
                       any_value(definitions_version)
                from marts.fct_lead_lifecycle""").fetchone()
         exceptions = con.execute("select count(*) from marts.fct_definition_exceptions").fetchone()[0]

@@ -50,6 +50,8 @@ bounds as (
     from (
         select created_week as week_start_date from events
         union all
+        select created_week from opportunities
+        union all
         select week_start_date from spend
         union all
         select cast({{ dbt.date_trunc('week', 'as_of_date') }} as date) from as_of_local
@@ -68,6 +70,8 @@ dimension_values as (
     {%- if grain %}
     union
     select distinct {{ g }} from spend
+    union
+    select distinct {{ g }} from opportunities
     {%- endif %}
 ),
 

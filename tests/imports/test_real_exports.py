@@ -45,6 +45,35 @@ def test_the_maven_crm_export_loads_with_the_figures_of_its_readme(tmp_path):
     assert str(row[6]) == "2016-10-20" and str(row[7]) == "2017-12-31"
 
 
+@pytest.mark.skipif(not (MAVEN / "sales_pipeline.csv").exists(),
+                    reason=f"the real Maven CRM export is not on this machine ({MAVEN}; "
+                           "set REAL_DATA_DIR to its parent folder)")
+def test_the_maven_export_goes_through_the_whole_pipeline_to_the_report(tmp_path):
+    """Accounts as leads, deals as opportunities (1,425 without an account keep their own id):
+    every deal reaches the weekly marts, and the report of the export's last week is built."""
+    from orchestration.pipeline import run_pipeline
+
+    settings = settings_at(tmp_path)
+    for mapping_file, export in (("maven_accounts.yml", "accounts.csv"),
+                                 ("maven_opportunities.yml", "sales_pipeline.csv")):
+        mapping = parse(load_mapping_file(PROJECT_ROOT / "examples" / mapping_file), mapping_file)
+        assert import_file(MAVEN / export, mapping, settings.landing_dir).rows_quarantined == 0
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, (summary.failures, summary.checks_failed, summary.report_note)
+    con = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        totals = con.execute("""select sum(opportunities_created), sum(deals_won),
+                                       sum(won_amount), sum(leads)
+                                from marts.fct_funnel_summary_weekly""").fetchone()
+        unknown = con.execute("""select count(*) from marts.fct_definition_exceptions
+                                 where exception_type = 'opportunity_for_unknown_lead'""").fetchone()
+    finally:
+        con.close()
+    assert (totals[0], totals[1], float(totals[2]), totals[3]) == (8800, 4238, 10005534.0, 85)
+    assert unknown == (1425,)  # the deals with a blank account, listed for follow-up
+    assert summary.report.name == "funnel_2017-W52.html"
+
+
 def test_a_marketing_spreadsheet_with_crm_stage_dates_gives_the_whole_funnel(tmp_path,
                                                                              monkeypatch):
     """stage_source: crm. An MQL list with MQL/SQL dates and a closed-deals sheet, no activity

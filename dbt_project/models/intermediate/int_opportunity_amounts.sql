@@ -1,5 +1,7 @@
 {#- Every opportunity with its lead's dimensions and its amount in the reporting currency:
-    pipeline at the rate of its creation day, won amount at the rate of its closing day. -#}
+    pipeline at the rate of its creation day, won amount at the rate of its closing day.
+    An opportunity whose lead is missing from the CRM extract is kept (segment `unknown`, the
+    default channel group, mode `unknown`) - it is also listed in fct_definition_exceptions. -#}
 with opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
 ),
@@ -51,9 +53,9 @@ final as (
     select
         c.opportunity_id,
         c.lead_id,
-        l.segment,
-        l.channel_group,
-        l.acquisition_mode,
+        coalesce(l.segment, 'unknown') as segment,
+        coalesce(l.channel_group, s.default_channel_group) as channel_group,
+        coalesce(l.acquisition_mode, 'unknown') as acquisition_mode,
         c.created_at,
         c.closed_at,
         cast({{ dbt.date_trunc('week', 'c.created_local_date') }} as date) as created_week,
@@ -67,7 +69,8 @@ final as (
     from converted as c
     cross join check_created as k1
     cross join check_closed as k2
-    inner join leads as l on c.lead_id = l.lead_id
+    cross join settings as s
+    left join leads as l on c.lead_id = l.lead_id
     where k1.failure is null and k2.failure is null
 )
 
