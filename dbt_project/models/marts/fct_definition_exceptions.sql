@@ -60,30 +60,24 @@ opportunity_without_sql as (
     where l.skipped_sql
 ),
 
-activity_before_lead as (
+-- One pass over the activities (the largest table) for both activity exceptions.
+activity_exceptions as (
     select
-        'activity_before_lead_creation' as exception_type,
+        case when l.lead_id is null then 'activity_for_unknown_lead'
+             else 'activity_before_lead_creation' end as exception_type,
         a.activity_id as object_id,
         a.lead_id,
         a.occurred_at,
         l.owner_id as rep_id,
-        'activity ' || a.activity_type || ' before the lead was created' as detail
-    from activities as a
-    inner join leads as l on a.lead_id = l.lead_id
-    where a.occurred_at < l.created_at
-),
-
-orphans as (
-    select
-        'activity_for_unknown_lead' as exception_type,
-        a.activity_id as object_id,
-        a.lead_id,
-        a.occurred_at,
-        cast(null as {{ dbt.type_string() }}) as rep_id,
-        'no lead ' || a.lead_id || ' in the CRM extract' as detail
+        case when l.lead_id is null then 'no lead ' || a.lead_id || ' in the CRM extract'
+             else 'activity ' || a.activity_type || ' before the lead was created' end as detail
     from activities as a
     left join leads as l on a.lead_id = l.lead_id
-    where l.lead_id is null
+    where l.lead_id is null or a.occurred_at < l.created_at
+),
+
+record_exceptions as (
+    select * from activity_exceptions
     union all
     select
         'qualification_for_unknown_lead',
@@ -113,9 +107,7 @@ unioned as (
     union all
     select * from opportunity_without_sql
     union all
-    select * from activity_before_lead
-    union all
-    select * from orphans
+    select * from record_exceptions
 ),
 
 final as (
