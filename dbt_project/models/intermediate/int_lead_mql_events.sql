@@ -6,12 +6,8 @@ with episodes as (
     select * from {{ ref('int_lead_mql_episodes') }}
 ),
 
-stage_history as (
-    select * from {{ ref('stg_crm__stage_history') }}
-),
-
-stage_map as (
-    select * from {{ ref('def_crm_stage_map') }}
+crm_entries as (
+    select * from {{ ref('int_crm_stage_entries') }}
 ),
 
 settings as (
@@ -25,22 +21,16 @@ computed as (
     where s.stage_source = 'computed'
 ),
 
-crm_entries as (
-    select distinct h.lead_id, h.entered_at
-    from stage_history as h
-    inner join stage_map as m on h.stage = m.crm_stage
-    cross join settings as s
-    where s.stage_source = 'crm' and m.stage = 'mql' and h.entered_at is not null
-),
-
 crm as (
     select
-        lead_id,
-        cast(row_number() over (partition by lead_id order by entered_at) as {{ dbt.type_bigint() }})
+        e.lead_id,
+        cast(row_number() over (partition by e.lead_id order by e.entered_at) as {{ dbt.type_bigint() }})
             as mql_episode,
-        entered_at as mql_at,
+        e.entered_at as mql_at,
         'crm' as mql_trigger
-    from crm_entries
+    from crm_entries as e
+    cross join settings as s
+    where s.stage_source = 'crm' and e.stage = 'mql'
 ),
 
 final as (

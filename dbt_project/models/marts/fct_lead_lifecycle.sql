@@ -24,12 +24,8 @@ opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
 ),
 
-stage_history as (
-    select * from {{ ref('stg_crm__stage_history') }}
-),
-
-stage_map as (
-    select * from {{ ref('def_crm_stage_map') }}
+crm_entries as (
+    select * from {{ ref('int_crm_stage_entries') }}
 ),
 
 settings as (
@@ -44,11 +40,10 @@ sql_events as (
     cross join settings as s
     where s.stage_source = 'computed' and q.is_sql_qualification
     union all
-    select h.lead_id, h.entered_at
-    from stage_history as h
-    inner join stage_map as m on h.stage = m.crm_stage
+    select e.lead_id, e.entered_at
+    from crm_entries as e
     cross join settings as s
-    where s.stage_source = 'crm' and m.stage = 'sql' and h.entered_at is not null
+    where s.stage_source = 'crm' and e.stage = 'sql'
 ),
 
 opportunity_dates as (
