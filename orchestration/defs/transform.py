@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.resources import WAREHOUSE_POOL
+from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.funnel_definitions import dbt_vars_arg
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -68,17 +68,26 @@ class LayeredTranslator(DagsterDbtTranslator):
         return tags
 
 
-def dbt_build_args(vars_json: str) -> list[str]:
+def dbt_build_args(vars_json: str, full_refresh: bool = False) -> list[str]:
     """Arguments of the dbt command the transform asset runs (pure, unit-tested).
 
     The definitions file travels as --vars: dbt never reads a threshold from anywhere else.
     """
-    return ["build", "--vars", vars_json]
+    return ["build", "--vars", vars_json, *(["--full-refresh"] if full_refresh else [])]
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False  # rebuild the incremental models from all history
 
 
 def transform_assets() -> dg.AssetsDefinition:
+    import json
+
+    from orchestration import incremental
+
     project = dbt_project()
     ensure_manifest(project)
+    models = incremental.incremental_models(json.loads(Path(project.manifest_path).read_text()))
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -87,8 +96,34 @@ def transform_assets() -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         name="dbt_models",
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(dbt_build_args(dbt_vars_arg()), context=context).stream()
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                   warehouse: WarehouseResource, config: DbtBuildConfig):
+        vars_json = dbt_vars_arg()
+        fingerprint = incremental.build_fingerprint(Path(project.project_dir), vars_json)
+        with warehouse.connect() as con:  # closed before dbt opens the file
+            stale = incremental.needs_full_refresh(
+                incremental.recorded_fingerprints(con), models, fingerprint)
+            loaded_to = incremental.newest_load(con)
+        full_refresh = config.full_refresh or bool(stale)
+        if full_refresh:
+            context.log.info("full refresh of the incremental models: " + (
+                "asked for" if config.full_refresh else
+                f"{', '.join(stale)} last built with other definitions or dbt code (or never)"))
+        else:
+            context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
+                             f"loaded after their previous build only")
+        invocation = dbt.cli(dbt_build_args(vars_json, full_refresh), context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            results = invocation.get_artifact("run_results.json")["results"] \
+                if (invocation.target_path / "run_results.json").exists() else []
+            built = [r["unique_id"].split(".")[-1] for r in results
+                     if r["status"] == "success" and r["unique_id"].split(".")[-1] in models
+                     and r["unique_id"].startswith("model.")]
+            if built:
+                with warehouse.connect() as con:
+                    incremental.record_builds(con, built, fingerprint, loaded_to, full_refresh)
 
     return dbt_models
 

@@ -6,18 +6,41 @@
         sum_i counted_i * 2 ^ ((t_i - t0) / h)   scaled by   2 ^ (-(t - t0) / h),
     where t0, the episode's first activity, keeps the exponent bounded.
     Episodes: a recycled qualification starts a new one (and, by default, resets engagement).
+
+    Incremental by lead (macros/incremental.sql): a daily run rescores only the leads with
+    new rows, from their whole history.
 -#}
-with activities as (
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+
+with
+{%- if is_incremental() %}
+rebuilt_leads as (
+    {{ leads_to_rebuild() }}
+),
+{%- endif %}
+
+activities as (
     select * from {{ ref('stg_crm__activities') }}
     where coalesce(actor, 'prospect') = 'prospect'
+    {%- if is_incremental() %}
+        and lead_id in (select lead_id from rebuilt_leads)
+    {%- endif %}
 ),
 
 qualifications as (
     select * from {{ ref('stg_crm__qualifications') }}
+    {%- if is_incremental() %}
+    where lead_id in (select lead_id from rebuilt_leads)
+    {%- endif %}
 ),
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
+    {%- if is_incremental() %}
+    where lead_id in (select lead_id from rebuilt_leads)
+    {%- endif %}
 ),
 
 rules as (

@@ -1,8 +1,19 @@
 {#- One row per MQL episode: the first activity of an engagement episode at which an
-    inbound, non-excluded lead with enough fit reached the threshold (or fast-tracked). -#}
+    inbound, non-excluded lead with enough fit reached the threshold (or fast-tracked).
+    Incremental by lead, like int_activities_scored.
+-#}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+
 with candidates as (
     select * from {{ ref('int_activities_scored') }}
     where is_mql_candidate
+    {%- if is_incremental() %}
+        and lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
 ),
 
 ranked as (

@@ -1,3 +1,7 @@
+{#- Incremental on activity_id: only rows loaded since the last build are read (a row a later
+    file replaced carries the later load time, so it replaces the staged one). -#}
+{{ config(materialized='incremental', unique_key='activity_id', incremental_strategy='delete+insert') }}
+
 with source as (
     select * from {{ source('raw', 'crm_activities') }}
 ),
@@ -12,6 +16,9 @@ renamed as (
         {{ clean_text('detail') }} as detail,
         _loaded_at as loaded_at
     from source
+    {% if is_incremental() -%}
+    where _loaded_at > (select max(loaded_at) from {{ this }})
+    {%- endif %}
 )
 
 select * from renamed

@@ -1,0 +1,39 @@
+{#- Incremental builds by lead (delete + insert of whole leads).
+
+    A lead's scores depend on its whole history, so a lead with any new or changed row is
+    recomputed whole: late-arriving rows of any age come out exactly as in a full rebuild,
+    with no lookback window to tune. "New" means loaded after the newest load the previous
+    successful build of this model read; the orchestration records that moment in
+    audit.dbt_builds after each build, and forces --full-refresh when the definitions or the
+    dbt project changed (orchestration/defs/transform.py). -#}
+
+{#- The newest load the previous successful build of this model read, or NULL (never built). -#}
+{% macro previous_build_loaded_to() -%}
+    {%- set state = adapter.get_relation(database=this.database, schema='audit', identifier='dbt_builds') -%}
+    {%- if state is none -%}
+        cast(null as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        (select max(source_loaded_to) from {{ state }} where model = '{{ this.name }}')
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Leads with a lead row, prospect activity or qualification loaded since the previous build. -#}
+{% macro leads_to_rebuild() -%}
+    {%- set since -%}coalesce({{ previous_build_loaded_to() }}, cast('1900-01-01' as {{ dbt.type_timestamp() }})){%- endset -%}
+    select lead_id from {{ ref('stg_crm__leads') }} where loaded_at > {{ since }}
+    union
+    select lead_id from {{ ref('stg_crm__activities') }} where loaded_at > {{ since }}
+    union
+    select lead_id from {{ ref('stg_crm__qualifications') }} where loaded_at > {{ since }}
+{%- endmacro %}
+
+{#- pre_hook of a by-lead incremental model: drop the rows of the leads about to be rebuilt
+    (a lead that lost all its rows must lose them here too, which delete+insert on the new
+    rows' keys would miss). -#}
+{% macro delete_leads_to_rebuild() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where lead_id in ({{ leads_to_rebuild() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

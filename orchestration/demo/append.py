@@ -1,0 +1,114 @@
+"""Hold back the last day of a landing folder, then append it: the daily increment that
+`funnel bench` and the incremental-equals-full-rebuild test measure.
+
+`hold_back_last_day` moves every row dated on the data's last day (by the date that makes the
+row new: creation, update, occurrence) out of the landing files into one file per extract in
+another folder; `append_held_back` moves those files into the landing folder, as tomorrow's
+extract would arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.ingest.loader import discover_files
+
+# When a row became new, per extract (varchar columns: a value that does not parse stays put).
+ROW_DAY = {
+    "crm_leads": "greatest(ts(created_at), ts(updated_at))",
+    "crm_activities": "ts(occurred_at)",
+    "crm_qualifications": "ts(qualified_at)",
+    "crm_opportunities": "greatest(ts(created_at), ts(updated_at), ts(closed_at))",
+    "crm_stage_history": "ts(entered_at)",
+    "ad_spend": "ts(spend_date)",
+    "fx_rates": "ts(rate_date)",
+}
+
+
+@dataclass
+class HeldBack:
+    day: date
+    folder: Path
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def _lit(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _reader(path: Path) -> str:
+    if path.name.lower().endswith(".parquet"):
+        return f"read_parquet({_lit(path)})"
+    return f"read_csv({_lit(path)}, all_varchar = true, header = true)"
+
+
+def _writer(path: Path) -> str:
+    return "(format parquet)" if path.name.lower().endswith(".parquet") else "(header true)"
+
+
+def hold_back_last_day(landing: Path, held: Path) -> HeldBack:
+    """Move the rows of the data's last day (the latest activity's date) out of `landing`."""
+    con = duckdb.connect()
+    try:
+        con.execute("create macro ts(x) as coalesce(try_cast(x as timestamptz)::date, "
+                    "try_cast(x as timestamp)::date, try_cast(x as date))")
+        activities = discover_files(landing, "crm_activities")
+        if not activities:
+            raise FileNotFoundError(f"{landing}/crm_activities holds no files to take a day from")
+        day = con.execute(
+            "select max(ts(occurred_at)) from ("
+            + " union all ".join(f"select occurred_at from {_reader(p)}" for p in activities)
+            + ")").fetchone()[0]
+        result = HeldBack(day=day, folder=held)
+        for extract, expression in ROW_DAY.items():
+            for path in discover_files(landing, extract):
+                source = _reader(path)
+                on_day = f"coalesce({expression} >= date {_lit(day.isoformat())}, false)"
+                count = con.execute(f"select count(*) from {source} where {on_day}").fetchone()[0]
+                if not count:
+                    continue
+                suffix = ".parquet" if path.name.lower().endswith(".parquet") else ".csv"
+                out = held / extract / f"{extract}_{day.isoformat()}{suffix}"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if out.exists():  # a second file of the extract with rows of that day
+                    con.execute(f"copy (select * from {_reader(out)} union all by name "
+                                f"select * from {source} where {on_day}) to {_lit(str(out) + '.tmp')} "
+                                f"{_writer(out)}")
+                    os.replace(str(out) + ".tmp", out)
+                else:
+                    con.execute(f"copy (select * from {source} where {on_day}) to {_lit(out)} "
+                                f"{_writer(out)}")
+                rest = path.with_name(path.name + ".rest")
+                con.execute(f"copy (select * from {source} where not {on_day}) to {_lit(rest)} "
+                            f"{_writer(path)}")
+                mtime = path.stat().st_mtime_ns  # keep the file's place in the arrival order
+                os.replace(rest, path)
+                os.utime(path, ns=(mtime, mtime))
+                result.rows[extract] = result.rows.get(extract, 0) + count
+        return result
+    finally:
+        con.close()
+
+
+def append_held_back(held: Path, landing: Path) -> list[Path]:
+    """Move the held-back files into the landing folder, newest arrivals."""
+    moved = []
+    for path in sorted(p for p in held.rglob("*") if p.is_file()):
+        target = landing / path.relative_to(held)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+        now = time.time_ns()
+        os.utime(target, ns=(now, now))
+        moved.append(target)
+    return moved

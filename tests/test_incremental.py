@@ -1,0 +1,145 @@
+"""Incremental daily runs give exactly what a full rebuild gives (issue 9).
+
+A demo company with its last day held back is built in full; the day then arrives (with a
+changed lead row that must take back an MQL) and the incremental run must leave every mart
+(and the incremental models themselves) identical to a fresh full build of all the files.
+"""
+
+import csv
+
+import duckdb
+import pytest
+
+from orchestration import incremental
+from orchestration.demo.append import append_held_back, hold_back_last_day
+from orchestration.demo.generator import DemoConfig, generate
+from orchestration.pipeline import run_pipeline
+from tests.conftest import settings_at
+
+COMPARED_SCHEMAS = ("marts", "definitions")
+INCREMENTAL_MODELS = ("staging.stg_crm__activities", "intermediate.int_activities_scored",
+                      "intermediate.int_lead_mql_episodes")
+
+
+def _tables(con, catalog: str) -> list[str]:
+    return [f"{s}.{t}" for s, t in con.execute(
+        f"""select table_schema, table_name from information_schema.tables
+            where table_catalog = '{catalog}' and table_type = 'BASE TABLE'
+              and table_schema in {COMPARED_SCHEMAS} order by 1, 2""").fetchall()]
+
+
+def _differences(con, table: str) -> int:
+    """Rows in one warehouse and not the other (doubles rounded: summation order may differ;
+    load times differ by design)."""
+    columns = con.execute(
+        f"""select column_name, data_type from information_schema.columns
+            where table_catalog = 'full_build' and table_schema || '.' || table_name = '{table}'
+            order by ordinal_position""").fetchall()
+    select = ", ".join(f'round("{c}", 6)' if t in ("DOUBLE", "FLOAT") else f'"{c}"'
+                       for c, t in columns if c != "loaded_at")
+    return con.execute(
+        f"""select count(*) from (
+              (select {select} from incremental_build.{table}
+               except all select {select} from full_build.{table})
+              union all
+              (select {select} from full_build.{table}
+               except all select {select} from incremental_build.{table}))""").fetchone()[0]
+
+
+def _exclude_an_mql_lead(landing, held, warehouse, day) -> str:
+    """Tomorrow's extract updates an MQL lead with an excluded e-mail domain."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        lead_id, = con.execute(
+            "select lead_id from marts.fct_lead_lifecycle where mql_at is not null "
+            "and not is_excluded order by lead_id limit 1").fetchone()
+        excluded_domain, = con.execute(
+            "select match_value from definitions.def_exclusions "
+            "where field_name = 'email_domain' order by 1 limit 1").fetchone()
+    finally:
+        con.close()
+    day_file = next((held / "crm_leads").glob("*.csv"))
+    source = next(p for p in (landing / "crm_leads").glob("*.csv")
+                  if lead_id in p.read_text())
+    with source.open(newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["lead_id"] == lead_id)
+    row["email"] = f"someone@{excluded_domain}"
+    row["updated_at"] = f"{day.isoformat()}T23:59:59Z"  # newer than any version
+    with day_file.open(newline="") as fh:
+        header = next(csv.reader(fh))
+    with day_file.open("a", newline="") as fh:
+        csv.DictWriter(fh, fieldnames=header, extrasaction="ignore").writerow(row)
+    return lead_id
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("incremental")
+    landing, held = root / "landing", root / "held"
+    generate(DemoConfig(leads=1500, seed=5), landing)
+    day = hold_back_last_day(landing, held)
+
+    daily = settings_at(root / "daily", landing=landing)
+    first = run_pipeline(daily, say=lambda _m: None)
+    assert first.success, first.failures
+    excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
+    append_held_back(held, landing)
+    second = run_pipeline(daily, say=lambda _m: None)
+    assert second.success, second.failures
+
+    full = settings_at(root / "full", landing=landing)
+    rebuilt = run_pipeline(full, say=lambda _m: None)
+    assert rebuilt.success, rebuilt.failures
+    return day, daily, full, excluded_lead
+
+
+def test_the_held_back_day_is_real_new_data(builds):
+    day, *_ = builds
+    assert day.rows["crm_activities"] > 100
+    assert {"crm_leads", "crm_activities"} <= set(day.rows)
+
+
+def test_the_second_run_was_incremental(builds):
+    _, daily, *_ = builds
+    con = duckdb.connect(str(daily.duckdb_path), read_only=True)
+    try:
+        runs = con.execute("select model, full_refresh from audit.dbt_builds "
+                           "order by built_at, model").fetchall()
+        rebuilt = con.execute("select count(distinct lead_id) from intermediate.int_activities_scored "
+                              "where lead_id in (select lead_id from staging.stg_crm__activities "
+                              "where loaded_at = (select max(loaded_at) from staging.stg_crm__activities))"
+                              ).fetchone()[0]
+    finally:
+        con.close()
+    models = sorted(m.split(".")[-1] for m in INCREMENTAL_MODELS)
+    assert sorted(m for m, full in runs if full) == models  # first build
+    assert sorted(m for m, full in runs if not full) == models  # the daily run
+    assert 0 < rebuilt < 1500
+
+
+def test_every_mart_equals_a_full_rebuild(builds):
+    _, daily, full, excluded_lead = builds
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{daily.duckdb_path}' as incremental_build (read_only)")
+        con.execute(f"attach '{full.duckdb_path}' as full_build (read_only)")
+        tables = _tables(con, "full_build")
+        assert len(tables) > 20
+        assert tables == _tables(con, "incremental_build")
+        differing = {t: n for t in [*tables, *INCREMENTAL_MODELS]
+                     if (n := _differences(con, t))}
+        assert differing == {}
+        lifecycle = con.execute(
+            "select is_excluded, mql_at from incremental_build.marts.fct_lead_lifecycle "
+            "where lead_id = ?", [excluded_lead]).fetchone()
+        assert lifecycle == (True, None)  # the update took its MQL back
+    finally:
+        con.close()
+
+
+def test_a_changed_definition_forces_a_full_refresh():
+    recorded = {"int_activities_scored": "abc", "int_lead_mql_episodes": "abc"}
+    models = list(recorded)
+    assert incremental.needs_full_refresh(recorded, models, "abc") == []
+    assert incremental.needs_full_refresh(recorded, models, "def") == models
+    assert incremental.needs_full_refresh({}, models, "abc") == models
