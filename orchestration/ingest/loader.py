@@ -56,7 +56,8 @@ create table if not exists raw.load_log (
     rows_updated bigint,
     rows_superseded bigint,
     started_at timestamp,
-    finished_at timestamp
+    finished_at timestamp,
+    file_mtime_ns bigint
 )"""
 
 
@@ -141,6 +142,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     con.execute("create schema if not exists raw")
     con.execute(REJECTED_ROWS_DDL)
     con.execute(LOAD_LOG_DDL)
+    con.execute("alter table raw.load_log add column if not exists file_mtime_ns bigint")
     cols = ",\n    ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
     con.execute(
         f"""create table if not exists raw.{extract.name} (
@@ -438,16 +440,21 @@ def load_extract(
     con.execute("begin transaction")
     try:
         ensure_raw_tables(con, extract)
-        loaded_hashes = {
-            r[0]
-            for r in con.execute(
-                "select file_hash from raw.load_log where extract = ?", [extract.name]
-            ).fetchall()
-        }
+        logged = con.execute(
+            "select file_hash, file_name, file_bytes, file_mtime_ns from raw.load_log "
+            "where extract = ?", [extract.name]).fetchall()
+        loaded_hashes = {r[0] for r in logged}
+        # A file seen before with the same name, size and modification time is not hashed
+        # again: a daily run should not read the whole history to find one new file.
+        seen = {(r[1], r[2], r[3]) for r in logged if r[3] is not None}
         new_files: list[tuple[Path, str, str]] = []
         for path in files:
-            digest = file_sha256(path)
             name = _relative_name(path, landing_dir)
+            stat = path.stat()
+            if (name, stat.st_size, stat.st_mtime_ns) in seen:
+                result.skipped_files.append(name)
+                continue
+            digest = file_sha256(path)
             if digest in loaded_hashes or digest in {d for _, _, d in new_files}:
                 result.skipped_files.append(name)
             else:
@@ -503,10 +510,12 @@ def _load_new_files(
     checked_sql = _checked_select(extract, null_placeholders)
 
     loads: dict[int, FileLoad] = {}
+    mtimes: dict[int, int] = {}
     for seq, (path, name, digest) in enumerate(new_files, start=1):
         say(f"{extract.name}: reading {name} ({seq}/{len(new_files)})")
         read = _read_file(con, path, extract, seq, checked_sql)
         loads[seq] = FileLoad(name, digest, path.stat().st_size, rows_read=read.rows)
+        mtimes[seq] = path.stat().st_mtime_ns
         by_line: dict[int, list] = {}
         for line, col, msg, raw in read.malformed:
             by_line.setdefault(line, []).append((col, msg, raw))
@@ -581,10 +590,13 @@ def _load_new_files(
     finished = datetime.now(UTC).replace(tzinfo=None)
     for seq, load in loads.items():
         con.execute(
-            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """insert into raw.load_log (load_id, extract, file_name, file_hash, file_bytes,
+                   file_seq, rows_read, rows_loaded, rows_rejected, rows_inserted, rows_updated,
+                   rows_superseded, started_at, finished_at, file_mtime_ns)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [load_id, extract.name, load.file_name, load.file_hash, load.file_bytes, seq,
              load.rows_read, load.rows_loaded, load.rows_rejected, load.rows_inserted,
-             load.rows_updated, load.rows_superseded, now, finished],
+             load.rows_updated, load.rows_superseded, now, finished, mtimes[seq]],
         )
         result.files.append(load)
     result.rejected_by_reason = dict(

@@ -57,6 +57,29 @@ def test_reloading_the_same_file_changes_nothing(con, landing):
     assert before == after
 
 
+def test_files_seen_before_are_not_read_again(con, landing, monkeypatch):
+    """A daily run must not hash the whole history: same name, size and mtime = loaded."""
+    from orchestration.ingest import loader
+
+    drop(landing, "crm_leads", "old.csv", LEADS_HEADER + "L1,2025-03-01,,inbound,120,software\n",
+         mtime=1_000)
+    load(con, landing, "crm_leads", load_id="run1")
+    hashed = []
+    real_hash = loader.file_sha256
+    monkeypatch.setattr(loader, "file_sha256", lambda path: hashed.append(path.name) or real_hash(path))
+    drop(landing, "crm_leads", "new.csv", LEADS_HEADER + "L2,2025-03-02,,inbound,12,software\n",
+         mtime=2_000)
+    result = load(con, landing, "crm_leads", load_id="run2")
+    assert hashed == ["new.csv"]
+    assert result.skipped_files == ["crm_leads/old.csv"]
+    assert [f.file_name for f in result.files] == ["crm_leads/new.csv"]
+    # touched (new mtime), same content: hashed again, and still recognised
+    drop(landing, "crm_leads", "old.csv", LEADS_HEADER + "L1,2025-03-01,,inbound,120,software\n",
+         mtime=3_000)
+    again = load(con, landing, "crm_leads", load_id="run3")
+    assert hashed == ["new.csv", "old.csv"] and again.files == []
+
+
 def test_same_content_under_another_name_changes_nothing(con, landing):
     text = LEADS_HEADER + "L1,2025-03-01,2025-03-02,inbound,120,software\n"
     drop(landing, "crm_leads", "a.csv", text, mtime=1_000)
