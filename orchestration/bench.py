@@ -43,6 +43,14 @@ class BenchResult:
     memory_limit: str = ""
     baseline_seconds: float = 0.0
     baseline_rows: int = 0
+    # the daily path: one held-back day appended, then a run with nothing new
+    day: str = ""
+    day_rows: dict = field(default_factory=dict)
+    incremental_seconds: float = 0.0
+    incremental_steps: dict = field(default_factory=dict)
+    nodata_seconds: float = 0.0
+    nodata_steps: dict = field(default_factory=dict)
+    floor: dict = field(default_factory=dict)
 
     def render(self) -> str:
         m = self.machine
@@ -53,19 +61,37 @@ class BenchResult:
             f"Python {m['python']}, duckdb {m['duckdb']}, dbt-core {m['dbt-core']}, "
             f"dagster {m['dagster']}",
             "",
-            f"{'step':48} {'seconds':>9} {'rows':>14}",
-            "-" * 73,
+            f"{'step':48} {'full s':>9} {'rows':>14} {'+1 day s':>9} {'no new s':>9}",
+            "-" * 93,
         ]
         for s in self.steps:
             rows = "" if s.rows is None else f"{s.rows:,}"
-            lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14}")
-        lines += ["-" * 73,
-                  f"{'total (generation excluded)':48} {self.total_seconds:>9.1f}"]
+            inc, nod = self.incremental_steps.get(s.name), self.nodata_steps.get(s.name)
+            lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14} "
+                         f"{'' if inc is None else f'{inc:.1f}':>9} "
+                         f"{'' if nod is None else f'{nod:.1f}':>9}")
+        lines += ["-" * 93,
+                  f"{'total (generation excluded)':48} {self.total_seconds:>9.1f} {'':>14} "
+                  f"{self.incremental_seconds:>9.1f} {self.nodata_seconds:>9.1f}"]
         if self.baseline_seconds:
             lines += [f"{'baseline: load activities + running sum per lead':48} "
                       f"{self.baseline_seconds:>9.1f} {self.baseline_rows:>14,}",
                       f"{'ratio total / baseline (target <= 3)':48} "
                       f"{self.total_seconds / self.baseline_seconds:>9.1f}"]
+        if self.incremental_seconds:
+            floor = self.nodata_seconds
+            above_full, above_inc = self.total_seconds - floor, self.incremental_seconds - floor
+            day = ", ".join(f"{k} {v:,}" for k, v in self.day_rows.items())
+            lines += ["",
+                      f"appended day {self.day}: {day}",
+                      f"incremental run {self.incremental_seconds:.1f} s = "
+                      f"{self.incremental_seconds / self.total_seconds:.0%} of the full run; "
+                      f"above the no-new-data run ({floor:.1f} s): {above_inc:.1f} s = "
+                      f"{above_inc / above_full:.0%} of the full run's {above_full:.1f} s "
+                      "(target <= 10 %)"]
+        if self.floor:
+            lines += ["", "fixed costs of every run (measured apart):"]
+            lines += [f"  {name:46} {seconds:>9.1f}" for name, seconds in self.floor.items()]
         lines += [f"peak RSS (largest process): {self.peak_rss_mb:,.0f} MB "
                   f"(DuckDB memory limit {self.memory_limit})",
                   f"run {'succeeded' if self.success else 'FAILED'}"]
@@ -160,13 +186,108 @@ def _table_rows(db: Path) -> dict[str, int]:
         con.close()
 
 
-def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: bool = False,
-              say: Callable[[str], None] = print) -> BenchResult:
-    from orchestration.demo.generator import DemoConfig, generate
+def _run_steps(instance, run_started: float, rows: dict[str, int]) -> list[Step]:
+    """Per-step wall times of the Dagster runs started since `run_started` (ELT, then report)."""
+    from expectations.suites import guard_names
+
+    guards = guard_names()
+    steps = []
+    runs = [r for r in instance.get_run_records(limit=10)
+            if r.create_timestamp.timestamp() >= run_started - 1]
+    for record in sorted(runs, key=lambda r: r.create_timestamp):
+        for stat in instance.get_run_step_stats(record.dagster_run.run_id):
+            if not (stat.start_time and stat.end_time):
+                continue
+            seconds = stat.end_time - stat.start_time
+            guard = next((g for g in guards if stat.step_key.endswith("_" + g)), None)
+            if guard:
+                steps.append(Step(f"check {guard}", seconds))
+            elif stat.step_key.startswith("raw__"):
+                table = "raw." + stat.step_key.removeprefix("raw__")
+                steps.append(Step(f"ingest {table}", seconds, rows.get(table)))
+            else:
+                steps.append(Step(stat.step_key.replace("__", "/"), seconds))
+    return steps
+
+
+def _dbt_steps(run_started: float, rows: dict[str, int]) -> list[Step]:
+    run_results = _latest_run_results(run_started)
+    if not run_results:
+        return []
+    steps = []
+    for node in sorted(run_results["results"], key=lambda r: -r["execution_time"]):
+        uid = node["unique_id"]
+        if not uid.startswith("model."):
+            continue
+        model = uid.split(".")[-1]
+        table = next((k for k in rows if k.endswith("." + model)), None)
+        steps.append(Step(f"  dbt model {model}", node["execution_time"],
+                          rows.get(table) if table else None))
+    tests = sum(r["execution_time"] for r in run_results["results"]
+                if not r["unique_id"].startswith("model."))
+    steps.append(Step("  dbt tests (all)", tests))
+    steps.append(Step("  dbt run_results elapsed", run_results.get("elapsed_time", 0.0)))
+    return steps
+
+
+def _timed_run(settings: Settings, say: Callable[[str], None]):
     from orchestration.pipeline import dagster_instance, run_pipeline
 
+    run_started = time.time()
+    start = time.perf_counter()
+    summary = run_pipeline(settings, say=lambda m: say(f"  {m}"))
+    seconds = time.perf_counter() - start
+    rows = _table_rows(settings.duckdb_path)
+    steps = _run_steps(dagster_instance(), run_started, rows) + _dbt_steps(run_started, rows)
+    return summary, seconds, steps
+
+
+def fixed_costs(settings: Settings, nodata_seconds: float, nodata_steps: list[Step]) -> dict:
+    """What every run pays before and around its work, each measured on its own."""
+    import subprocess
+    import sys
+
+    from orchestration.defs.transform import dbt_executable
+    from orchestration.funnel_definitions import dbt_vars_arg
+
+    env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path),
+           "LANDING_DIR": str(settings.landing_dir)}
+    probe = ("import time; t = time.perf_counter(); "
+             "import dagster, dagster_dbt, orchestration.pipeline, orchestration.definitions; "
+             "i = time.perf_counter() - t; t = time.perf_counter(); "
+             "orchestration.definitions.build_definitions(); "
+             "print(i, time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         cwd=PROJECT_ROOT, check=True).stdout.split()
+    dbt = [dbt_executable(), "--quiet", "--no-use-colors"]
+    where = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--vars", dbt_vars_arg()]
+
+    def timed(args: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(dbt + args + where, env=env, cwd=DBT_PROJECT_DIR, capture_output=True)
+        return time.perf_counter() - start
+
+    step_total = sum(s.seconds for s in nodata_steps if not s.name.startswith("  "))
+    return {
+        "Python imports (dagster, dagster-dbt, our code)": float(out[0]),
+        "load the definitions (manifest up to date: no parse)": float(out[1]),
+        "dbt parse (partial parse; skipped while the manifest is current)": timed(["parse"]),
+        "dbt start-up (a build that selects nothing)": timed(
+            ["build", "--select", "tag:__nothing_selected__"]),
+        "Dagster run overhead (run wall time - step times)": max(0.0, nodata_seconds - step_total),
+    }
+
+
+def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: bool = False,
+              say: Callable[[str], None] = print) -> BenchResult:
+    """Full run on all but the last day, then that day appended (incremental), then a run
+    with nothing new; the fixed costs apart; and the bare baseline."""
+    from orchestration.demo.append import append_held_back, hold_back_last_day
+    from orchestration.demo.generator import DemoConfig, generate
+
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="funnel-bench-"))
-    landing = root / "landing"
+    landing, held = root / "landing", root / "held_back_day"
     configured = Settings.from_env()  # DUCKDB_MEMORY_LIMIT and DUCKDB_TEMP_DIR apply here too
     settings = Settings(duckdb_path=root / "warehouse" / "funnel.duckdb", landing_dir=landing,
                         null_placeholders=configured.null_placeholders,
@@ -177,41 +298,20 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         start = time.perf_counter()
         if not marker.exists():
             say(f"generating {leads:,} leads into {landing}")
+            shutil.rmtree(held, ignore_errors=True)
             generate(DemoConfig(leads=leads, seed=seed), landing, progress=lambda m: say(f"  {m}"))
             marker.touch()
             result.steps.append(Step("generate demo data (not in total)", time.perf_counter() - start))
+        say("holding back the last day (appended later for the incremental run)")
+        held_back = hold_back_last_day(landing, held)
+        result.day, result.day_rows = held_back.day.isoformat(), held_back.rows
         result.data_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
-        if settings.duckdb_path.exists():
-            settings.duckdb_path.unlink()
+        shutil.rmtree(settings.duckdb_path.parent, ignore_errors=True)
 
-        say("running the pipeline through Dagster")
-        run_started = time.time()
-        start = time.perf_counter()
-        summary = run_pipeline(settings, say=lambda m: say(f"  {m}"))
-        result.total_seconds = time.perf_counter() - start
+        say("full run through Dagster")
+        summary, result.total_seconds, steps = _timed_run(settings, say)
+        result.steps += steps
         result.success = summary.success
-        rows = _table_rows(settings.duckdb_path)
-
-        instance = dagster_instance()
-        from expectations.suites import guard_names
-
-        guards = guard_names()
-        # the ELT run, then the report run of run_pipeline
-        runs = [r for r in instance.get_run_records(limit=10)
-                if r.create_timestamp.timestamp() >= run_started - 1]
-        for record in sorted(runs, key=lambda r: r.create_timestamp):
-            for stat in instance.get_run_step_stats(record.dagster_run.run_id):
-                if not (stat.start_time and stat.end_time):
-                    continue
-                seconds = stat.end_time - stat.start_time
-                guard = next((g for g in guards if stat.step_key.endswith("_" + g)), None)
-                if guard:
-                    result.steps.append(Step(f"check {guard}", seconds))
-                elif stat.step_key.startswith("raw__"):
-                    table = "raw." + stat.step_key.removeprefix("raw__")
-                    result.steps.append(Step(f"ingest {table}", seconds, rows.get(table)))
-                else:
-                    result.steps.append(Step(stat.step_key.replace("__", "/"), seconds))
         if summary.published_to:
             from orchestration.calibration.backtest import MqlRule, compare
             from orchestration.funnel_definitions import load_definitions
@@ -222,21 +322,22 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                                          in_force.fit_weight, in_force.engagement_weight))
             result.steps.append(Step("funnel backtest (threshold +10, not in total)",
                                      comparison.seconds, comparison.in_force.mqls))
-        run_results = _latest_run_results(run_started)
-        if run_results:
-            for node in sorted(run_results["results"], key=lambda r: -r["execution_time"]):
-                uid = node["unique_id"]
-                if not uid.startswith("model."):
-                    continue
-                model = uid.split(".")[-1]
-                table = next((k for k in rows if k.endswith("." + model)), None)
-                result.steps.append(Step(f"  dbt model {model}", node["execution_time"],
-                                         rows.get(table) if table else None))
-            tests = sum(r["execution_time"] for r in run_results["results"]
-                        if not r["unique_id"].startswith("model."))
-            result.steps.append(Step("  dbt tests (all)", tests))
         result.peak_rss_mb = _peak_rss_mb()
+
+        say(f"appending the held-back day {held_back.day} ({held_back.total_rows:,} rows)")
+        append_held_back(held, landing)
+        say("incremental run")
+        summary, result.incremental_seconds, steps = _timed_run(settings, say)
+        result.incremental_steps = {s.name: s.seconds for s in steps}
+        result.success = result.success and summary.success
+        say("run with no new data")
+        summary, result.nodata_seconds, steps = _timed_run(settings, say)
+        result.nodata_steps = {s.name: s.seconds for s in steps}
+        result.success = result.success and summary.success
+        result.peak_rss_mb = max(result.peak_rss_mb, _peak_rss_mb())
         result.memory_limit = settings.duckdb_config["memory_limit"]
+        say("measuring the fixed costs apart")
+        result.floor = fixed_costs(settings, result.nodata_seconds, steps)
         say("timing the baseline (activities loaded, one running sum per lead)")
         result.baseline_seconds, result.baseline_rows = baseline(
             landing, root, settings.duckdb_config)
