@@ -79,9 +79,13 @@ def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lea
 @click.option("--demo-leads", type=click.IntRange(min=0), default=20_000, show_default=True,
               help="When the landing folder is empty, first generate this many demo leads "
                    "(0: never).")
-def run(landing, warehouse, demo_leads) -> None:
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild the incremental models from all history (done by itself when the "
+                   "definitions or the dbt project changed).")
+def run(landing, warehouse, demo_leads, full_refresh) -> None:
     """Run the whole pipeline in-process (ingest -> dbt -> checks -> publish -> the report of
-    the last complete week) and print a summary."""
+    the last complete week) and print a summary. Daily runs are incremental: only leads with
+    new rows are rescored."""
     from orchestration.pipeline import run_pipeline
 
     if landing:
@@ -91,7 +95,7 @@ def run(landing, warehouse, demo_leads) -> None:
     settings = Settings.from_env()
     try:
         summary = run_pipeline(settings, demo_leads_if_empty=demo_leads or None,
-                               say=_echo_step(time.perf_counter()))
+                               full_refresh=full_refresh, say=_echo_step(time.perf_counter()))
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.render())

@@ -108,6 +108,7 @@ def run_pipeline(
     *,
     demo_leads_if_empty: int | None = None,
     seed: int = 42,
+    full_refresh: bool = False,
     say: Callable[[str], None] = print,
 ) -> RunSummary:
     start = time.perf_counter()
@@ -126,7 +127,7 @@ def run_pipeline(
             "`funnel demo` to create demo extracts."
         )
 
-    summary = run_job(settings, "elt", say=say, start=start, demo=demo)
+    summary = run_job(settings, "elt", say=say, start=start, demo=demo, full_refresh=full_refresh)
     if not summary.published_to:
         summary.report_note = "not built: the warehouse was not published in this run"
         return summary
@@ -196,7 +197,8 @@ def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = p
 
 
 def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = print,
-            start: float | None = None, demo: bool = False) -> RunSummary:
+            start: float | None = None, demo: bool = False,
+            full_refresh: bool = False) -> RunSummary:
     """Execute one job of the code location in-process and summarise the warehouse after it."""
     from orchestration.definitions import build_definitions
 
@@ -205,11 +207,11 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
     defs = build_definitions(settings)
     job = defs.resolve_job_def(job_name)
     say(f"Materializing {len(list(job.asset_layer.executable_asset_keys))} assets in-process.")
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if full_refresh:
+        run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
     result = job.execute_in_process(
-        instance=dagster_instance(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
+        instance=dagster_instance(), raise_on_error=False, run_config=run_config)
     failures = [
         f"{ev.step_key}: {failure_reason(ev.event_specific_data.error.message)}"
         for ev in result.all_events

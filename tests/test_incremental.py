@@ -88,7 +88,7 @@ def builds(tmp_path_factory):
     assert second.success, second.failures
 
     full = settings_at(root / "full", landing=landing)
-    rebuilt = run_pipeline(full, say=lambda _m: None)
+    rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return day, daily, full, excluded_lead
 
@@ -133,6 +133,16 @@ def test_every_mart_equals_a_full_rebuild(builds):
             "select is_excluded, mql_at from incremental_build.marts.fct_lead_lifecycle "
             "where lead_id = ?", [excluded_lead]).fetchone()
         assert lifecycle == (True, None)  # the update took its MQL back
+    finally:
+        con.close()
+
+
+def test_the_comparison_build_was_a_full_refresh(builds):
+    *_, full, _ = builds
+    con = duckdb.connect(str(full.duckdb_path), read_only=True)
+    try:
+        assert con.execute("select bool_and(full_refresh), count(*) from audit.dbt_builds"
+                           ).fetchone() == (True, len(INCREMENTAL_MODELS))
     finally:
         con.close()
 
