@@ -52,13 +52,16 @@ settings as (
 ),
 
 -- A recycle at the same moment as an activity comes first: the activity opens the new episode.
+-- Activities carry their columns through the one sort that numbers the episodes (joining
+-- them back by id would cost a second pass over every activity).
 timeline as (
     select
         lead_id,
         activity_id,
         occurred_at as event_at,
         1 as event_order,
-        0 as is_recycle
+        0 as is_recycle,
+        activity_type
     from activities
     union all
     select
@@ -66,15 +69,15 @@ timeline as (
         qualification_id,
         qualified_at,
         0,
-        1
+        1,
+        null
     from qualifications
     where outcome = 'recycled'
 ),
 
 episodes as (
     select
-        lead_id,
-        activity_id,
+        *,
         sum(is_recycle) over (
             partition by lead_id order by event_at, event_order, activity_id
             rows between unbounded preceding and current row
@@ -84,32 +87,43 @@ episodes as (
 
 activity_episodes as (
     select
-        a.activity_id,
-        a.lead_id,
-        a.occurred_at,
-        a.activity_type,
+        e.activity_id,
+        e.lead_id,
+        e.event_at as occurred_at,
+        e.activity_type,
         e.episode,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
         coalesce(r.points, 0) as rule_points,
         r.cap_points,
         coalesce(r.is_fast_track, false) as is_fast_track
-    from activities as a
-    inner join episodes as e
-        on a.lead_id = e.lead_id and a.activity_id = e.activity_id
+    from episodes as e
     cross join settings as s
-    left join rules as r on a.activity_type = r.activity_type
+    left join rules as r on e.activity_type = r.activity_type
+    where e.is_recycle = 0
+),
+
+-- An aggregate and a join cost less than a window partitioned by episode.
+episode_origins as (
+    select
+        lead_id,
+        score_episode,
+        min(occurred_at) as episode_origin_at
+    from activity_episodes
+    group by lead_id, score_episode
 ),
 
 capped as (
     select
-        *,
-        min(occurred_at) over (partition by lead_id, score_episode) as episode_origin_at,
-        coalesce(sum(rule_points) over (
-            partition by lead_id, score_episode, activity_type
-            order by occurred_at, activity_id
+        a.*,
+        o.episode_origin_at,
+        coalesce(sum(a.rule_points) over (
+            partition by a.lead_id, a.score_episode, a.activity_type
+            order by a.occurred_at, a.activity_id
             rows between unbounded preceding and 1 preceding
         ), 0) as rule_points_before
-    from activity_episodes
+    from activity_episodes as a
+    inner join episode_origins as o
+        on a.lead_id = o.lead_id and a.score_episode = o.score_episode
 ),
 
 counted as (
