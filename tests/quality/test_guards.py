@@ -250,3 +250,30 @@ def test_a_reader_holding_the_serving_file_open_neither_blocks_nor_breaks_a_run(
         assert fresh.execute("select count(*) from marts.fct_funnel_weekly").fetchone()[0] > 0
     finally:
         fresh.close()
+
+
+def test_a_contract_guard_checks_the_rows_of_the_latest_load_against_the_whole_table(con, landing):
+    """A daily run validates what it loaded (2 rows), not the history again; a key of that
+    load is still compared with every earlier row."""
+    from expectations.runner import run_guard
+    from expectations.suites import build_guards
+    from orchestration.funnel_definitions import load_definitions
+    from tests.conftest import drop, load
+
+    header = "lead_id,created_at,updated_at,acquisition_mode\n"
+    drop(landing, "crm_leads", "day1.csv", header + "".join(
+        f"L{i},2025-03-01,,inbound\n" for i in range(50)), mtime=1_000)
+    load(con, landing, "crm_leads", load_id="day1")
+    drop(landing, "crm_leads", "day2.csv", header + "N1,2025-03-02,,inbound\n"
+         "N2,2025-03-02,,outbound\n", mtime=2_000)
+    load(con, landing, "crm_leads", load_id="day2")
+    guard = next(g for g in build_guards(load_definitions()) if g.name == "crm_leads_contract")
+    result = run_guard(con, guard)
+    assert result.passed
+    assert result.details[0]["probe"].startswith("every row of the latest load")
+    assert result.rows_checked == 2 + 2  # the day's rows + one load_log row per file
+
+    # a row of the latest load that repeats an older key is caught
+    con.execute("update raw.crm_leads set lead_id = 'L7' where lead_id = 'N1'")
+    result = run_guard(con, guard)
+    assert not result.passed and "L7" in result.sample_keys
