@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -67,11 +67,15 @@ def needs_full_refresh(recorded: dict[str, str], models: Iterable[str], fingerpr
     return [m for m in models if recorded.get(m) != fingerprint]
 
 
-def newest_load(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The newest load of the lead sources, read before dbt starts (no load runs during it)."""
+# audit.dbt_builds row of a build of the whole project (what "nothing new" is measured against)
+WHOLE_PROJECT = "(whole project)"
+
+
+def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = LEAD_SOURCES) -> datetime | None:
+    """The newest load of `tables`, read before dbt starts (no load runs during it)."""
     present = {t for (t,) in con.execute(
         "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
-    parts = [f"select max(_loaded_at) as t from raw.{t}" for t in LEAD_SOURCES if t in present]
+    parts = [f"select max(_loaded_at) as t from raw.{t}" for t in tables if t in present]
     if not parts:
         return None
     return con.execute(f"select max(t) from ({' union all '.join(parts)})").fetchone()[0]
@@ -80,6 +84,39 @@ def newest_load(con: duckdb.DuckDBPyConnection) -> datetime | None:
 def record_builds(con: duckdb.DuckDBPyConnection, models: Iterable[str], fingerprint: str,
                   loaded_to: datetime | None, full_refresh: bool) -> None:
     ensure_state(con)
-    con.executemany(
-        "insert into audit.dbt_builds values (?, ?, ?, ?, now()::timestamp)",
-        [(m, fingerprint, loaded_to, full_refresh) for m in models])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.executemany("insert into audit.dbt_builds values (?, ?, ?, ?, ?)",
+                    [(m, fingerprint, loaded_to, full_refresh, now) for m in models])
+
+
+def last_whole_build(con: duckdb.DuckDBPyConnection) -> tuple[str, datetime | None, datetime] | None:
+    """Fingerprint, newest load read and time of the latest successful whole-project build."""
+    ensure_state(con)
+    return con.execute(
+        f"select fingerprint, source_loaded_to, built_at from audit.dbt_builds "
+        f"where model = '{WHOLE_PROJECT}' order by built_at desc limit 1").fetchone()
+
+
+def published_at(serving_path: Path) -> datetime | None:
+    """When the serving file was last published (None when there is none)."""
+    if not serving_path.exists():
+        return None
+    con = duckdb.connect(str(serving_path), read_only=True)
+    try:
+        return con.execute("select timezone('UTC', max(published_at)) from audit.publish_log"
+                           ).fetchone()[0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,
+                newest: datetime | None, published: datetime | None) -> bool:
+    """True when the published serving file already holds a build of exactly this data with
+    these definitions and this dbt code: a run has nothing to rebuild."""
+    if last is None or newest is None or published is None:
+        return False
+    built_fingerprint, loaded_to, built_at = last
+    return (built_fingerprint == fingerprint and loaded_to is not None
+            and newest <= loaded_to and published >= built_at)

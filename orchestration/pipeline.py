@@ -21,6 +21,8 @@ from orchestration.reporting.data import ReportError
 from orchestration.reporting.weeks import last_complete_week, week_label, week_start
 from orchestration.settings import Settings
 
+DBT_SCHEMAS = ("staging", "definitions", "intermediate", "marts")
+
 
 @dataclass
 class ExtractSummary:
@@ -47,6 +49,8 @@ class RunSummary:
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)
     published_to: Path | None = None
+    nothing_new: bool = False  # dbt had nothing to rebuild: the serving file is current
+    models_built: int = 0
     report: Path | None = None
     report_note: str = ""
 
@@ -73,9 +77,14 @@ class RunSummary:
                          f"warned, {len(self.checks_failed)} failed")
             lines += [f"  warned: {c}" for c in self.checks_warned]
             lines += [f"  FAILED: {c}" for c in self.checks_failed]
-            lines.append(f"Serving file: published to {self.published_to}" if self.published_to
-                         else "Serving file: NOT published (a blocking check failed or the run "
-                              "stopped); the last good one stays")
+            if self.published_to:
+                lines.append(f"Serving file: published to {self.published_to}")
+            elif self.nothing_new:
+                lines.append("Serving file: unchanged - nothing was loaded since the published "
+                             "build, and the definitions and dbt code are the same")
+            else:
+                lines.append("Serving file: NOT published (a blocking check failed or the run "
+                             "stopped); the last good one stays")
         if self.report:
             lines.append(f"Weekly report: {self.report}")
         elif self.report_note:
@@ -128,7 +137,10 @@ def run_pipeline(
         )
 
     summary = run_job(settings, "elt", say=say, start=start, demo=demo, full_refresh=full_refresh)
-    if not summary.published_to:
+    if summary.nothing_new:
+        say("Nothing new since the published build: dbt, the checks on the marts and the "
+            "publish step were skipped.")
+    elif not summary.published_to:
         summary.report_note = "not built: the warehouse was not published in this run"
         return summary
     try:
@@ -225,6 +237,8 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
         demo_generated=demo,
     )
     collect_checks(result, summary, settings)
+    dbt_ran = any(ev.is_step_success and ev.step_key == "dbt_models" for ev in result.all_events)
+    summary.nothing_new = dbt_ran and not summary.models_built
     if settings.duckdb_path.exists():
         summary.extracts = summarise_warehouse(settings.duckdb_path)
         summary.funnel = summarise_funnel(settings.duckdb_path)
@@ -269,9 +283,11 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
                 summary.checks_warned.append(name)
             else:
                 summary.checks_failed.append(name)
-        elif (event.event_type == DagsterEventType.ASSET_MATERIALIZATION
-              and event.asset_key and event.asset_key.path == ["serving", "warehouse"]):
-            summary.published_to = settings.serving_path
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
+            if event.asset_key.path == ["serving", "warehouse"]:
+                summary.published_to = settings.serving_path
+            elif event.asset_key.path[0] in DBT_SCHEMAS:
+                summary.models_built += 1
 
 
 def root_cause(error):

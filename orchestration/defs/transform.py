@@ -98,12 +98,24 @@ def transform_assets() -> dg.AssetsDefinition:
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    warehouse: WarehouseResource, config: DbtBuildConfig):
+        from orchestration.ingest.contract import EXTRACTS
+
         vars_json = dbt_vars_arg()
         fingerprint = incremental.build_fingerprint(Path(project.project_dir), vars_json)
+        whole_project = set(context.selected_asset_keys) == set(context.assets_def.keys)
         with warehouse.connect() as con:  # closed before dbt opens the file
             stale = incremental.needs_full_refresh(
                 incremental.recorded_fingerprints(con), models, fingerprint)
             loaded_to = incremental.newest_load(con)
+            newest_any = incremental.newest_load(con, EXTRACTS)
+            last_build = incremental.last_whole_build(con)
+        if not config.full_refresh and incremental.nothing_new(
+                last_build, fingerprint, newest_any,
+                incremental.published_at(Path(warehouse.serving_path))):
+            context.log.info(
+                f"nothing new: no file loaded since the build of {last_build[2]:%Y-%m-%d %H:%M} "
+                "UTC, same definitions and dbt code, and that build is published; dbt not run")
+            return
         full_refresh = config.full_refresh or bool(stale)
         if full_refresh:
             context.log.info("full refresh of the incremental models: " + (
@@ -124,6 +136,11 @@ def transform_assets() -> dg.AssetsDefinition:
             if built:
                 with warehouse.connect() as con:
                     incremental.record_builds(con, built, fingerprint, loaded_to, full_refresh)
+        # reached only when dbt succeeded
+        if whole_project:
+            with warehouse.connect() as con:
+                incremental.record_builds(con, [incremental.WHOLE_PROJECT], fingerprint,
+                                          newest_any, full_refresh)
 
     return dbt_models
 
