@@ -19,8 +19,10 @@ from orchestration.pipeline import run_pipeline
 from tests.conftest import settings_at
 
 COMPARED_SCHEMAS = ("marts", "definitions")
-INCREMENTAL_MODELS = ("staging.stg_crm__activities", "intermediate.int_activities_scored",
-                      "intermediate.int_lead_mql_episodes")
+INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
+                      "intermediate.int_lead_fit_matches", "intermediate.int_leads_classified",
+                      "intermediate.int_activities_scored", "intermediate.int_lead_mql_episodes",
+                      "intermediate.int_lead_last_activity")
 
 
 def _tables(con, catalog: str) -> list[str]:

@@ -1,6 +1,16 @@
-{#- One row per lead and fit rule it matches (each rule once), with the rule's points. -#}
+{#- One row per lead and fit rule it matches (each rule once), with the rule's points.
+    Incremental by lead (macros/incremental.sql). -#}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+
 with fit_fields as (
     select * from {{ ref('int_lead_fit_fields') }}
+    {%- if is_incremental() %}
+    where lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
 ),
 
 fit_rules as (

@@ -4,8 +4,8 @@ with leads as (
     select * from {{ ref('int_leads_classified') }}
 ),
 
-scored as (
-    select * from {{ ref('int_activities_scored') }}
+last_activity as (
+    select * from {{ ref('int_lead_last_activity') }}
 ),
 
 qualifications as (
@@ -28,10 +28,6 @@ current_episode as (
     cross join as_of as a
     where q.outcome = 'recycled' and q.qualified_at <= a.scored_as_of_at
     group by q.lead_id
-),
-
-last_activity as (
-    {{ first_row_per('scored', 'lead_id', 'occurred_at desc, activity_id desc') }}
 ),
 
 engagement as (

@@ -1,7 +1,16 @@
 {#- One row per lead: segment, channel group, exclusion and fit score, all decided by the
-    def_* tables. -#}
+    def_* tables. Incremental by lead (macros/incremental.sql). -#}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+
 with leads as (
     select * from {{ ref('stg_crm__leads') }}
+    {%- if is_incremental() %}
+    where lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
 ),
 
 settings as (
@@ -22,6 +31,9 @@ exclusions as (
 
 fit_matches as (
     select * from {{ ref('int_lead_fit_matches') }}
+    {%- if is_incremental() %}
+    where lead_id in (select lead_id from leads)
+    {%- endif %}
 ),
 
 -- Channel: the first rule whose every condition matches.

@@ -10,6 +10,10 @@ current_scores as (
     select * from {{ ref('int_lead_scores_current') }}
 ),
 
+last_activity as (
+    select * from {{ ref('int_lead_last_activity') }}
+),
+
 mql_episodes as (
     select * from {{ ref('int_lead_mql_episodes') }}
 ),
@@ -75,11 +79,7 @@ current_activities as (
         s.counted_points
     from scored as s
     inner join current_scores as c on s.lead_id = c.lead_id
-    inner join (
-        select lead_id, max(score_episode) as score_episode
-        from scored
-        group by lead_id
-    ) as last_episode
+    inner join last_activity as last_episode
         on s.lead_id = last_episode.lead_id and s.score_episode = last_episode.score_episode
     where c.engagement_score > 0
 ),

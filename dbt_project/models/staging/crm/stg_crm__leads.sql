@@ -1,3 +1,7 @@
+{#- Incremental on lead_id: only rows loaded since the last build are read (a newer version
+    of a lead carries the later load time, so it replaces the staged one). -#}
+{{ config(materialized='incremental', unique_key='lead_id', incremental_strategy='delete+insert') }}
+
 with source as (
     select * from {{ source('raw', 'crm_leads') }}
 ),
@@ -28,6 +32,9 @@ renamed as (
         _file_name as source_file_name,
         _loaded_at as loaded_at
     from source
+    {% if is_incremental() -%}
+    where _loaded_at > (select max(loaded_at) from {{ this }})
+    {%- endif %}
 )
 
 select * from renamed
