@@ -7,15 +7,11 @@
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
 
+{%- set state_columns = ['lead_id', 'activity_id', 'occurred_at', 'episode', 'score_episode',
+                         'episode_origin_at', 'decayed_sum_at_origin'] %}
+
 with scored as (
-    select
-        lead_id,
-        activity_id,
-        occurred_at,
-        episode,
-        score_episode,
-        episode_origin_at,
-        decayed_sum_at_origin
+    select {{ state_columns | join(', ') }}
     from {{ ref('int_activities_scored') }}
     {%- if is_incremental() %}
     where lead_id in ({{ leads_to_rebuild() }})
@@ -26,12 +22,5 @@ last_activity as (
     {{ first_row_per('scored', 'lead_id', 'occurred_at desc, activity_id desc') }}
 )
 
-select
-    lead_id,
-    activity_id,
-    occurred_at,
-    episode,
-    score_episode,
-    episode_origin_at,
-    decayed_sum_at_origin
+select {{ state_columns | join(', ') }}
 from last_activity
