@@ -130,9 +130,8 @@ def transform_assets() -> dg.AssetsDefinition:
         finally:
             results = invocation.get_artifact("run_results.json")["results"] \
                 if (invocation.target_path / "run_results.json").exists() else []
-            built = [r["unique_id"].split(".")[-1] for r in results
-                     if r["status"] == "success" and r["unique_id"].split(".")[-1] in models
-                     and r["unique_id"].startswith("model.")]
+            succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
+            built = [m for m in models if f"model.{project.name}.{m}" in succeeded]
             if built:
                 with warehouse.connect() as con:
                     incremental.record_builds(con, built, fingerprint, loaded_to, full_refresh)

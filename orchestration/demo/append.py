@@ -2,7 +2,7 @@
 `funnel bench` and the incremental-equals-full-rebuild test measure.
 
 `hold_back_last_day` moves every row dated on the data's last day (by the date that makes the
-row new: creation, update, occurrence) out of the landing files into one file per extract in
+row new: creation, update, occurrence) out of the landing files into files of their own in
 another folder; `append_held_back` moves those files into the landing folder, as tomorrow's
 extract would arrive.
 """
@@ -75,20 +75,17 @@ def hold_back_last_day(landing: Path, held: Path) -> HeldBack:
             for path in discover_files(landing, extract):
                 source = _reader(path)
                 on_day = f"coalesce({expression} >= date {_lit(day.isoformat())}, false)"
-                count = con.execute(f"select count(*) from {source} where {on_day}").fetchone()[0]
-                if not count:
-                    continue
-                suffix = ".parquet" if path.name.lower().endswith(".parquet") else ".csv"
-                out = held / extract / f"{extract}_{day.isoformat()}{suffix}"
+                # the day's rows of each landing file go to a file of their own (a day file
+                # appended before keeps its name, so a reused bench folder does not pile up)
+                stem, suffix = path.name.split(".", 1)
+                day_stem = stem if stem.endswith(f"_{day}") else f"{stem}_{day}"
+                out = held / extract / f"{day_stem}.{suffix}"
                 out.parent.mkdir(parents=True, exist_ok=True)
-                if out.exists():  # a second file of the extract with rows of that day
-                    con.execute(f"copy (select * from {_reader(out)} union all by name "
-                                f"select * from {source} where {on_day}) to {_lit(str(out) + '.tmp')} "
-                                f"{_writer(out)}")
-                    os.replace(str(out) + ".tmp", out)
-                else:
-                    con.execute(f"copy (select * from {source} where {on_day}) to {_lit(out)} "
-                                f"{_writer(out)}")
+                count = con.execute(f"copy (select * from {source} where {on_day}) to {_lit(out)} "
+                                    f"{_writer(out)}").fetchone()[0]
+                if not count:
+                    out.unlink()
+                    continue
                 rest = path.with_name(path.name + ".rest")
                 con.execute(f"copy (select * from {source} where not {on_day}) to {_lit(rest)} "
                             f"{_writer(path)}")
