@@ -55,6 +55,21 @@ def test_the_ledger_sums_to_every_score(warehouse):
            or abs(coalesce(l.fit, 0) - s.fit_score) > 1e-6
            or abs(coalesce(l.engagement, 0) - s.engagement_score) > 1e-6""")
     assert bad == []
+    # The clamp rows come from the unclamped sums, not from the rows: so the sum above checks
+    # the rows, and a clamp row only appears where a score sits at 0 or 100.
+    clamped = query(settings, """
+        select component, count(*), count(*) filter (where points > 0), count(*) filter (where points < 0)
+        from marts.fct_score_ledger l
+        left join marts.dim_leads d on l.moment = 'current' and d.lead_id = l.lead_id
+        left join intermediate.int_lead_mql_episodes e
+            on l.moment = 'mql' and e.lead_id = l.lead_id and e.mql_at = l.scored_at
+        where l.rule_id = 'clamp_0_100'
+          and coalesce(case l.component when 'fit' then d.fit_score else d.engagement_score end,
+                       case l.component when 'fit' then e.mql_fit_score else e.mql_engagement_score end)
+              not in (0, 100)
+        group by all""")
+    assert clamped == []
+    assert query(settings, "select count(*) from marts.fct_score_ledger where rule_id = 'clamp_0_100'")[0][0] > 0
     rows, leads = query(settings, "select count(*), count(distinct lead_id) from marts.fct_score_ledger")[0]
     assert rows > leads > 2000
 

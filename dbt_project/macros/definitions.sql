@@ -58,15 +58,19 @@
 
 {#- A lead's engagement at `moment` from its last prospect activity before it (alias `last`,
     a row of int_activities_scored; NULL when none) - the running decayed sum carried to the
-    moment (SPEC §6), zero when a recycle since then reset it. `settings` is def_settings. -#}
+    moment (SPEC §6), zero when a recycle since then reset it. `settings` is def_settings.
+    engagement_raw_at is the sum before the 0-100 clamp (the score ledger shows the clamp). -#}
 {% macro engagement_at(last, moment, recycles_before_moment, settings='s') -%}
+    least(100, greatest(0, {{ engagement_raw_at(last, moment, recycles_before_moment, settings) }}))
+{%- endmacro %}
+
+{% macro engagement_raw_at(last, moment, recycles_before_moment, settings='s') -%}
     case
         when {{ last }}.lead_id is null then 0
         when {{ settings }}.recycle_resets_engagement
             and {{ last }}.episode < coalesce({{ recycles_before_moment }}, 0) then 0
-        else least(100, greatest(0,
-            {{ last }}.decayed_sum_at_origin
+        else {{ last }}.decayed_sum_at_origin
             * power(0.5, {{ dbt.datediff(last ~ '.episode_origin_at', moment, 'second') }}
-                / 86400.0 / {{ settings }}.half_life_days)))
+                / 86400.0 / {{ settings }}.half_life_days)
     end
 {%- endmacro %}

@@ -36,6 +36,7 @@ final as (
         lead_score as mql_lead_score,
         fit_score as mql_fit_score,
         engagement_score as mql_engagement_score,
+        engagement_raw as mql_engagement_raw,
         case when lead_score >= mql_threshold then 'score' else 'fast_track' end as mql_trigger
     from ranked
     where candidate_rank = 1

@@ -33,7 +33,7 @@ current_episode as (
 engagement as (
     select
         l.lead_id,
-        {{ engagement_at('la', 'a.scored_as_of_at', 'ce.recycles') }} as engagement_score,
+        {{ engagement_raw_at('la', 'a.scored_as_of_at', 'ce.recycles') }} as engagement_raw,
         la.occurred_at as last_activity_at
     from leads as l
     cross join as_of as a
@@ -46,8 +46,9 @@ final as (
     select
         l.lead_id,
         l.fit_score,
-        e.engagement_score,
-        {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * e.engagement_score') }} as lead_score,
+        least(100, greatest(0, e.engagement_raw)) as engagement_score,
+        e.engagement_raw,
+        {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * least(100, greatest(0, e.engagement_raw))') }} as lead_score,
         e.last_activity_at,
         a.scored_as_of_at
     from leads as l

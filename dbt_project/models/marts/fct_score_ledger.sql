@@ -1,52 +1,45 @@
 {#- Why every score is what it is (SPEC §6): one row per contributing fit rule or activity,
     at two moments per lead: `current` (the scoring moment) and `mql` (each MQL episode).
     Per lead and moment, sum(weighted_points) = lead_score; the fit rows sum to fit_score and
-    the engagement rows to engagement_score (clamp and rounding adjustments included). -#}
-with scored as (
-    select * from {{ ref('int_activities_scored') }}
-),
+    the engagement rows to engagement_score (clamp and rounding adjustments included).
 
-current_scores as (
-    select * from {{ ref('int_lead_scores_current') }}
-),
-
-last_activity as (
-    select * from {{ ref('int_lead_last_activity') }}
-),
-
-mql_episodes as (
-    select * from {{ ref('int_lead_mql_episodes') }}
-),
-
-fit_matches as (
-    select * from {{ ref('int_lead_fit_matches') }}
-),
-
-settings as (
+    Built in one streaming pass over the scored activities: the clamp rows come from the
+    unclamped sums the scoring models already carry, not from re-adding the ledger's own rows
+    (which would hold every activity row in memory a second time). -#}
+with settings as (
     select * from {{ ref('def_settings') }}
 ),
 
--- The moments to explain: now, and each MQL.
+-- The moments to explain: now, and each MQL; with the engagement episode each one reads.
 moments as (
     select
         c.lead_id,
         'current' as moment,
         c.scored_as_of_at as scored_at,
-        cast(null as {{ dbt.type_int() }}) as mql_episode,
+        last_episode.score_episode,
+        cast(null as {{ dbt.type_timestamp() }}) as mql_at,
+        cast(null as {{ dbt.type_string() }}) as mql_activity_id,
+        c.engagement_score > 0 as explains_engagement,
         c.fit_score,
         c.engagement_score,
+        c.engagement_raw,
         c.lead_score
-    from current_scores as c
+    from {{ ref('int_lead_scores_current') }} as c
+    left join {{ ref('int_lead_last_activity') }} as last_episode on c.lead_id = last_episode.lead_id
     union all
     select
         lead_id,
         'mql',
         mql_at,
-        mql_episode,
+        score_episode,
+        mql_at,
+        mql_activity_id,
+        true,
         mql_fit_score,
         mql_engagement_score,
+        mql_engagement_raw,
         mql_lead_score
-    from mql_episodes
+    from {{ ref('int_lead_mql_episodes') }}
 ),
 
 fit_rows as (
@@ -63,110 +56,74 @@ fit_rows as (
         1.0 as decay_factor,
         r.points as points
     from moments as m
-    inner join fit_matches as r on m.lead_id = r.lead_id
+    inner join {{ ref('int_lead_fit_matches') }} as r on m.lead_id = r.lead_id
 ),
 
--- Current moment: the activities of the lead's current engagement episode.
-current_activities as (
-    select
-        s.lead_id,
-        'current' as moment,
-        c.scored_as_of_at as scored_at,
-        s.activity_id,
-        s.activity_type,
-        s.occurred_at,
-        s.rule_points,
-        s.counted_points
-    from scored as s
-    inner join current_scores as c on s.lead_id = c.lead_id
-    inner join last_activity as last_episode
-        on s.lead_id = last_episode.lead_id and s.score_episode = last_episode.score_episode
-    where c.engagement_score > 0
-),
-
-mql_activities as (
-    select
-        s.lead_id,
-        'mql' as moment,
-        m.mql_at as scored_at,
-        s.activity_id,
-        s.activity_type,
-        s.occurred_at,
-        s.rule_points,
-        s.counted_points
-    from scored as s
-    inner join mql_episodes as m
-        on s.lead_id = m.lead_id
-        and s.score_episode = m.score_episode
-        and (s.occurred_at < m.mql_at
-            or (s.occurred_at = m.mql_at and s.activity_id <= m.mql_activity_id))
-),
-
+-- Current moment: the activities of the lead's current engagement episode; MQL moment: those
+-- of its episode up to the MQL activity.
 engagement_rows as (
     select
-        a.lead_id,
-        a.moment,
-        a.scored_at,
+        m.lead_id,
+        m.moment,
+        m.scored_at,
         'engagement' as component,
         a.activity_type as rule_id,
         a.activity_id,
         a.occurred_at,
         a.rule_points as raw_points,
         a.counted_points,
-        power(0.5, {{ dbt.datediff('a.occurred_at', 'a.scored_at', 'second') }} / 86400.0 / s.half_life_days) as decay_factor,
+        power(0.5, {{ dbt.datediff('a.occurred_at', 'm.scored_at', 'second') }} / 86400.0 / s.half_life_days) as decay_factor,
         a.counted_points
-            * power(0.5, {{ dbt.datediff('a.occurred_at', 'a.scored_at', 'second') }} / 86400.0 / s.half_life_days) as points
-    from (
-        select * from current_activities
-        union all
-        select * from mql_activities
-    ) as a
+            * power(0.5, {{ dbt.datediff('a.occurred_at', 'm.scored_at', 'second') }} / 86400.0 / s.half_life_days) as points
+    from {{ ref('int_activities_scored') }} as a
+    inner join moments as m
+        on a.lead_id = m.lead_id and a.score_episode = m.score_episode
     cross join settings as s
-    where a.rule_points <> 0
+    where m.explains_engagement
+        and a.rule_points <> 0
+        and (m.moment = 'current'
+            or a.occurred_at < m.mql_at
+            or (a.occurred_at = m.mql_at and a.activity_id <= m.mql_activity_id))
 ),
 
-component_sums as (
-    select lead_id, moment, scored_at, component, sum(points) as points
-    from (
-        select lead_id, moment, scored_at, component, points from fit_rows
-        union all
-        select lead_id, moment, scored_at, component, points from engagement_rows
-    ) as unioned
-    group by lead_id, moment, scored_at, component
+fit_sums as (
+    select lead_id, sum(points) as points
+    from {{ ref('int_lead_fit_matches') }}
+    group by lead_id
 ),
 
--- Clamping to 0..100 and rounding the lead score, made visible as rows.
+-- Clamping to 0..100, made visible as rows: the score minus the unclamped sum.
 adjustments as (
     select
         m.lead_id,
         m.moment,
         m.scored_at,
-        c.component,
-        'clamp_0_100' as rule_id,
-        c.points as raw_sum,
-        case when c.component = 'fit' then m.fit_score else m.engagement_score end - c.points as points
+        'fit' as component,
+        m.fit_score - coalesce(f.points, 0) as points
     from moments as m
-    inner join component_sums as c
-        on m.lead_id = c.lead_id and m.moment = c.moment and m.scored_at = c.scored_at
+    left join fit_sums as f on m.lead_id = f.lead_id
+    union all
+    select
+        lead_id,
+        moment,
+        scored_at,
+        'engagement',
+        engagement_score - engagement_raw
+    from moments
+    where explains_engagement
 ),
 
 rows_with_weights as (
-    select
-        r.lead_id, r.moment, r.scored_at, r.component, r.rule_id, r.activity_id, r.occurred_at,
-        r.raw_points, r.counted_points, r.decay_factor, r.points
-    from fit_rows as r
+    select * from fit_rows
+    union all
+    select * from engagement_rows
     union all
     select
-        r.lead_id, r.moment, r.scored_at, r.component, r.rule_id, r.activity_id, r.occurred_at,
-        r.raw_points, r.counted_points, r.decay_factor, r.points
-    from engagement_rows as r
-    union all
-    select
-        a.lead_id, a.moment, a.scored_at, a.component, a.rule_id,
+        lead_id, moment, scored_at, component, 'clamp_0_100',
         cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_timestamp() }}),
-        null, null, null, a.points
-    from adjustments as a
-    where abs(a.points) > 1e-9
+        null, null, null, points
+    from adjustments
+    where abs(points) > 1e-9
 ),
 
 weighted as (
@@ -178,6 +135,7 @@ weighted as (
     cross join settings as s
 ),
 
+-- The rounding of the lead score, made visible as a row.
 rounding as (
     select
         m.lead_id,
@@ -198,27 +156,25 @@ rounding as (
 ),
 
 final as (
-    select
-        lead_id,
-        moment,
-        scored_at,
-        component,
-        rule_id,
-        activity_id,
-        occurred_at,
-        raw_points,
-        counted_points,
-        decay_factor,
-        points,
-        weighted_points
-    from weighted
+    select * from weighted
     union all
     select * from rounding
     where abs(weighted_points) > 1e-9
 )
 
 select
-    f.*,
+    f.lead_id,
+    f.moment,
+    f.scored_at,
+    f.component,
+    f.rule_id,
+    f.activity_id,
+    f.occurred_at,
+    f.raw_points,
+    f.counted_points,
+    f.decay_factor,
+    f.points,
+    f.weighted_points,
     s.definitions_version
 from final as f
 cross join settings as s
