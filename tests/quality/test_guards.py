@@ -278,3 +278,26 @@ def test_a_contract_guard_checks_the_rows_of_the_latest_load_against_the_whole_t
     con.execute("update raw.crm_leads set lead_id = 'L7' where lead_id = 'N1'")
     result = run_guard(con, guard)
     assert not result.passed and "L7" in result.sample_keys
+
+
+@pytest.mark.parametrize("entered_at, failing", [
+    ("2025-01-01 00:00:00", []),
+    ("2030-01-01 00:00:00", ["k2"]),
+    ("9999-12-31 00:00:00", ["k2"]),  # beyond pandas' nanosecond range: checked the slow way
+])
+def test_a_timestamp_probe_flags_future_rows_in_and_beyond_the_nanosecond_range(entered_at, failing):
+    """Probe frames get nanosecond timestamps so GX compares them vectorised; a value pandas
+    cannot hold in nanoseconds must still be checked, not crash or pass."""
+    from datetime import datetime
+
+    from expectations.runner import run_guard
+    from expectations.suites import Expect, Guard, Probe
+
+    probe = Probe("entered_at not in the future",
+                  "select 'k1' as record_key, timestamp '2024-05-01' as entered_at "
+                  f"union all select 'k2', timestamp '{entered_at}'", "record_key",
+                  (Expect("ExpectColumnValuesToBeBetween",
+                          {"column": "entered_at", "max_value": datetime(2027, 1, 1)}),))
+    guard = Guard("future_rows", ("raw", "t"), "contract", "test", (probe,))
+    result = run_guard(duckdb.connect(), guard)
+    assert (result.passed, result.sample_keys, result.rows_checked) == (not failing, failing, 2)
