@@ -59,6 +59,8 @@ def test_dbt_runs_build_with_the_definitions_as_vars():
     passed = json.loads(args[2])
     assert passed["funnel"]["mql"]["threshold"] == 60
     assert len(passed["definitions_version"]) == 12
+    assert args[3:] == ["--exclude-resource-type", "unit_test"]  # they run in make test
+    assert dbt_build_args(dbt_vars_arg(), full_refresh=True)[-1] == "--full-refresh"
 
 
 def test_dagster_definitions_validate(tmp_path):

@@ -72,8 +72,11 @@ def dbt_build_args(vars_json: str, full_refresh: bool = False) -> list[str]:
     """Arguments of the dbt command the transform asset runs (pure, unit-tested).
 
     The definitions file travels as --vars: dbt never reads a threshold from anywhere else.
+    dbt unit tests check the SQL on fixed inputs, not the data: they run in `make test`
+    (tests/test_dbt_unit_tests.py), not on every run (dbt's advice for production).
     """
-    return ["build", "--vars", vars_json, *(["--full-refresh"] if full_refresh else [])]
+    return ["build", "--vars", vars_json, "--exclude-resource-type", "unit_test",
+            *(["--full-refresh"] if full_refresh else [])]
 
 
 class DbtBuildConfig(dg.Config):
