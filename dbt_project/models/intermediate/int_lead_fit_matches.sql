@@ -7,33 +7,52 @@
 -- depends_on: {{ ref('stg_crm__qualifications') }}
 
 with fit_fields as (
-    select * from {{ ref('int_lead_fit_fields') }}
+    select
+        lead_id,
+        field_name,
+        field_value,
+        {{ normalise_category('field_value') }} as normalised_value
+    from {{ ref('int_lead_fit_fields') }}
     {%- if is_incremental() %}
     where lead_id in ({{ leads_to_rebuild() }})
     {%- endif %}
 ),
 
 fit_rules as (
-    select * from {{ ref('def_fit_rules') }}
+    select
+        *,
+        {{ normalise_category('match_value') }} as normalised_match
+    from {{ ref('def_fit_rules') }}
 ),
 
+-- Equality rules are a hash join on the normalised value; only substring and range rules are
+-- tested against every value of their field (most rules are equalities: at 1 M leads, testing
+-- every rule against every value was most of this model's time).
 fit_matches as (
     select distinct
-        f.lead_id,
-        r.rule_id,
-        r.points
-    from fit_fields as f
-    inner join fit_rules as r
-        on f.field_name = r.attribute
-    where
-        (r.match_type in ('equals', 'in')
-            and {{ normalise_category('f.field_value') }} = {{ normalise_category('r.match_value') }})
-        or (r.match_type = 'contains'
-            and {{ dbt.position(normalise_category('r.match_value'), normalise_category('f.field_value')) }} > 0)
-        or (r.match_type = 'range'
-            and {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} is not null
-            and (r.min_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} >= r.min_value)
-            and (r.max_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} <= r.max_value))
+        lead_id,
+        rule_id,
+        points
+    from (
+        select f.lead_id, r.rule_id, r.points
+        from fit_fields as f
+        inner join fit_rules as r
+            on f.field_name = r.attribute
+            and f.normalised_value = r.normalised_match
+        where r.match_type in ('equals', 'in')
+        union all
+        select f.lead_id, r.rule_id, r.points
+        from fit_fields as f
+        inner join fit_rules as r
+            on f.field_name = r.attribute
+        where
+            (r.match_type = 'contains'
+                and {{ dbt.position('r.normalised_match', 'f.normalised_value') }} > 0)
+            or (r.match_type = 'range'
+                and {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} is not null
+                and (r.min_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} >= r.min_value)
+                and (r.max_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} <= r.max_value))
+    ) as matched
 )
 
 select * from fit_matches

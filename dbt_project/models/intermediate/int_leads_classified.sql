@@ -51,15 +51,47 @@ first_channel as (
     {{ first_matching_channel('channel_fields', 'lead_id', 'channel_rules') }}
 ),
 
--- Exclusions: the most specific matching reason.
+-- Exclusions: the most specific matching reason. Values and rules are normalised once;
+-- equality rules are a hash join, only substring rules test every value of their field.
 exclusion_fields as (
-    {{ unpivot_fields('leads', 'lead_id', [
-        ('email_domain', 'email_domain'),
-        ('company_domain', 'company_domain'),
-        ('job_title', 'job_title'),
-        ('seniority', 'seniority'),
-        ('email_local_part', dbt.split_part('email', "'@'", 1)),
-    ]) }}
+    select lead_id, field_name, {{ normalise_category('field_value') }} as field_value
+    from (
+        {{ unpivot_fields('leads', 'lead_id', [
+            ('email_domain', 'email_domain'),
+            ('company_domain', 'company_domain'),
+            ('job_title', 'job_title'),
+            ('seniority', 'seniority'),
+            ('email_local_part', dbt.split_part('email', "'@'", 1)),
+        ]) }}
+    ) as unpivoted
+),
+
+exclusion_rules as (
+    select
+        field_name,
+        match_type,
+        {{ normalise_category('match_value') }} as match_value,
+        exclusion_reason,
+        priority
+    from exclusions
+),
+
+exclusion_hits as (
+    select f.lead_id, e.exclusion_reason, e.priority
+    from exclusion_fields as f
+    inner join exclusion_rules as e
+        on f.field_name = e.field_name and f.field_value = e.match_value
+    where e.match_type = 'equals'
+    union all
+    select f.lead_id, e.exclusion_reason, e.priority
+    from exclusion_fields as f
+    inner join exclusion_rules as e
+        on f.field_name = e.field_name
+    where
+        (e.match_type = 'contains'
+            and {{ dbt.position('e.match_value', 'f.field_value') }} > 0)
+        or (e.match_type = 'prefix'
+            and {{ dbt.position('e.match_value', 'f.field_value') }} = 1)
 ),
 
 exclusion_matches as (
@@ -68,19 +100,10 @@ exclusion_matches as (
         exclusion_reason
     from (
         select
-            f.lead_id,
-            e.exclusion_reason,
-            row_number() over (partition by f.lead_id order by e.priority, e.exclusion_reason) as reason_rank
-        from exclusion_fields as f
-        inner join exclusions as e
-            on f.field_name = e.field_name
-        where
-            (e.match_type = 'equals'
-                and {{ normalise_category('f.field_value') }} = {{ normalise_category('e.match_value') }})
-            or (e.match_type = 'contains'
-                and {{ dbt.position(normalise_category('e.match_value'), normalise_category('f.field_value')) }} > 0)
-            or (e.match_type = 'prefix'
-                and {{ dbt.position(normalise_category('e.match_value'), normalise_category('f.field_value')) }} = 1)
+            lead_id,
+            exclusion_reason,
+            row_number() over (partition by lead_id order by priority, exclusion_reason) as reason_rank
+        from exclusion_hits
     ) as ranked
     where reason_rank = 1
 ),
