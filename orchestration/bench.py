@@ -60,7 +60,7 @@ class BenchResult:
             f"{self.data_bytes / 1e6:,.0f} MB",
             f"Machine: {m['cores']} cores, {m['memory_gb']:.1f} GiB, {m['platform']}, "
             f"Python {m['python']}, duckdb {m['duckdb']}, dbt-core {m['dbt-core']}, "
-            f"dagster {m['dagster']}",
+            f"dagster {m['dagster']}, dbt threads {m.get('dbt_threads', '2')}",
             "",
             f"{'step':48} {'full s':>9} {'rows':>14} {'+1 day s':>9} {'no new s':>9}",
             "-" * 93,
@@ -158,14 +158,17 @@ def machine_info() -> dict:
         "duckdb": duckdb.__version__,
         "dbt-core": version("dbt-core"),
         "dagster": version("dagster"),
+        "dbt_threads": os.environ.get("DBT_THREADS") or "2",
     }
 
 
 def _peak_rss_by_process() -> dict[str, float]:
     """MiB (ru_maxrss is in KiB on Linux). This process runs Dagster, ingestion, the guards
-    and the publish step; the largest child is the dbt subprocess."""
+    and the publish step; the largest child is the dbt subprocess, whose figure Linux starts
+    from this process's size at the fork (so it is at least that)."""
     return {"pipeline process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "dbt process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "dbt subprocess (from the fork)":
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def _latest_run_results(since: float) -> dict | None:
