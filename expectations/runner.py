@@ -68,36 +68,59 @@ def _with_nanosecond_times(frame):
     return frame
 
 
+# Rows per GX batch (256 DuckDB vectors of 2,048): a probe over millions of rows is validated
+# in slices, so pandas holds one slice at a time next to DuckDB's own memory.
+PROBE_BATCH_VECTORS = 256
+
+
+def _frames(con: duckdb.DuckDBPyConnection, sql: str):
+    """The probe's rows as pandas frames of at most PROBE_BATCH_VECTORS vectors; at least one
+    (empty when the probe has no rows, so the expectations still run and say so)."""
+    con.execute(sql)
+    frame = con.fetch_df_chunk(PROBE_BATCH_VECTORS)
+    yield _with_nanosecond_times(frame)
+    while len(frame):
+        frame = con.fetch_df_chunk(PROBE_BATCH_VECTORS)
+        if len(frame):
+            yield _with_nanosecond_times(frame)
+
+
 def _run_probe(con: duckdb.DuckDBPyConnection, probe: Probe) -> tuple[int, int, list[str], list[dict]]:
     gx, batch_definition = _gx_batch_definition()
-    frame = _with_nanosecond_times(con.execute(probe.sql).df())
     suite = gx.ExpectationSuite(name=f"probe_{abs(hash(probe.sql))}")
     for e in probe.expectations:
         suite.add_expectation(getattr(gx.expectations, e.type)(**e.kwargs))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={
-        "result_format": "COMPLETE", "unexpected_index_column_names": [probe.key_column]})
+    rows = 0
+    failed = False
     failing_keys: set[str] = set()
-    failing_counts = 0
-    details = []
-    for r in result.results:
-        count = r.result.get("unexpected_count") or (0 if r.success else 1)
-        keys = [str(row.get(probe.key_column)) for row in (r.result.get("unexpected_index_list") or [])
-                if isinstance(row, dict)]
-        failing_keys.update(keys)
-        failing_counts = max(failing_counts, count)
-        detail = {"expectation": r.expectation_config.type,
-                  "column": r.expectation_config.kwargs.get("column")
-                  or r.expectation_config.kwargs.get("column_A"),
-                  "success": bool(r.success), "unexpected_count": int(count or 0)}
-        errors = [v.get("exception_message") for v in (r.exception_info or {}).values()
-                  if isinstance(v, dict) and v.get("raised_exception")]
-        if errors:  # a check that cannot run is a failed check, and says why
-            detail["error"] = errors[0]
-        details.append(detail)
-    if not result.success and not failing_keys:
+    details: dict[tuple, dict] = {}  # per expectation, summed over the slices
+    for frame in _frames(con, probe.sql):
+        rows += len(frame)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format={
+            "result_format": "COMPLETE", "unexpected_index_column_names": [probe.key_column]})
+        failed = failed or not result.success
+        for r in result.results:
+            config = r.expectation_config
+            count = r.result.get("unexpected_count") or (0 if r.success else 1)
+            failing_keys.update(str(row.get(probe.key_column))
+                                for row in (r.result.get("unexpected_index_list") or [])
+                                if isinstance(row, dict))
+            detail = details.setdefault((config.type, repr(sorted(config.kwargs.items()))), {
+                "expectation": config.type,
+                "column": config.kwargs.get("column") or config.kwargs.get("column_A"),
+                "success": True, "unexpected_count": 0})
+            detail["success"] = detail["success"] and bool(r.success)
+            detail["unexpected_count"] += int(count or 0)
+            errors = [v.get("exception_message") for v in (r.exception_info or {}).values()
+                      if isinstance(v, dict) and v.get("raised_exception")]
+            if errors and "error" not in detail:  # a check that cannot run fails, and says why
+                detail["error"] = errors[0]
+    failing_counts = max((d["unexpected_count"] for d in details.values()), default=0)
+    if failed and not failing_keys:
         failing_counts = max(failing_counts, 1)
-    return len(frame), len(failing_keys) or failing_counts, sorted(failing_keys)[:SAMPLE_SIZE], details
+    return rows, len(failing_keys) or failing_counts, sorted(failing_keys)[:SAMPLE_SIZE], \
+        list(details.values())
 
 
 def run_guard(con: duckdb.DuckDBPyConnection, guard: Guard) -> GuardResult:

@@ -157,8 +157,10 @@ def _ts(seconds: np.ndarray) -> pa.Array:
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+    # large_string: 32-bit offsets cap a string column at 2 GiB (about 90 M activity ids)
+    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.large_string()), width=width, padding="0")
+    return pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), digits,
+                                       pa.scalar("", pa.large_string()))
 
 
 def _str(values: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
@@ -612,7 +614,7 @@ def _month_index(ts: np.ndarray) -> np.ndarray:
 def _categorical(codes: np.ndarray, values: list[str]) -> pa.Array:
     """Strings from small integer codes, built in Arrow (no per-row Python objects)."""
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)),
-                                          pa.array(values, pa.string())).cast(pa.string())
+                                          pa.array(values, pa.large_string())).cast(pa.large_string())
 
 
 def _activities_table(s: _Sim) -> tuple[pa.Table, np.ndarray]:

@@ -139,3 +139,19 @@ def test_generate_reports_as_many_progress_steps_as_it_announces(tmp_path):
     messages = []
     generate(DemoConfig(leads=100, seed=1), tmp_path, progress=messages.append)
     assert len(messages) == GENERATION_STEPS  # funnel demo's progress bar ends at 100 %
+
+
+def test_columns_that_grow_with_activities_are_not_capped_at_2_gib():
+    """Arrow's 32-bit string offsets cap a column at 2 GiB: about 90 M activity ids, where a
+    3 M-lead bench failed. Ids and categorical columns use 64-bit offsets."""
+    import numpy as np
+    import pyarrow as pa
+
+    from orchestration.demo.generator import _categorical, _ids
+
+    ids = _ids("A", np.arange(1, 4), 10)
+    assert ids.type == pa.large_string()
+    assert ids.to_pylist() == ["A0000000001", "A0000000002", "A0000000003"]
+    types = _categorical(np.array([1, 0, 1]), ["page_view", "email_open"])
+    assert types.type == pa.large_string()
+    assert types.to_pylist() == ["email_open", "page_view", "email_open"]

@@ -301,3 +301,24 @@ def test_a_timestamp_probe_flags_future_rows_in_and_beyond_the_nanosecond_range(
     guard = Guard("future_rows", ("raw", "t"), "contract", "test", (probe,))
     result = run_guard(duckdb.connect(), guard)
     assert (result.passed, result.sample_keys, result.rows_checked) == (not failing, failing, 2)
+
+
+def test_a_probe_larger_than_one_slice_is_validated_slice_by_slice(monkeypatch):
+    """Big probes go to GX in slices (bounded pandas memory); failures in every slice count,
+    and an empty probe still runs its expectations."""
+    from expectations import runner
+    from expectations.suites import Expect, Guard, Probe
+
+    monkeypatch.setattr(runner, "PROBE_BATCH_VECTORS", 1)  # 2,048 rows per slice
+    unique = (Expect("ExpectColumnValuesToBeBetween", {"column": "occurrences", "max_value": 1}),)
+    probe = Probe("keys", "select 'k' || range as record_key, "
+                  "case when range in (10, 3000, 4999) then 2 else 1 end as occurrences "
+                  "from range(5000)", "record_key", unique)
+    result = runner.run_guard(duckdb.connect(), Guard("keys", ("raw", "t"), "contract", "t", (probe,)))
+    assert (result.passed, result.failing_rows, result.rows_checked) == (False, 3, 5000)
+    assert result.sample_keys == ["k10", "k3000", "k4999"]
+    assert [(d["success"], d["unexpected_count"]) for d in result.details] == [(False, 3)]
+
+    empty = Probe("none", "select 'k' as record_key, 1 as occurrences where false", "record_key", unique)
+    result = runner.run_guard(duckdb.connect(), Guard("none", ("raw", "t"), "contract", "t", (empty,)))
+    assert (result.passed, result.rows_checked, len(result.details)) == (True, 0, 1)
