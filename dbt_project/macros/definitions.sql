@@ -43,6 +43,11 @@
 {%- endmacro %}
 
 {#- Scores are non-negative: round half up, the same on every engine. -#}
+{#- Scores live in 0..100 (SPEC §6); the score ledger shows the clamp as its own row. -#}
+{% macro clamp_score(expression) -%}
+    least(100, greatest(0, {{ expression }}))
+{%- endmacro %}
+
 {% macro round_score(expression) -%}
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}
@@ -61,7 +66,7 @@
     moment (SPEC §6), zero when a recycle since then reset it. `settings` is def_settings.
     engagement_raw_at is the sum before the 0-100 clamp (the score ledger shows the clamp). -#}
 {% macro engagement_at(last, moment, recycles_before_moment, settings='s') -%}
-    least(100, greatest(0, {{ engagement_raw_at(last, moment, recycles_before_moment, settings) }}))
+    {{ clamp_score(engagement_raw_at(last, moment, recycles_before_moment, settings)) }}
 {%- endmacro %}
 
 {% macro engagement_raw_at(last, moment, recycles_before_moment, settings='s') -%}

@@ -176,8 +176,8 @@ scored as (
 final as (
     select
         sc.*,
-        least(100, greatest(0, sc.engagement_raw)) as engagement_score,
-        {{ round_score('s.fit_weight * sc.fit_score + s.engagement_weight * least(100, greatest(0, sc.engagement_raw))') }} as lead_score,
+        {{ clamp_score('sc.engagement_raw') }} as engagement_score,
+        {{ round_score('s.fit_weight * sc.fit_score + s.engagement_weight * ' ~ clamp_score('sc.engagement_raw')) }} as lead_score,
         s.mql_threshold,
         s.mql_min_fit,
         s.fit_weight,

@@ -46,9 +46,9 @@ final as (
     select
         l.lead_id,
         l.fit_score,
-        least(100, greatest(0, e.engagement_raw)) as engagement_score,
+        {{ clamp_score('e.engagement_raw') }} as engagement_score,
         e.engagement_raw,
-        {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * least(100, greatest(0, e.engagement_raw))') }} as lead_score,
+        {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * ' ~ clamp_score('e.engagement_raw')) }} as lead_score,
         e.last_activity_at,
         a.scored_as_of_at
     from leads as l

@@ -143,7 +143,7 @@ final as (
         x.exclusion_reason,
         x.exclusion_reason is not null as is_excluded,
         coalesce(fs.fit_points, 0) as fit_points_raw,
-        least(100, greatest(0, coalesce(fs.fit_points, 0))) as fit_score,
+        {{ clamp_score('coalesce(fs.fit_points, 0)') }} as fit_score,
         fs.matched_fit_rules,
         s.definitions_version
     from leads as l
