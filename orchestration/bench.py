@@ -11,6 +11,7 @@ import platform
 import resource
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ class BenchResult:
     total_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     peak_rss_by_process: dict[str, float] = field(default_factory=dict)
+    generator_peak_rss_mb: float = 0.0  # its own process, before the run: not in the peak
     success: bool = True
     memory_limit: str = ""
     baseline_seconds: float = 0.0
@@ -95,8 +97,11 @@ class BenchResult:
             lines += [f"  {name:46} {seconds:>9.1f}" for name, seconds in self.floor.items()]
         by_process = ", ".join(f"{name} {mib:,.0f}" for name, mib in self.peak_rss_by_process.items())
         lines += [f"peak RSS (largest process): {self.peak_rss_mb:,.0f} MiB "
-                  f"({by_process}; DuckDB memory limit {self.memory_limit})",
-                  f"run {'succeeded' if self.success else 'FAILED'}"]
+                  f"({by_process}; DuckDB memory limit {self.memory_limit})"]
+        if self.generator_peak_rss_mb:
+            lines += [f"demo data generator (its own process, before the run): "
+                      f"{self.generator_peak_rss_mb:,.0f} MiB"]
+        lines.append(f"run {'succeeded' if self.success else 'FAILED'}")
         return "\n".join(lines)
 
 
@@ -162,13 +167,91 @@ def machine_info() -> dict:
     }
 
 
-def _peak_rss_by_process() -> dict[str, float]:
-    """MiB (ru_maxrss is in KiB on Linux). This process runs Dagster, ingestion, the guards
-    and the publish step; the largest child is the dbt subprocess, whose figure Linux starts
-    from this process's size at the fork (so it is at least that)."""
-    return {"pipeline process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "dbt subprocess (from the fork)":
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+class PeakMemory:
+    """Peak resident memory of this process and of every process it starts, apart.
+
+    This process runs Dagster, ingestion, the guards and the publish step (getrusage gives
+    its exact peak). dbt runs in subprocesses: a thread reads each descendant's high-water
+    mark (VmHWM in /proc, which only grows) twice a second, so it misses at most the last
+    half second of a process. getrusage's figure for children cannot be used: Linux starts
+    a child's figure from this process's size at the fork."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval = interval
+        self.children: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Idempotent: the last sample is taken once, when sampling ends."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+            self._sample_once()
+
+    def figures(self) -> dict[str, float]:
+        """MiB per process kind (ru_maxrss is in KiB on Linux)."""
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"pipeline process": own, **self.children}
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample_once()
+
+    def _sample_once(self) -> None:
+        for pid, kind in _descendants(os.getpid()).items():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue  # it ended between the listing and the read
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    mib = int(line.split()[1]) / 1024
+                    self.children[kind] = max(self.children.get(kind, 0.0), mib)
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Live descendants of `root` and what each is ("dbt subprocess" or "other subprocess")."""
+    parent, cmd = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out = {}
+    for pid in parent:
+        p = parent[pid]
+        while p not in (0, 1, root) and p in parent:
+            p = parent[p]
+        if p == root and pid != root:
+            is_dbt = any(Path(a.decode(errors="replace")).name == "dbt" for a in cmd[pid][:2])
+            out[pid] = "dbt subprocess" if is_dbt else "other subprocess"
+    return out
+
+
+def generate_in_subprocess(leads: int, seed: int, landing: Path) -> float:
+    """Generate the demo data in a process of its own: the generator holds the whole
+    simulation in memory (about 6 GiB at 1 M leads), which is not the pipeline's memory.
+    Returns the generator's peak RSS in MiB (from wait4: at least this process's small size
+    at the fork)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "demo",
+                             "--leads", str(leads), "--seed", str(seed), "--out", str(landing)],
+                            cwd=PROJECT_ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"generating {leads:,} leads failed (exit {proc.returncode})")
+    return usage.ru_maxrss / 1024
 
 
 def _latest_run_results(since: float) -> dict | None:
@@ -289,7 +372,6 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
     """Full run on all but the last day, then that day appended (incremental), then a run
     with nothing new; the fixed costs apart; and the bare baseline."""
     from orchestration.demo.append import append_held_back, hold_back_last_day
-    from orchestration.demo.generator import DemoConfig, generate
 
     root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="funnel-bench-"))
     landing, held = root / "landing", root / "held_back_day"
@@ -298,17 +380,19 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                         null_placeholders=configured.null_placeholders,
                         memory_limit=configured.memory_limit, temp_dir=configured.temp_dir)
     result = BenchResult(leads=leads, seed=seed, machine=machine_info())
+    memory = PeakMemory()
     try:
         marker = landing / f".generated-{leads}-{seed}"
         start = time.perf_counter()
         if not marker.exists():
             say(f"generating {leads:,} leads into {landing}")
             shutil.rmtree(held, ignore_errors=True)
-            generate(DemoConfig(leads=leads, seed=seed), landing, progress=lambda m: say(f"  {m}"))
+            result.generator_peak_rss_mb = generate_in_subprocess(leads, seed, landing)
             marker.touch()
             result.steps.append(Step("generate demo data (not in total)", time.perf_counter() - start))
+        memory.start()
         say("holding back the last day (appended later for the incremental run)")
-        held_back = hold_back_last_day(landing, held)
+        held_back = hold_back_last_day(landing, held, settings.duckdb_config)
         result.day, result.day_rows = held_back.day.isoformat(), held_back.rows
         result.data_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
         shutil.rmtree(settings.duckdb_path.parent, ignore_errors=True)
@@ -327,7 +411,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                                          in_force.fit_weight, in_force.engagement_weight))
             result.steps.append(Step("funnel backtest (threshold +10, not in total)",
                                      comparison.seconds, comparison.in_force.mqls))
-        result.peak_rss_by_process = _peak_rss_by_process()
+        result.peak_rss_by_process = memory.figures()
         result.peak_rss_mb = max(result.peak_rss_by_process.values())
 
         say(f"appending the held-back day {held_back.day} ({held_back.total_rows:,} rows)")
@@ -340,7 +424,8 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         summary, result.nodata_seconds, steps = _timed_run(settings, say)
         result.nodata_steps = {s.name: s.seconds for s in steps}
         result.success = result.success and summary.success
-        result.peak_rss_by_process = _peak_rss_by_process()  # maxima: they only grow
+        memory.stop()
+        result.peak_rss_by_process = memory.figures()  # maxima: they only grow
         result.peak_rss_mb = max(result.peak_rss_by_process.values())
         result.memory_limit = settings.duckdb_config["memory_limit"]
         say("measuring the fixed costs apart")
@@ -350,6 +435,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
             landing, root, settings.duckdb_config)
         return result
     finally:
+        memory.stop()
         if not keep and workdir is None:
             shutil.rmtree(root, ignore_errors=True)
 

@@ -29,3 +29,33 @@ def test_compare_flags_a_step_that_grows_faster_than_the_data():
     assert "faster than linear" in lines["quadratic"] and "faster" not in lines["linear"]
     assert "tiny" not in lines  # sub-second steps are noise
     assert "3.8x" in lines["total"]
+
+
+def test_peak_memory_tells_dbt_subprocesses_from_others(tmp_path):
+    """Each descendant's high-water mark is read apart; a process named dbt counts as dbt."""
+    import os
+    import subprocess
+    import sys
+
+    from orchestration.bench import PeakMemory
+
+    fake_dbt = tmp_path / "dbt"
+    os.symlink(sys.executable, fake_dbt)
+    hold = "import time; x = bytearray({mib} * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep(1.5)"
+    memory = PeakMemory(interval=0.1)
+    memory.start()
+    subprocess.run([str(fake_dbt), "-c", hold.format(mib=300)], check=True)
+    subprocess.run([sys.executable, "-c", hold.format(mib=120)], check=True)
+    memory.stop()
+    figures = memory.figures()
+    assert 300 <= figures["dbt subprocess"] < 600
+    assert 120 <= figures["other subprocess"] < 300
+    assert figures["pipeline process"] > 0
+
+
+def test_the_bench_generates_its_data_in_a_process_of_its_own(tmp_path):
+    from orchestration.bench import generate_in_subprocess
+
+    peak = generate_in_subprocess(500, 7, tmp_path / "landing")
+    assert list((tmp_path / "landing" / "crm_activities").glob("*.csv"))
+    assert peak > 50  # MiB: a Python process that imported numpy and pyarrow

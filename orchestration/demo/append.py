@@ -57,9 +57,10 @@ def _writer(path: Path) -> str:
     return "(format parquet)" if path.name.lower().endswith(".parquet") else "(header true)"
 
 
-def hold_back_last_day(landing: Path, held: Path) -> HeldBack:
-    """Move the rows of the data's last day (the latest activity's date) out of `landing`."""
-    con = duckdb.connect()
+def hold_back_last_day(landing: Path, held: Path, config: dict | None = None) -> HeldBack:
+    """Move the rows of the data's last day (the latest activity's date) out of `landing`.
+    `config`: DuckDB settings (the warehouse's memory limit and temp directory)."""
+    con = duckdb.connect(config=config or {})
     try:
         con.execute("create macro ts(x) as coalesce(try_cast(x as timestamptz)::date, "
                     "try_cast(x as timestamp)::date, try_cast(x as date))")
