@@ -51,18 +51,31 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
+recycles as (
+    select lead_id, qualification_id, qualified_at
+    from qualifications
+    where outcome = 'recycled'
+),
+
+-- Only a lead with a recycle has more than one episode: only its activities need the sort
+-- that numbers episodes (every other activity is in episode 0).
+recycled_leads as (
+    select distinct lead_id from recycles
+),
+
 -- A recycle at the same moment as an activity comes first: the activity opens the new episode.
--- Activities carry their columns through the one sort that numbers the episodes (joining
--- them back by id would cost a second pass over every activity).
+-- Activities carry their columns through the sort (joining them back by id would cost a
+-- second pass over every activity).
 timeline as (
     select
-        lead_id,
-        activity_id,
-        occurred_at as event_at,
+        a.lead_id,
+        a.activity_id,
+        a.occurred_at as event_at,
         1 as event_order,
         0 as is_recycle,
-        activity_type
-    from activities
+        a.activity_type
+    from activities as a
+    semi join recycled_leads as r on a.lead_id = r.lead_id
     union all
     select
         lead_id,
@@ -71,25 +84,38 @@ timeline as (
         0,
         1,
         null
-    from qualifications
-    where outcome = 'recycled'
+    from recycles
 ),
 
 episodes as (
     select
-        *,
-        sum(is_recycle) over (
+        lead_id,
+        activity_id,
+        event_at as occurred_at,
+        activity_type,
+        is_recycle,
+        cast(sum(is_recycle) over (
             partition by lead_id order by event_at, event_order, activity_id
             rows between unbounded preceding and current row
-        ) as episode
+        ) as integer) as episode  -- not HUGEINT: every sort below carries it
     from timeline
+    union all
+    select
+        a.lead_id,
+        a.activity_id,
+        a.occurred_at,
+        a.activity_type,
+        0,
+        0
+    from activities as a
+    anti join recycled_leads as r on a.lead_id = r.lead_id
 ),
 
 activity_episodes as (
     select
         e.activity_id,
         e.lead_id,
-        e.event_at as occurred_at,
+        e.occurred_at,
         e.activity_type,
         e.episode,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
