@@ -6,6 +6,10 @@ changed lead row that must take back an MQL) and the incremental run must leave 
 """
 
 import csv
+import os
+import re
+import time
+from contextlib import contextmanager
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -16,6 +20,7 @@ from orchestration import incremental
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
+from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import settings_at
 
 COMPARED_SCHEMAS = ("marts", "definitions")
@@ -140,11 +145,40 @@ def builds(tmp_path_factory):
 
     third = run_pipeline(daily, say=lambda _m: None)  # nothing new since the second
 
+    # The comparison build scores its leads in buckets of ~10 k activities (about 5 here):
+    # bucketed scoring must give what the one-statement scoring of the daily builds gave.
     full = settings_at(root / "full", landing=landing)
-    rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
+    started = time.time()
+    with _env(FUNNEL_SCORING_BUCKET_ROWS="10000"):
+        rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
-                           third=third, marks_kept=marks_kept)
+                           third=third, marks_kept=marks_kept,
+                           full_buckets=_scoring_buckets_since(started))
+
+
+@contextmanager
+def _env(**values):
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _scoring_buckets_since(started: float) -> set[int]:
+    """Bucket counts in the scoring statements dbt ran since `started` (its run/ folder)."""
+    found = set()
+    for path in (DBT_PROJECT_DIR / "target").glob(
+            "*/run/*/models/intermediate/int_activities_scored.sql"):
+        if path.stat().st_mtime >= started:
+            found |= {int(n) for n in re.findall(r"lead bucket 0 of (\d+)", path.read_text())}
+    return found
 
 
 def test_the_held_back_day_is_real_new_data(builds):
@@ -169,6 +203,7 @@ def test_the_second_run_was_incremental(builds):
 
 def test_every_mart_equals_a_full_rebuild(builds):
     daily, full, excluded_lead = builds.daily, builds.full, builds.excluded_lead
+    assert builds.full_buckets and min(builds.full_buckets) > 1  # the rebuild scored in buckets
     con = duckdb.connect()
     try:
         con.execute(f"attach '{daily.duckdb_path}' as incremental_build (read_only)")

@@ -8,11 +8,14 @@
     Episodes: a recycled qualification starts a new one (and, by default, resets engagement).
 
     Incremental by lead (macros/incremental.sql): a daily run rescores only the leads with
-    new rows, from their whole history.
+    new rows, from their whole history. A big build scores its leads in buckets whose sorts
+    fit in memory (macros/lead_buckets.sql).
 -#}
 {{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+          pre_hook="{{ delete_leads_to_rebuild() }}",
+          post_hook="{{ insert_other_lead_buckets() }}") }}
 -- depends_on: {{ ref('stg_crm__leads') }}
+{%- set buckets = lead_bucket_count() %}
 
 with
 {%- if is_incremental() %}
@@ -24,6 +27,7 @@ rebuilt_leads as (
 activities as (
     select * from {{ ref('stg_crm__activities') }}
     where coalesce(actor, 'prospect') = 'prospect'
+        and {{ in_lead_bucket('lead_id', buckets) }}
     {%- if is_incremental() %}
         and lead_id in (select lead_id from rebuilt_leads)
     {%- endif %}
@@ -31,15 +35,17 @@ activities as (
 
 qualifications as (
     select * from {{ ref('stg_crm__qualifications') }}
+    where {{ in_lead_bucket('lead_id', buckets) }}
     {%- if is_incremental() %}
-    where lead_id in (select lead_id from rebuilt_leads)
+        and lead_id in (select lead_id from rebuilt_leads)
     {%- endif %}
 ),
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
+    where {{ in_lead_bucket('lead_id', buckets) }}
     {%- if is_incremental() %}
-    where lead_id in (select lead_id from rebuilt_leads)
+        and lead_id in (select lead_id from rebuilt_leads)
     {%- endif %}
 ),
 
