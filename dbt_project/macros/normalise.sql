@@ -48,12 +48,12 @@
         {%- do directions.append(words[1:] | join(' ') | lower or 'asc') -%}
     {%- endfor -%}
     {%- set unique_directions = directions | unique | list -%}
-    {%- if unique_directions | length == 1 and unique_directions[0] in ('asc', 'desc')
-          and ',' not in partition_by -%}
+    {%- set partition_columns = partition_by.split(',') | map('trim') | list -%}
+    {%- if unique_directions | length == 1 and unique_directions[0] in ('asc', 'desc') -%}
     select unnest({{ 'arg_max' if unique_directions[0] == 'desc' else 'arg_min' }}(
         _row, row({% for c in columns %}_row.{{ c }}{{ ', ' if not loop.last }}{% endfor %})))
     from {{ relation }} as _row
-    group by _row.{{ partition_by }}
+    group by {% for p in partition_columns %}_row.{{ p }}{{ ', ' if not loop.last }}{% endfor %}
     {%- else -%}
     {{ default__first_row_per(relation, partition_by, order_by) }}
     {%- endif -%}

@@ -9,20 +9,19 @@
 -- depends_on: {{ ref('stg_crm__qualifications') }}
 
 with candidates as (
-    select * from {{ ref('int_activities_scored') }}
+    select
+        lead_id, episode, score_episode, occurred_at, activity_id, activity_type, lead_score,
+        fit_score, engagement_score, engagement_raw, mql_threshold
+    from {{ ref('int_activities_scored') }}
     where is_mql_candidate
     {%- if is_incremental() %}
         and lead_id in ({{ leads_to_rebuild() }})
     {%- endif %}
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by lead_id, episode order by occurred_at, activity_id
-        ) as candidate_rank
-    from candidates
+-- the first candidate of each episode (one hash aggregate, not a sort of every candidate)
+first_candidates as (
+    {{ first_row_per('candidates', 'lead_id, episode', 'occurred_at, activity_id') }}
 ),
 
 final as (
@@ -38,8 +37,7 @@ final as (
         engagement_score as mql_engagement_score,
         engagement_raw as mql_engagement_raw,
         case when lead_score >= mql_threshold then 'score' else 'fast_track' end as mql_trigger
-    from ranked
-    where candidate_rank = 1
+    from first_candidates
 )
 
 select * from final
