@@ -6,10 +6,8 @@ changed lead row that must take back an MQL) and the incremental run must leave 
 """
 
 import csv
-import os
 import re
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -149,26 +147,13 @@ def builds(tmp_path_factory):
     # bucketed scoring must give what the one-statement scoring of the daily builds gave.
     full = settings_at(root / "full", landing=landing)
     started = time.time()
-    with _env(FUNNEL_SCORING_BUCKET_ROWS="10000"):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FUNNEL_SCORING_BUCKET_ROWS", "10000")
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
                            third=third, marks_kept=marks_kept,
                            full_buckets=_scoring_buckets_since(started))
-
-
-@contextmanager
-def _env(**values):
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _scoring_buckets_since(started: float) -> set[int]:

@@ -42,12 +42,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Scores are non-negative: round half up, the same on every engine. -#}
 {#- Scores live in 0..100 (SPEC §6); the score ledger shows the clamp as its own row. -#}
 {% macro clamp_score(expression) -%}
     least(100, greatest(0, {{ expression }}))
 {%- endmacro %}
 
+{#- Scores are non-negative: round half up, the same on every engine. -#}
 {% macro round_score(expression) -%}
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}

@@ -5,8 +5,9 @@
     250 k leads for 4 x the rows). Leads are independent, so the model scores them in buckets
     of activities that fit in memory (by a hash of lead_id): each bucket's sorts stay the size
     of a small run, and the time grows with the data. A bucket holds one activity per 500
-    bytes of DUCKDB_MEMORY_LIMIT (6 M at 3 GB), or FUNNEL_SCORING_BUCKET_ROWS when set. The first bucket is the
-    model's own statement; a post-hook inserts the others in the same transaction.
+    bytes of DUCKDB_MEMORY_LIMIT (6 M at 3 GB; at 1 M leads 3 M and 6 M buckets took the same
+    time), or FUNNEL_SCORING_BUCKET_ROWS when set. The first bucket is the model's own
+    statement; a post-hook inserts the others in the same transaction.
     One bucket (no filter at all) whenever the rows fit, as on every daily run. -#}
 
 {#- How many buckets the rows to score need (1 when they fit in one). -#}
@@ -31,8 +32,7 @@
     {{ return([1, ((rows + per_bucket - 1) // per_bucket) | int] | max) }}
 {%- endmacro %}
 
-{#- Activities per bucket for DUCKDB_MEMORY_LIMIT ("3013MB", "4GB", "2GiB"...): measured at
-    1 M leads under 3 GB, buckets of 6 M activities sort without spilling much. -#}
+{#- Activities per bucket for DUCKDB_MEMORY_LIMIT ("3013MB", "4GB", "2GiB"...). -#}
 {% macro bucket_rows_for_memory() -%}
     {%- set limit = env_var('DUCKDB_MEMORY_LIMIT', '4GB') | lower | replace(' ', '') -%}
     {%- set units = [('gib', 1073741824), ('mib', 1048576), ('kib', 1024), ('gb', 1000000000),
