@@ -267,7 +267,7 @@ def _table_rows(db: Path) -> dict[str, int]:
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE'").fetchall()
+            "where table_type in ('BASE TABLE', 'VIEW')").fetchall()
         return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
                 for s, t in tables}
     finally:

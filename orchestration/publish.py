@@ -1,6 +1,8 @@
 """Write -> audit -> publish: copy the audited marts into the serving file, atomically.
 
-BI tools and the report read only the serving file, read-only. A new serving file is written
+BI tools and the report read only the serving file, read-only. Views of the served schemas
+(the score ledger, which decays its current rows when read) are written there as tables, so a
+BI query never pays for the view. A new serving file is written
 beside the old one and renamed over it: a reader holding the old file open keeps reading the
 old, consistent data (the rename never touches its open file), and nobody ever sees a half-
 written file. When a blocking check fails, this never runs and the last good file stays.
@@ -37,13 +39,13 @@ AUDIT_FROM_RAW = {
 def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                     schemas: tuple[str, ...] = SERVED_SCHEMAS, *,
                     checks: list[dict] | None = None, run_id: str | None = None) -> dict[str, int]:
-    """Copy every table of `schemas` (and the audit tables) into a new file, then rename it
-    over `serving_path`."""
+    """Copy every table and view of `schemas` (and the audit tables) into a new file, as
+    tables, then rename it over `serving_path`."""
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving_path.with_name(f".{serving_path.name}.{uuid.uuid4().hex}.tmp")
     tables = warehouse.execute(
         f"""select table_schema, table_name from information_schema.tables
-            where table_catalog = current_database() and table_type = 'BASE TABLE'
+            where table_catalog = current_database() and table_type in ('BASE TABLE', 'VIEW')
               and table_schema in ({", ".join("'" + s + "'" for s in schemas)})
             order by 1, 2""").fetchall()
     if not tables:

@@ -25,13 +25,13 @@ COMPARED_SCHEMAS = ("marts", "definitions")
 INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
                       "intermediate.int_lead_fit_matches", "intermediate.int_leads_classified",
                       "intermediate.int_activities_scored", "intermediate.int_lead_mql_episodes",
-                      "intermediate.int_lead_last_activity")
+                      "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items")
 
 
 def _tables(con, catalog: str) -> list[str]:
     return [f"{s}.{t}" for s, t in con.execute(
         f"""select table_schema, table_name from information_schema.tables
-            where table_catalog = '{catalog}' and table_type = 'BASE TABLE'
+            where table_catalog = '{catalog}' and table_type in ('BASE TABLE', 'VIEW')
               and table_schema in {COMPARED_SCHEMAS} order by 1, 2""").fetchall()]
 
 

@@ -31,9 +31,13 @@ def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean
     serving = duckdb.connect(str(settings.serving_path), read_only=True)
     warehouse = duckdb.connect(str(settings.duckdb_path), read_only=True)
     try:
-        for table in ("fct_funnel_weekly", "fct_lead_lifecycle", "dim_leads"):
+        for table in ("fct_funnel_weekly", "fct_lead_lifecycle", "dim_leads", "fct_score_ledger"):
             assert (serving.execute(f"select count(*) from marts.{table}").fetchone()
                     == warehouse.execute(f"select count(*) from marts.{table}").fetchone())
+        # the ledger, a view in the warehouse, is served as a table: BI never pays for the view
+        ledger_type = "select table_type from information_schema.tables where table_name = 'fct_score_ledger'"
+        assert warehouse.execute(ledger_type).fetchall() == [("VIEW",)]
+        assert serving.execute(ledger_type).fetchall() == [("BASE TABLE",)]
         assert serving.execute("select count(*) from definitions.def_settings").fetchone() == (1,)
         schemas = {r[0] for r in serving.execute("select distinct table_schema from information_schema.tables").fetchall()}
         assert schemas == {"marts", "definitions", "audit"}  # raw data and e-mails never reach BI
@@ -114,13 +118,12 @@ def tamper_mart_spend_off_by_a_cent(con):
 
 
 def tamper_ledger_row_removed(con):
-    lead, scored_at = one(con, """select lead_id, scored_at from marts.fct_score_ledger
-                                  where moment = 'current' and component = 'engagement'
-                                    and weighted_points > 0.5 order by lead_id limit 1""")
-    con.execute("""delete from marts.fct_score_ledger where rowid = (
-                       select min(rowid) from marts.fct_score_ledger
-                       where lead_id = ? and moment = 'current' and component = 'engagement'
-                         and weighted_points > 0.5)""", [lead])
+    lead, scored_at, activity = one(con, """select lead_id, scored_at, activity_id from marts.fct_score_ledger
+                                            where moment = 'current' and component = 'engagement'
+                                              and weighted_points > 0.5 order by lead_id, activity_id limit 1""")
+    # the ledger is a view: the activity goes from the rows it reads
+    con.execute("""delete from intermediate.int_score_ledger_items
+                   where lead_id = ? and moment = 'current' and activity_id = ?""", [lead, activity])
     return f"{lead}|current|{scored_at}"
 
 

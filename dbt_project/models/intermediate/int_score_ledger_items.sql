@@ -1,0 +1,121 @@
+{#- The part of the score ledger (SPEC §6) that does not move with the scoring moment:
+    - every row at each MQL (moment 'mql'), complete: fit rules, activities decayed to the
+      MQL, clamp and rounding rows;
+    - for the current score (moment 'current'), the fit rules and the activities of the lead's
+      current engagement episode, not yet decayed (scored_at, decay_factor, points and the
+      engagement rows' weighted_points are NULL): fct_score_ledger decays them to the scoring
+      moment when read, so a day of new data rewrites only the leads it touched.
+    Incremental by lead, like the scoring models it reads. -#}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+
+with settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+fit_matches as (
+    select lead_id, rule_id, points
+    from {{ ref('int_lead_fit_matches') }}
+    {%- if is_incremental() %}
+    where lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
+),
+
+fit_sums as (
+    select lead_id, sum(points) as fit_points
+    from fit_matches
+    group by lead_id
+),
+
+mql_moments as (
+    select
+        e.lead_id,
+        'mql' as moment,
+        e.mql_at as scored_at,
+        e.score_episode,
+        e.mql_activity_id,
+        true as explains_engagement,
+        e.mql_fit_score as fit_score,
+        f.fit_points,
+        e.mql_engagement_score as engagement_score,
+        e.mql_engagement_raw as engagement_raw,
+        e.mql_lead_score as lead_score
+    from {{ ref('int_lead_mql_episodes') }} as e
+    left join fit_sums as f on e.lead_id = f.lead_id
+    {%- if is_incremental() %}
+    where e.lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
+),
+
+-- Each lead's current engagement episode (leads without an activity have none).
+current_episodes as (
+    select lead_id, score_episode
+    from {{ ref('int_lead_last_activity') }}
+    {%- if is_incremental() %}
+    where lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
+),
+
+-- (not materialized: read twice, it would otherwise be written out)
+activities as not materialized (
+    select lead_id, score_episode, activity_type, activity_id, occurred_at, rule_points, counted_points
+    from {{ ref('int_activities_scored') }}
+    where rule_points <> 0
+    {%- if is_incremental() %}
+        and lead_id in ({{ leads_to_rebuild() }})
+    {%- endif %}
+),
+
+mql_rows as (
+    select
+        m.lead_id, m.moment, m.scored_at, 'fit' as component, r.rule_id,
+        cast(null as {{ dbt.type_string() }}) as activity_id,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        r.points as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
+        r.points * s.fit_weight as weighted_points
+    from mql_moments as m
+    inner join fit_matches as r on m.lead_id = r.lead_id
+    cross join settings as s
+    union all
+    -- the activities of the MQL's episode up to and including the MQL activity
+    select
+        m.lead_id, m.moment, m.scored_at, 'engagement', a.activity_type, a.activity_id,
+        a.occurred_at, a.rule_points, a.counted_points,
+        {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
+        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
+        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
+    from activities as a
+    inner join mql_moments as m
+        on a.lead_id = m.lead_id and a.score_episode = m.score_episode
+    cross join settings as s
+    where a.occurred_at < m.scored_at
+        or (a.occurred_at = m.scored_at and a.activity_id <= m.mql_activity_id)
+    union all
+    {{ ledger_adjustment_rows('mql_moments', 'settings') }}
+),
+
+current_rows as (
+    select
+        r.lead_id, 'current' as moment, cast(null as {{ dbt.type_timestamp() }}) as scored_at,
+        'fit' as component, r.rule_id,
+        cast(null as {{ dbt.type_string() }}) as activity_id,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        r.points as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
+        r.points * s.fit_weight as weighted_points
+    from fit_matches as r
+    cross join settings as s
+    union all
+    select
+        a.lead_id, 'current', null, 'engagement', a.activity_type, a.activity_id, a.occurred_at,
+        a.rule_points, a.counted_points, null, null, null
+    from activities as a
+    inner join current_episodes as c
+        on a.lead_id = c.lead_id and a.score_episode = c.score_episode
+)
+
+select {{ ledger_columns() }} from mql_rows
+union all
+select {{ ledger_columns() }} from current_rows
