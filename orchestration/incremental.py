@@ -50,6 +50,15 @@ def incremental_models(manifest: dict) -> list[str]:
                   and node["config"].get("materialized") == "incremental")
 
 
+def models_with_failed_tests(results: list[dict], manifest: dict) -> set[str]:
+    """unique_ids of the models a failing or erroring dbt test is attached to."""
+    nodes = manifest.get("nodes", {})
+    failed = [r["unique_id"] for r in results
+              if r["unique_id"].startswith("test.") and r["status"] in ("fail", "error")]
+    return {nodes[t]["attached_node"] for t in failed
+            if t in nodes and nodes[t].get("attached_node")}
+
+
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     con.execute(STATE_DDL)

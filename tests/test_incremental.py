@@ -6,7 +6,11 @@ changed lead row that must take back an MQL) and the incremental run must leave 
 """
 
 import csv
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from datetime import datetime
 from types import SimpleNamespace
@@ -242,3 +246,70 @@ def test_a_changed_definition_forces_a_full_refresh():
     assert incremental.needs_full_refresh(recorded, models, "abc") == []
     assert incremental.needs_full_refresh(recorded, models, "def") == models
     assert incremental.needs_full_refresh({}, models, "abc") == models
+
+
+def _unique_test_failures(warehouse) -> dict[str, int]:
+    """Run every unique_in_incremental_build test against `warehouse`: failures per model."""
+    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "dbt", "test", "--select",
+         "test_name:unique_in_incremental_build"],
+        env=env, capture_output=True, text=True, timeout=600)
+    outcomes = re.findall(r"(PASS|FAIL \d+) unique_in_incremental_build_(\w+?)_activity_id", done.stdout)
+    failures = {model: 0 if outcome == "PASS" else int(outcome.split()[1])
+                for outcome, model in outcomes}
+    assert sorted(failures) == ["int_activities_scored", "stg_crm__activities"], done.stdout[-2000:]
+    assert (done.returncode != 0) == any(failures.values()), done.stdout[-2000:]
+    return failures
+
+
+def test_the_unique_tests_of_big_incremental_models_look_at_what_the_build_added(builds, tmp_path):
+    """After a daily build, a duplicate key among the rows it added fails the test; one among
+    rows an earlier, tested build wrote is not looked for again (they were checked then)."""
+    warehouse = tmp_path / "tampered.duckdb"
+    shutil.copy(builds.daily.duckdb_path, warehouse)
+    assert _unique_test_failures(warehouse) == {"stg_crm__activities": 0, "int_activities_scored": 0}
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        # an old activity copied as if loaded after the last build: a new row with an old key
+        con.execute("""insert into staging.stg_crm__activities
+                       select * replace (loaded_at + interval 1 hour as loaded_at)
+                       from staging.stg_crm__activities
+                       where loaded_at < (select max(loaded_at) from staging.stg_crm__activities)
+                       order by activity_id limit 1""")
+        # a scored activity doubled for a lead whose rows are all old ...
+        lead, = con.execute("""select lead_id from intermediate.int_activities_scored
+                               where lead_id not in (select lead_id from staging.stg_crm__activities
+                                                     group by 1 having count(*) > count(distinct activity_id))
+                               group by 1 order by 1 limit 1""").fetchone()
+        con.execute("""insert into intermediate.int_activities_scored
+                       select * from intermediate.int_activities_scored
+                       where lead_id = ? order by activity_id limit 1""", [lead])
+    finally:
+        con.close()
+    # the scored copy belongs to a lead no build touched since: not looked for
+    assert _unique_test_failures(warehouse) == {"stg_crm__activities": 1, "int_activities_scored": 0}
+
+    con = duckdb.connect(str(warehouse))
+    try:  # ... until the lead gets a new row: the build that rebuilds it would be checked
+        con.execute("""update staging.stg_crm__leads set loaded_at = loaded_at + interval 1 day
+                       where lead_id = ?""", [lead])
+    finally:
+        con.close()
+    assert _unique_test_failures(warehouse) == {"stg_crm__activities": 1, "int_activities_scored": 1}
+
+
+def test_a_model_whose_test_failed_is_not_recorded_as_built():
+    manifest = {"nodes": {
+        "test.p.unique_a_id": {"attached_node": "model.p.a"},
+        "test.p.not_null_b_id": {"attached_node": "model.p.b"},
+        "test.p.assert_totals": {"attached_node": None},
+    }}
+    results = [{"unique_id": "model.p.a", "status": "success"},
+               {"unique_id": "test.p.unique_a_id", "status": "fail"},
+               {"unique_id": "test.p.not_null_b_id", "status": "pass"},
+               {"unique_id": "test.p.assert_totals", "status": "error"}]
+    assert incremental.models_with_failed_tests(results, manifest) == {"model.p.a"}
+    results[1]["status"] = "warn"  # a warning does not hold the build back
+    assert incremental.models_with_failed_tests(results, manifest) == set()

@@ -7,19 +7,22 @@
     audit.dbt_builds after each build, and forces --full-refresh when the definitions or the
     dbt project changed (orchestration/defs/transform.py). -#}
 
-{#- The newest load the previous successful build of this model read, or NULL (never built). -#}
-{% macro previous_build_loaded_to() -%}
-    {%- set state = adapter.get_relation(database=this.database, schema='audit', identifier='dbt_builds') -%}
+{#- The newest load the previous successful build of the model `relation` (default: this one)
+    read, or NULL (never built). -#}
+{% macro previous_build_loaded_to(relation=none) -%}
+    {%- set relation = relation or this -%}
+    {%- set state = adapter.get_relation(database=relation.database, schema='audit', identifier='dbt_builds') -%}
     {%- if state is none -%}
         cast(null as {{ dbt.type_timestamp() }})
     {%- else -%}
-        (select max(source_loaded_to) from {{ state }} where model = '{{ this.name }}')
+        (select max(source_loaded_to) from {{ state }} where model = '{{ relation.identifier }}')
     {%- endif -%}
 {%- endmacro %}
 
-{#- Leads with a lead row, prospect activity or qualification loaded since the previous build. -#}
-{% macro leads_to_rebuild() -%}
-    {%- set since -%}coalesce({{ previous_build_loaded_to() }}, cast('1900-01-01' as {{ dbt.type_timestamp() }})){%- endset -%}
+{#- Leads with a lead row, prospect activity or qualification loaded since the previous build
+    (of the model `relation`, default this one). -#}
+{% macro leads_to_rebuild(relation=none) -%}
+    {%- set since -%}coalesce({{ previous_build_loaded_to(relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }})){%- endset -%}
     select lead_id from {{ ref('stg_crm__leads') }} where loaded_at > {{ since }}
     union
     select lead_id from {{ ref('stg_crm__activities') }} where loaded_at > {{ since }}

@@ -134,7 +134,12 @@ def transform_assets() -> dg.AssetsDefinition:
             results = invocation.get_artifact("run_results.json")["results"] \
                 if (invocation.target_path / "run_results.json").exists() else []
             succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
-            built = [m for m in models if f"model.{project.name}.{m}" in succeeded]
+            # A model whose tests failed is not recorded: its next build redoes (and its tests
+            # check again) what this one added. unique_in_incremental_build relies on it.
+            failed_on = incremental.models_with_failed_tests(
+                results, invocation.get_artifact("manifest.json") if results else {})
+            built = [m for m in models if f"model.{project.name}.{m}" in succeeded
+                     and f"model.{project.name}.{m}" not in failed_on]
             if built:
                 with warehouse.connect() as con:
                     incremental.record_builds(con, built, fingerprint, loaded_to, full_refresh)
