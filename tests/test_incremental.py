@@ -32,11 +32,11 @@ INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
                       "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items")
 
 
-def _tables(con, catalog: str) -> list[str]:
+def _tables(con, catalog: str, schemas: tuple[str, ...] = COMPARED_SCHEMAS) -> list[str]:
     return [f"{s}.{t}" for s, t in con.execute(
         f"""select table_schema, table_name from information_schema.tables
             where table_catalog = '{catalog}' and table_type in ('BASE TABLE', 'VIEW')
-              and table_schema in {COMPARED_SCHEMAS} order by 1, 2""").fetchall()]
+              and table_schema in {schemas} order by 1, 2""").fetchall()]
 
 
 def _differences(con, table: str) -> int:
@@ -128,6 +128,38 @@ def _take_marks(warehouse, marked: dict[str, str], untouched_rows) -> dict[str, 
     return kept
 
 
+SERVED_ITEMS = "intermediate.int_score_ledger_items"
+
+
+def _mark_served_rows(serving, marked: dict[str, str]) -> list:
+    """The same marks in the serving file's ledger items (raw_points = -1): the daily publish
+    patches that table by lead, so the touched lead loses the mark and the other keeps it."""
+    con = duckdb.connect(str(serving))
+    try:
+        kept_rows = con.execute(f"select * from {SERVED_ITEMS} where lead_id = ?",
+                                [marked["untouched"]]).fetchall()
+        con.execute(f"update {SERVED_ITEMS} set raw_points = -1 where lead_id in (?, ?)",
+                    list(marked.values()))
+    finally:
+        con.close()
+    assert kept_rows
+    return kept_rows
+
+
+def _take_served_marks(serving, marked: dict[str, str], kept_rows) -> dict[str, bool]:
+    con = duckdb.connect(str(serving))
+    try:
+        kept = {role: con.execute(f"select bool_or(raw_points = -1) from {SERVED_ITEMS} "
+                                  "where lead_id = ?", [lead]).fetchone()[0]
+                for role, lead in marked.items()}
+        con.execute(f"delete from {SERVED_ITEMS} where lead_id = ?", [marked["untouched"]])
+        placeholders = ", ".join("?" * len(kept_rows[0]))
+        con.executemany(f"insert into {SERVED_ITEMS} values ({placeholders})", kept_rows)
+    finally:
+        con.close()
+    return kept
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental")
@@ -140,10 +172,12 @@ def builds(tmp_path_factory):
     assert first.success, first.failures
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
     marked, untouched_rows = _mark_scored_rows(daily.duckdb_path, held)
+    served_rows = _mark_served_rows(daily.serving_path, marked)
     append_held_back(held, landing)
     second = run_pipeline(daily, say=lambda _m: None)
     assert second.success, second.failures
     marks_kept = _take_marks(daily.duckdb_path, marked, untouched_rows)
+    served_marks_kept = _take_served_marks(daily.serving_path, marked, served_rows)
 
     third = run_pipeline(daily, say=lambda _m: None)  # nothing new since the second
 
@@ -156,7 +190,7 @@ def builds(tmp_path_factory):
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
-                           third=third, marks_kept=marks_kept,
+                           third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
 
@@ -216,6 +250,22 @@ def test_the_comparison_build_was_a_full_refresh(builds):
     try:
         assert con.execute("select bool_and(full_refresh), count(*) from audit.dbt_builds "
                            "where model not like '(%'").fetchone() == (True, len(INCREMENTAL_MODELS))
+    finally:
+        con.close()
+
+
+def test_the_served_files_are_equal_and_the_daily_one_was_patched(builds):
+    """The daily publish patched the ledger's items by lead in a copy of the previous serving
+    file; every served table and view equals the full rebuild's."""
+    assert builds.served_marks_kept == {"touched": False, "untouched": True}
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{builds.daily.serving_path}' as incremental_build (read_only)")
+        con.execute(f"attach '{builds.full.serving_path}' as full_build (read_only)")
+        served = _tables(con, "full_build", ("marts", "definitions", "intermediate"))
+        assert "marts.fct_score_ledger" in served and SERVED_ITEMS in served
+        assert served == _tables(con, "incremental_build", ("marts", "definitions", "intermediate"))
+        assert {t: n for t in served if (n := _differences(con, t))} == {}
     finally:
         con.close()
 

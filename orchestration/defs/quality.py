@@ -101,8 +101,10 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
         description=(
             "Write -> audit -> publish: copies the marts and the definitions in force into the "
             "serving DuckDB file (SERVING_DUCKDB_PATH) that BI tools and the report read "
-            "read-only. Runs only when every blocking check passed; replaces the file "
-            "atomically, so readers never see a half-written or unaudited warehouse."
+            "read-only, with their views and the tables those read (incremental ones patched "
+            "by lead in a copy of the previous file). Runs only when every blocking check "
+            "passed; replaces the file atomically, so readers never see a half-written or "
+            "unaudited warehouse."
         ),
     )
     def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -110,8 +112,9 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
 
         with warehouse.connect() as con:
             copied = publish_serving(con, Path(warehouse.serving_path),
-                                     checks=run_check_results(context), run_id=context.run.run_id)
-        context.log.info(f"published {len(copied)} tables to {warehouse.serving_path}")
+                                     checks=run_check_results(context), run_id=context.run.run_id,
+                                     say=context.log.info)
+        context.log.info(f"published {len(copied)} tables and views to {warehouse.serving_path}")
         return dg.MaterializeResult(metadata={
             "path": warehouse.serving_path,
             "tables": len(copied),
