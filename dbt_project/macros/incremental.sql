@@ -8,14 +8,21 @@
     dbt project changed (orchestration/defs/transform.py). -#}
 
 {#- The newest load the previous successful build of the model `relation` (default: this one)
-    read, or NULL (never built). -#}
+    read, or NULL (never built). Read when the node runs and written as a literal: a constant
+    lets DuckDB skip the blocks of the staging tables loaded before it (loaded_at follows the
+    insertion order), where a subquery makes it read every block. -#}
 {% macro previous_build_loaded_to(relation=none) -%}
     {%- set relation = relation or this -%}
     {%- set state = adapter.get_relation(database=relation.database, schema='audit', identifier='dbt_builds') -%}
-    {%- if state is none -%}
+    {%- set query -%}
+        select cast(max(source_loaded_to) as {{ dbt.type_string() }}) from {{ state }}
+        where model = '{{ relation.identifier }}'
+    {%- endset -%}
+    {%- set loaded_to = run_query(query).columns[0].values()[0] if state is not none and execute else none -%}
+    {%- if loaded_to is none -%}
         cast(null as {{ dbt.type_timestamp() }})
     {%- else -%}
-        (select max(source_loaded_to) from {{ state }} where model = '{{ relation.identifier }}')
+        cast('{{ loaded_to }}' as {{ dbt.type_timestamp() }})
     {%- endif -%}
 {%- endmacro %}
 
