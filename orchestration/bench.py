@@ -29,6 +29,7 @@ class Step:
     name: str
     seconds: float
     rows: int | None = None
+    peak_mb: float | None = None  # resident memory of the whole run (all processes) during the step
 
 
 @dataclass
@@ -64,18 +65,20 @@ class BenchResult:
             f"Python {m['python']}, duckdb {m['duckdb']}, dbt-core {m['dbt-core']}, "
             f"dagster {m['dagster']}, dbt threads {m.get('dbt_threads', '2')}",
             "",
-            f"{'step':48} {'full s':>9} {'rows':>14} {'+1 day s':>9} {'no new s':>9}",
-            "-" * 93,
+            f"{'step':48} {'full s':>9} {'rows':>14} {'peak MiB':>9} {'+1 day s':>9} "
+            f"{'no new s':>9}",
+            "-" * 103,
         ]
         for s in self.steps:
             rows = "" if s.rows is None else f"{s.rows:,}"
+            peak = "" if s.peak_mb is None else f"{s.peak_mb:,.0f}"
             inc, nod = self.incremental_steps.get(s.name), self.nodata_steps.get(s.name)
-            lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14} "
+            lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14} {peak:>9} "
                          f"{'' if inc is None else f'{inc:.1f}':>9} "
                          f"{'' if nod is None else f'{nod:.1f}':>9}")
-        lines += ["-" * 93,
+        lines += ["-" * 103,
                   f"{'total (generation excluded)':48} {self.total_seconds:>9.1f} {'':>14} "
-                  f"{self.incremental_seconds:>9.1f} {self.nodata_seconds:>9.1f}"]
+                  f"{'':>9} {self.incremental_seconds:>9.1f} {self.nodata_seconds:>9.1f}"]
         if self.baseline_seconds:
             lines += [f"{'baseline: load activities + running sum per lead':48} "
                       f"{self.baseline_seconds:>9.1f} {self.baseline_rows:>14,}",
@@ -97,7 +100,9 @@ class BenchResult:
             lines += [f"  {name:46} {seconds:>9.1f}" for name, seconds in self.floor.items()]
         by_process = ", ".join(f"{name} {mib:,.0f}" for name, mib in self.peak_rss_by_process.items())
         lines += [f"peak RSS (largest process): {self.peak_rss_mb:,.0f} MiB "
-                  f"({by_process}; DuckDB memory limit {self.memory_limit})"]
+                  f"({by_process}; DuckDB memory limit {self.memory_limit})",
+                  "peak MiB per step: resident memory of the pipeline process and its "
+                  "subprocesses together, sampled twice a second during the step"]
         if self.generator_peak_rss_mb:
             lines += [f"demo data generator (its own process, before the run): "
                       f"{self.generator_peak_rss_mb:,.0f} MiB"]
@@ -179,6 +184,8 @@ class PeakMemory:
     def __init__(self, interval: float = 0.5):
         self.interval = interval
         self.children: dict[str, float] = {}
+        # (time, MiB resident in this process and all its descendants): for per-step peaks
+        self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -202,15 +209,34 @@ class PeakMemory:
             self._sample_once()
 
     def _sample_once(self) -> None:
+        now, resident = time.time(), _status_mib(os.getpid(), "VmRSS:") or 0.0
         for pid, kind in _descendants(os.getpid()).items():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue  # it ended between the listing and the read
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    mib = int(line.split()[1]) / 1024
-                    self.children[kind] = max(self.children.get(kind, 0.0), mib)
+            high = _status_mib(pid, "VmHWM:")
+            if high is not None:
+                self.children[kind] = max(self.children.get(kind, 0.0), high)
+                resident += _status_mib(pid, "VmRSS:") or 0.0
+        self.samples.append((now, resident))
+
+    def peak_between(self, start: float, end: float) -> float | None:
+        """Largest resident total sampled from `start` to `end` (epoch seconds); for a step
+        shorter than the interval, the sample nearest its end."""
+        inside = [mib for t, mib in self.samples if start <= t <= end]
+        if inside:
+            return max(inside)
+        nearest = min(self.samples, key=lambda s: abs(s[0] - end), default=None)
+        return nearest[1] if nearest else None
+
+
+def _status_mib(pid: int, field_name: str) -> float | None:
+    """One memory field of /proc/<pid>/status in MiB (None when the process ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(field_name):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def _descendants(root: int) -> dict[int, str]:
@@ -274,8 +300,10 @@ def _table_rows(db: Path) -> dict[str, int]:
         con.close()
 
 
-def _run_steps(instance, run_started: float, rows: dict[str, int]) -> list[Step]:
-    """Per-step wall times of the Dagster runs started since `run_started` (ELT, then report)."""
+def _run_steps(instance, run_started: float, rows: dict[str, int],
+               memory: PeakMemory | None = None) -> list[Step]:
+    """Per-step wall times (and memory peaks) of the Dagster runs started since `run_started`
+    (ELT, then report)."""
     from expectations.suites import guard_names
 
     guards = guard_names()
@@ -289,16 +317,20 @@ def _run_steps(instance, run_started: float, rows: dict[str, int]) -> list[Step]
             seconds = stat.end_time - stat.start_time
             guard = next((g for g in guards if stat.step_key.endswith("_" + g)), None)
             if guard:
-                steps.append(Step(f"check {guard}", seconds))
+                step = Step(f"check {guard}", seconds)
             elif stat.step_key.startswith("raw__"):
                 table = "raw." + stat.step_key.removeprefix("raw__")
-                steps.append(Step(f"ingest {table}", seconds, rows.get(table)))
+                step = Step(f"ingest {table}", seconds, rows.get(table))
             else:
-                steps.append(Step(stat.step_key.replace("__", "/"), seconds))
+                step = Step(stat.step_key.replace("__", "/"), seconds)
+            if memory is not None:
+                step.peak_mb = memory.peak_between(stat.start_time, stat.end_time)
+            steps.append(step)
     return steps
 
 
-def _dbt_steps(run_started: float, rows: dict[str, int]) -> list[Step]:
+def _dbt_steps(run_started: float, rows: dict[str, int],
+               memory: PeakMemory | None = None) -> list[Step]:
     run_results = _latest_run_results(run_started)
     if not run_results:
         return []
@@ -310,7 +342,7 @@ def _dbt_steps(run_started: float, rows: dict[str, int]) -> list[Step]:
         model = uid.split(".")[-1]
         table = next((k for k in rows if k.endswith("." + model)), None)
         steps.append(Step(f"  dbt model {model}", node["execution_time"],
-                          rows.get(table) if table else None))
+                          rows.get(table) if table else None, _node_peak(node, memory)))
     tests = sum(r["execution_time"] for r in run_results["results"]
                 if not r["unique_id"].startswith("model."))
     steps.append(Step("  dbt tests (all)", tests))
@@ -318,7 +350,17 @@ def _dbt_steps(run_started: float, rows: dict[str, int]) -> list[Step]:
     return steps
 
 
-def _timed_run(settings: Settings, say: Callable[[str], None]):
+def _node_peak(node: dict, memory: PeakMemory | None) -> float | None:
+    """Memory peak while dbt executed `node` (its run_results timing, UTC ISO times)."""
+    execute = next((t for t in node.get("timing", []) if t.get("name") == "execute"), None)
+    if memory is None or not execute or not execute.get("started_at"):
+        return None
+    start, end = (datetime.fromisoformat(execute[k].replace("Z", "+00:00")).timestamp()
+                  for k in ("started_at", "completed_at"))
+    return memory.peak_between(start, end)
+
+
+def _timed_run(settings: Settings, say: Callable[[str], None], memory: PeakMemory | None = None):
     from orchestration.pipeline import dagster_instance, run_pipeline
 
     run_started = time.time()
@@ -326,7 +368,8 @@ def _timed_run(settings: Settings, say: Callable[[str], None]):
     summary = run_pipeline(settings, say=lambda m: say(f"  {m}"))
     seconds = time.perf_counter() - start
     rows = _table_rows(settings.duckdb_path)
-    steps = _run_steps(dagster_instance(), run_started, rows) + _dbt_steps(run_started, rows)
+    steps = (_run_steps(dagster_instance(), run_started, rows, memory)
+             + _dbt_steps(run_started, rows, memory))
     return summary, seconds, steps
 
 
@@ -398,7 +441,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         shutil.rmtree(settings.duckdb_path.parent, ignore_errors=True)
 
         say("full run through Dagster")
-        summary, result.total_seconds, steps = _timed_run(settings, say)
+        summary, result.total_seconds, steps = _timed_run(settings, say, memory)
         result.steps += steps
         result.success = summary.success
         if summary.published_to:

@@ -53,6 +53,31 @@ def test_peak_memory_tells_dbt_subprocesses_from_others(tmp_path):
     assert figures["pipeline process"] > 0
 
 
+def test_each_step_gets_the_memory_peak_of_its_own_window():
+    """A subprocess holding 300 MiB during one step shows in that step's peak, not in the
+    step before; a step shorter than the sampling interval gets the nearest sample."""
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.bench import PeakMemory
+
+    memory = PeakMemory(interval=0.1)
+    memory.start()
+    quiet = (time.time(), None)
+    time.sleep(0.5)
+    quiet = (quiet[0], time.time())
+    busy_start = time.time()
+    subprocess.run([sys.executable, "-c", "import time; x = bytearray(300 * 2**20); "
+                    "x[::4096] = b'1' * len(x[::4096]); time.sleep(1)"], check=True)
+    busy = (busy_start, time.time())
+    memory.stop()
+    before, during = memory.peak_between(*quiet), memory.peak_between(*busy)
+    assert during - before >= 250
+    blink = busy[0] + 0.5
+    assert memory.peak_between(blink, blink + 0.001) is not None  # no sample inside: the nearest
+
+
 def test_the_bench_generates_its_data_in_a_process_of_its_own(tmp_path):
     from orchestration.bench import generate_in_subprocess
 
