@@ -80,10 +80,16 @@ def needs_full_refresh(recorded: dict[str, str], models: Iterable[str], fingerpr
 WHOLE_PROJECT = "(whole project)"
 
 
+def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables of the raw schema (a warehouse built by dbt alone has none)."""
+    return {t for (t,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw' "
+        "and table_catalog = current_database()").fetchall()}
+
+
 def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = LEAD_SOURCES) -> datetime | None:
     """The newest load of `tables`, read before dbt starts (no load runs during it)."""
-    present = {t for (t,) in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    present = raw_tables(con)
     parts = [f"select max(_loaded_at) as t from raw.{t}" for t in tables if t in present]
     if not parts:
         return None

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.incremental import LEAD_SOURCES
+from orchestration.incremental import LEAD_SOURCES, raw_tables
 
 SERVED_SCHEMAS = ("marts", "definitions")
 
@@ -149,11 +149,9 @@ def _write_audit(warehouse: duckdb.DuckDBPyConnection, checks: list[dict],
                where model in (select table_name from duckdb_tables()
                                where database_name = 'serving_new')
                group by model""")
-    raw_tables = {t for (t,) in warehouse.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw' "
-        "and table_catalog = current_database()").fetchall()}
+    present = raw_tables(warehouse)
     for name, (needs, sql) in AUDIT_FROM_RAW.items():
-        if needs in raw_tables:
+        if needs in present:
             warehouse.execute(f"create table serving_new.audit.{name} as {sql}")
     tables = [t for (t,) in warehouse.execute(
         "select table_name from duckdb_tables() "
@@ -198,11 +196,10 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                 "from audit.published_builds").fetchall()}
     except duckdb.Error:
         return {}
-    by_lead = {(s, t) for s, t in tables
-               if warehouse.execute(
-                   "select count(*) from information_schema.columns where table_catalog = "
-                   "current_database() and table_schema = ? and table_name = ? "
-                   "and column_name = 'lead_id'", [s, t]).fetchone()[0]}
+    with_lead_id = set(warehouse.execute(
+        "select table_schema, table_name from information_schema.columns "
+        "where table_catalog = current_database() and column_name = 'lead_id'").fetchall())
+    by_lead = set(tables) & with_lead_id
     patchable = {}
     for schema, table in sorted(by_lead):
         if table not in served:
@@ -220,9 +217,7 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
 def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: datetime) -> int:
     """Replace, in serving_new, the rows of the leads with a row loaded after `loaded_to`
     (a superset of the leads any build since rebuilt)."""
-    present = {t for (t,) in warehouse.execute(
-        "select table_name from information_schema.tables where table_schema = 'raw' "
-        "and table_catalog = current_database()").fetchall()}
+    present = raw_tables(warehouse)
     changed = " union ".join(f"select lead_id from raw.{t} where _loaded_at > $since"
                              for t in LEAD_SOURCES if t in present)
     warehouse.execute(f"create or replace temp table _publish_leads as {changed}",

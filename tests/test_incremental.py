@@ -91,54 +91,36 @@ def _leads_in(files) -> set[str]:
     return leads
 
 
-def _mark_scored_rows(warehouse, held) -> tuple[dict[str, str], list]:
-    """Mark the scored activities of a lead with an activity in the day and of a lead with no
-    row of any kind in it, in a column no model downstream reads (cap_points): a rescored lead
-    loses the mark, a kept one keeps it."""
+def _leads_to_mark(warehouse, held) -> dict[str, str]:
+    """A scored lead with an activity in the held-back day, and one with no row of any kind
+    in it."""
     with_activity = _leads_in(held.glob("crm_activities/*.csv"))
     in_the_day = _leads_in(held.glob("*/*.csv"))
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         leads = [r[0] for r in con.execute(
             "select distinct lead_id from intermediate.int_activities_scored order by 1").fetchall()]
-        marked = {"touched": next(lead for lead in leads if lead in with_activity),
-                  "untouched": next(lead for lead in leads if lead not in in_the_day)}
-        untouched_rows = con.execute(
-            "select cap_points, activity_id from intermediate.int_activities_scored "
-            "where lead_id = ?", [marked["untouched"]]).fetchall()
-        con.execute("update intermediate.int_activities_scored set cap_points = -1 "
-                    "where lead_id in (?, ?)", list(marked.values()))
     finally:
         con.close()
-    return marked, untouched_rows
+    return {"touched": next(lead for lead in leads if lead in with_activity),
+            "untouched": next(lead for lead in leads if lead not in in_the_day)}
 
 
-def _take_marks(warehouse, marked: dict[str, str], untouched_rows) -> dict[str, bool]:
-    """Which marked leads still carry the mark; then put the real values back (the comparison
-    with a full rebuild covers this table too)."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        kept = {role: con.execute("select bool_or(cap_points = -1) from "
-                                  "intermediate.int_activities_scored where lead_id = ?",
-                                  [lead]).fetchone()[0] for role, lead in marked.items()}
-        con.executemany("update intermediate.int_activities_scored set cap_points = ? "
-                        "where activity_id = ?", untouched_rows)
-    finally:
-        con.close()
-    return kept
-
-
+# Where the marks go: a column nothing downstream reads, in a table rebuilt (or, in the
+# serving file, patched) by lead: a lead redone loses the mark, a lead kept keeps it.
+SCORED = ("intermediate.int_activities_scored", "cap_points")
 SERVED_ITEMS = "intermediate.int_score_ledger_items"
+SERVED = (SERVED_ITEMS, "raw_points")
 
 
-def _mark_served_rows(serving, marked: dict[str, str]) -> list:
-    """The same marks in the serving file's ledger items (raw_points = -1): the daily publish
-    patches that table by lead, so the touched lead loses the mark and the other keeps it."""
-    con = duckdb.connect(str(serving))
+def _mark(db, where: tuple[str, str], marked: dict[str, str]) -> list:
+    """Set the marks (-1); return the untouched lead's rows, to put back afterwards."""
+    table, column = where
+    con = duckdb.connect(str(db))
     try:
-        kept_rows = con.execute(f"select * from {SERVED_ITEMS} where lead_id = ?",
+        kept_rows = con.execute(f"select * from {table} where lead_id = ?",
                                 [marked["untouched"]]).fetchall()
-        con.execute(f"update {SERVED_ITEMS} set raw_points = -1 where lead_id in (?, ?)",
+        con.execute(f"update {table} set {column} = -1 where lead_id in (?, ?)",
                     list(marked.values()))
     finally:
         con.close()
@@ -146,15 +128,18 @@ def _mark_served_rows(serving, marked: dict[str, str]) -> list:
     return kept_rows
 
 
-def _take_served_marks(serving, marked: dict[str, str], kept_rows) -> dict[str, bool]:
-    con = duckdb.connect(str(serving))
+def _take_marks(db, where: tuple[str, str], marked: dict[str, str], kept_rows) -> dict[str, bool]:
+    """Which marked leads still carry the mark; then put the real rows back (the comparison
+    with a full rebuild covers these tables too)."""
+    table, column = where
+    con = duckdb.connect(str(db))
     try:
-        kept = {role: con.execute(f"select bool_or(raw_points = -1) from {SERVED_ITEMS} "
-                                  "where lead_id = ?", [lead]).fetchone()[0]
+        kept = {role: con.execute(f"select bool_or({column} = -1) from {table} where lead_id = ?",
+                                  [lead]).fetchone()[0]
                 for role, lead in marked.items()}
-        con.execute(f"delete from {SERVED_ITEMS} where lead_id = ?", [marked["untouched"]])
+        con.execute(f"delete from {table} where lead_id = ?", [marked["untouched"]])
         placeholders = ", ".join("?" * len(kept_rows[0]))
-        con.executemany(f"insert into {SERVED_ITEMS} values ({placeholders})", kept_rows)
+        con.executemany(f"insert into {table} values ({placeholders})", kept_rows)
     finally:
         con.close()
     return kept
@@ -171,13 +156,14 @@ def builds(tmp_path_factory):
     first = run_pipeline(daily, say=lambda _m: None)
     assert first.success, first.failures
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
-    marked, untouched_rows = _mark_scored_rows(daily.duckdb_path, held)
-    served_rows = _mark_served_rows(daily.serving_path, marked)
+    marked = _leads_to_mark(daily.duckdb_path, held)
+    scored_rows = _mark(daily.duckdb_path, SCORED, marked)
+    served_rows = _mark(daily.serving_path, SERVED, marked)
     append_held_back(held, landing)
     second = run_pipeline(daily, say=lambda _m: None)
     assert second.success, second.failures
-    marks_kept = _take_marks(daily.duckdb_path, marked, untouched_rows)
-    served_marks_kept = _take_served_marks(daily.serving_path, marked, served_rows)
+    marks_kept = _take_marks(daily.duckdb_path, SCORED, marked, scored_rows)
+    served_marks_kept = _take_marks(daily.serving_path, SERVED, marked, served_rows)
 
     third = run_pipeline(daily, say=lambda _m: None)  # nothing new since the second
 
