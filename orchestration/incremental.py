@@ -25,8 +25,10 @@ create table if not exists audit.dbt_builds (
     built_at timestamp
 )"""
 
-# The raw tables whose load times decide which leads an incremental build redoes.
-LEAD_SOURCES = ("crm_leads", "crm_activities", "crm_qualifications")
+# The raw tables whose load times decide which leads an incremental build redoes: every
+# extract keyed by lead (the dbt macro lead_sources() picks from their staging models).
+LEAD_SOURCES = ("crm_leads", "crm_activities", "crm_qualifications", "crm_opportunities",
+                "crm_stage_history")
 
 PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "dbt_project.yml")
 

@@ -29,7 +29,9 @@ COMPARED_SCHEMAS = ("marts", "definitions")
 INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
                       "intermediate.int_lead_fit_matches", "intermediate.int_leads_classified",
                       "intermediate.int_activities_scored", "intermediate.int_lead_mql_episodes",
-                      "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items")
+                      "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items",
+                      "intermediate.int_lead_evaluations", "marts.fct_lead_lifecycle",
+                      "intermediate.int_lead_evaluation_activity_types")
 
 
 def _tables(con, catalog: str, schemas: tuple[str, ...] = COMPARED_SCHEMAS) -> list[str]:
@@ -81,6 +83,30 @@ def _exclude_an_mql_lead(landing, held, warehouse, day) -> str:
     with day_file.open("a", newline="") as fh:
         csv.DictWriter(fh, fieldnames=header, extrasaction="ignore").writerow(row)
     return lead_id
+
+
+def _win_an_opportunity(landing, held, day) -> str:
+    """Tomorrow's extract wins the open opportunity of a lead with no other row in the day:
+    only the by-lead models that follow opportunities (the lifecycle and what reads it) see it."""
+    in_the_day = _leads_in(held.glob("*/*.csv"))
+    rows = []
+    for path in sorted((landing / "crm_opportunities").glob("*.csv")):
+        with path.open(newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    won_or_lost = {r["opportunity_id"] for r in rows if r["is_closed"] == "true"}
+    row = next(r for r in rows if r["opportunity_id"] not in won_or_lost
+               and r["lead_id"] not in in_the_day)
+    row.update(stage="closed won", is_closed="true", is_won="true",
+               closed_at=f"{day.isoformat()} 12:00:00", updated_at=f"{day.isoformat()} 23:59:59")
+    day_files = sorted((held / "crm_opportunities").glob("*.csv"))
+    day_file = day_files[0] if day_files else held / "crm_opportunities" / f"crm_opportunities_{day}.csv"
+    new_file = not day_file.exists()
+    with day_file.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore", lineterminator="\n")
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+    return row["lead_id"]
 
 
 def _leads_in(files) -> set[str]:
@@ -156,6 +182,7 @@ def builds(tmp_path_factory):
     first = run_pipeline(daily, say=lambda _m: None)
     assert first.success, first.failures
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
+    won_lead = _win_an_opportunity(landing, held, day.day)
     marked = _leads_to_mark(daily.duckdb_path, held)
     scored_rows = _mark(daily.duckdb_path, SCORED, marked)
     served_rows = _mark(daily.serving_path, SERVED, marked)
@@ -176,6 +203,7 @@ def builds(tmp_path_factory):
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
+                           won_lead=won_lead,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
@@ -227,6 +255,11 @@ def test_every_mart_equals_a_full_rebuild(builds):
             "select is_excluded, mql_at from incremental_build.marts.fct_lead_lifecycle "
             "where lead_id = ?", [excluded_lead]).fetchone()
         assert lifecycle == (True, None)  # the update took its MQL back
+        stage = con.execute(
+            "select current_stage, cast(customer_at as date) "
+            "from incremental_build.marts.fct_lead_lifecycle where lead_id = ?",
+            [builds.won_lead]).fetchone()
+        assert stage == ("customer", builds.day.day)  # a won opportunity alone moves the lead
     finally:
         con.close()
 

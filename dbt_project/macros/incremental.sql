@@ -26,23 +26,53 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Leads with a lead row, prospect activity or qualification loaded since the previous build
-    (of the model `relation`, default this one). -#}
-{% macro leads_to_rebuild(relation=none) -%}
+{#- The staging models whose new rows make a lead's by-lead models stale. `scoring`: what a
+    score reads (the lead, its prospect activities, its recycles); `lifecycle`: also its
+    opportunities and CRM stage entries, which move its stage dates. A model that calls
+    leads_to_rebuild(sources=...) declares these models with `-- depends_on:` lines (dbt
+    cannot see a ref made only at run time). The orchestration reads the same raw tables
+    (orchestration/incremental.py LEAD_SOURCES). -#}
+{% macro lead_sources(sources='scoring') -%}
+    {%- set scoring = ['stg_crm__leads', 'stg_crm__activities', 'stg_crm__qualifications'] -%}
+    {%- if sources == 'scoring' -%}
+        {{ return(scoring) }}
+    {%- elif sources == 'lifecycle' -%}
+        {{ return(scoring + ['stg_crm__opportunities', 'stg_crm__stage_history']) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("lead sources must be 'scoring' or 'lifecycle', not " ~ sources) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Leads with a row of `sources` loaded since the previous build (of the model `relation`,
+    default this one). -#}
+{% macro leads_to_rebuild(relation=none, sources='scoring') -%}
     {%- set since -%}coalesce({{ previous_build_loaded_to(relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }})){%- endset -%}
-    select lead_id from {{ ref('stg_crm__leads') }} where loaded_at > {{ since }}
-    union
-    select lead_id from {{ ref('stg_crm__activities') }} where loaded_at > {{ since }}
-    union
-    select lead_id from {{ ref('stg_crm__qualifications') }} where loaded_at > {{ since }}
+    {%- for source in lead_sources(sources) %}
+    {% if not loop.first %}union {% endif %}select lead_id from {{ ref(source) }} where loaded_at > {{ since }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The first CTE of a by-lead model with several inputs ("with {{ rebuilt_leads_cte() }}
+    leads as (...)"): the leads to rebuild, read once. Nothing on a full build. -#}
+{% macro rebuilt_leads_cte(sources='scoring') -%}
+    {%- if is_incremental() %}
+rebuilt_leads as (
+    {{ leads_to_rebuild(sources=sources) }}
+),
+    {%- endif %}
+{%- endmacro %}
+
+{#- The filter of each input of such a model: its rows of the rebuilt leads only. -#}
+{% macro of_rebuilt_leads(column='lead_id', keyword='where') -%}
+    {%- if is_incremental() %} {{ keyword }} {{ column }} in (select lead_id from rebuilt_leads){% endif -%}
 {%- endmacro %}
 
 {#- pre_hook of a by-lead incremental model: drop the rows of the leads about to be rebuilt
     (a lead that lost all its rows must lose them here too, which delete+insert on the new
     rows' keys would miss). -#}
-{% macro delete_leads_to_rebuild() -%}
+{% macro delete_leads_to_rebuild(sources='scoring') -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where lead_id in ({{ leads_to_rebuild() }})
+        delete from {{ this }} where lead_id in ({{ leads_to_rebuild(sources=sources) }})
     {%- else -%}
         select 1
     {%- endif -%}

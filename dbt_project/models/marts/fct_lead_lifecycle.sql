@@ -7,25 +7,38 @@
     qualification at or before the first opportunity; an MQL is the first MQL at or before
     the SQL (or opportunity). A stage entered out of order is not back-filled: the later
     stage is kept and the skipped one is flagged.
+
+    Nothing here depends on the day it is built, so it is incremental by lead
+    (macros/incremental.sql): a daily build redoes the leads with any new row, opportunities
+    and CRM stage entries included.
 -#}
-with leads as (
-    select * from {{ ref('int_leads_classified') }}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild(sources='lifecycle') }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
+
+with {{ rebuilt_leads_cte(sources='lifecycle') }}
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
 ),
 
 mql_episodes as (
-    select * from {{ ref('int_lead_mql_events') }}
+    select * from {{ ref('int_lead_mql_events') }}{{ of_rebuilt_leads() }}
 ),
 
 qualifications as (
-    select * from {{ ref('int_qualifications_evaluated') }}
+    select * from {{ ref('int_qualifications_evaluated') }}{{ of_rebuilt_leads() }}
 ),
 
 opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
+    select * from {{ ref('stg_crm__opportunities') }}{{ of_rebuilt_leads() }}
 ),
 
 crm_entries as (
-    select * from {{ ref('int_crm_stage_entries') }}
+    select * from {{ ref('int_crm_stage_entries') }}{{ of_rebuilt_leads() }}
 ),
 
 settings as (

@@ -3,17 +3,28 @@
     activities that could have made it MQL (from its creation to its SQL, or first
     opportunity), and whether it did a fast-track activity then. The
     lead score is monotonic in engagement, so a lead reaches threshold t at some moment if and
-    only if round(fit_weight x fit + engagement_weight x peak engagement) >= t. -#}
-with leads as (
-    select * from {{ ref('int_leads_classified') }}
+    only if round(fit_weight x fit + engagement_weight x peak engagement) >= t.
+    Incremental by lead, with the lifecycle's sources (macros/incremental.sql). -#}
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_leads_to_rebuild(sources='lifecycle') }}") }}
+-- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__activities') }}
+-- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
+
+with {{ rebuilt_leads_cte(sources='lifecycle') }}
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
 ),
 
 lifecycle as (
-    select * from {{ ref('fct_lead_lifecycle') }}
+    select * from {{ ref('fct_lead_lifecycle') }}{{ of_rebuilt_leads() }}
 ),
 
 activities as (
-    select * from {{ ref('int_activities_scored') }}
+    select * from {{ ref('int_activities_scored') }}{{ of_rebuilt_leads() }}
 ),
 
 settings as (

@@ -21,8 +21,8 @@ fit_matches as (
     select * from {{ ref('int_lead_fit_matches') }}
 ),
 
-activities as (
-    select * from {{ ref('int_activities_scored') }}
+activity_types as (
+    select * from {{ ref('int_lead_evaluation_activity_types') }}
 ),
 
 engagement_rules as (
@@ -62,12 +62,6 @@ fit_evidence as (
     left join fit_matches as m on e.lead_id = m.lead_id and r.rule_id = m.rule_id
 ),
 
-activity_types_done as (
-    select distinct a.lead_id, a.activity_type
-    from activities as a
-    inner join evaluation as e on a.lead_id = e.lead_id and a.occurred_at < e.evaluated_at
-),
-
 activity_evidence as (
     select
         'engagement' as family,
@@ -77,7 +71,7 @@ activity_evidence as (
         e.lead_id,
         e.converted_to_sql,
         coalesce(r.points, 0) as current_points
-    from activity_types_done as d
+    from activity_types as d
     inner join evaluation as e on d.lead_id = e.lead_id
     left join engagement_rules as r on d.activity_type = r.activity_type
 ),
