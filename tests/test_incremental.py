@@ -31,6 +31,7 @@ INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
                       "intermediate.int_activities_scored", "intermediate.int_lead_mql_episodes",
                       "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items",
                       "intermediate.int_lead_evaluations", "marts.fct_lead_lifecycle",
+                      "marts.fct_lead_score_peaks",
                       "intermediate.int_lead_evaluation_activity_types")
 
 
@@ -49,7 +50,7 @@ def _differences(con, table: str) -> int:
             where table_catalog = 'full_build' and table_schema || '.' || table_name = '{table}'
             order by ordinal_position""").fetchall()
     select = ", ".join(f'round("{c}", 6)' if t in ("DOUBLE", "FLOAT") else f'"{c}"'
-                       for c, t in columns if c != "loaded_at")
+                       for c, t in columns if c not in ("loaded_at", "built_at"))
     return con.execute(
         f"""select count(*) from (
               (select {select} from incremental_build.{table}

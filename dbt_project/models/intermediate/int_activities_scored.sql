@@ -15,38 +15,29 @@
           pre_hook="{{ delete_leads_to_rebuild() }}",
           post_hook="{{ insert_other_lead_buckets() }}") }}
 -- depends_on: {{ ref('stg_crm__leads') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 {%- set buckets = lead_bucket_count() %}
 
-with
-{%- if is_incremental() %}
-rebuilt_leads as (
-    {{ leads_to_rebuild() }}
-),
-{%- endif %}
+with {{ rebuilt_leads_cte() }}
 
 activities as (
     select * from {{ ref('stg_crm__activities') }}
     where coalesce(actor, 'prospect') = 'prospect'
         and {{ in_lead_bucket('lead_id', buckets) }}
-    {%- if is_incremental() %}
-        and lead_id in (select lead_id from rebuilt_leads)
-    {%- endif %}
+        {{- of_rebuilt_leads(keyword='and') }}
 ),
 
 qualifications as (
     select * from {{ ref('stg_crm__qualifications') }}
     where {{ in_lead_bucket('lead_id', buckets) }}
-    {%- if is_incremental() %}
-        and lead_id in (select lead_id from rebuilt_leads)
-    {%- endif %}
+        {{- of_rebuilt_leads(keyword='and') }}
 ),
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
     where {{ in_lead_bucket('lead_id', buckets) }}
-    {%- if is_incremental() %}
-        and lead_id in (select lead_id from rebuilt_leads)
-    {%- endif %}
+        {{- of_rebuilt_leads(keyword='and') }}
 ),
 
 rules as (
@@ -220,6 +211,8 @@ final as (
 
 select
     *,
+    -- when the build that wrote the row started (UTC): models reading by lead skip older rows
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}) as built_at,
     acquisition_mode = 'inbound'
         and not is_excluded
         and occurred_at >= lead_created_at

@@ -9,13 +9,13 @@
     evaluation moment moves with its SQL and opportunity dates.
 -#}
 {{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild(sources='lifecycle') }}") }}
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__opportunities') }}
 -- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with {{ rebuilt_leads_cte(sources='lifecycle') }}
+with {{ rebuilt_leads_cte() }}
 
 leads as (
     select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
@@ -26,7 +26,7 @@ lifecycle as (
 ),
 
 activities as (
-    select * from {{ ref('int_activities_scored') }}{{ of_rebuilt_leads() }}
+    select * from {{ ref('int_activities_scored') }}{{ of_rebuilt_leads(built_at='built_at') }}
 ),
 
 qualifications as (

@@ -5,17 +5,19 @@
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with fit_fields as (
+with {{ rebuilt_leads_cte() }}
+
+fit_fields as (
     select
         lead_id,
         field_name,
         field_value,
         {{ normalise_category('field_value') }} as normalised_value
     from {{ ref('int_lead_fit_fields') }}
-    {%- if is_incremental() %}
-    where lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads() }}
 ),
 
 fit_rules as (

@@ -6,16 +6,18 @@
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 
 {%- set state_columns = ['lead_id', 'activity_id', 'occurred_at', 'episode', 'score_episode',
                          'episode_origin_at', 'decayed_sum_at_origin'] %}
 
-with scored as (
+with {{ rebuilt_leads_cte() }}
+
+scored as (
     select {{ state_columns | join(', ') }}
     from {{ ref('int_activities_scored') }}
-    {%- if is_incremental() %}
-    where lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads(built_at='built_at') }}
 ),
 
 last_activity as (

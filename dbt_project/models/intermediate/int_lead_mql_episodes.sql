@@ -7,16 +7,17 @@
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with candidates as (
+with {{ rebuilt_leads_cte() }}
+
+candidates as (
     select
         lead_id, episode, score_episode, occurred_at, activity_id, activity_type, lead_score,
         fit_score, engagement_score, engagement_raw, mql_threshold
     from {{ ref('int_activities_scored') }}
-    where is_mql_candidate
-    {%- if is_incremental() %}
-        and lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    where is_mql_candidate{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
 ),
 
 -- the first candidate of each episode (one hash aggregate, not a sort of every candidate)

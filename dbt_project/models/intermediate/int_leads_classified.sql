@@ -2,15 +2,16 @@
     def_* tables. Incremental by lead (macros/incremental.sql). -#}
 {{ config(materialized='incremental', incremental_strategy='append',
           pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with leads as (
+with {{ rebuilt_leads_cte() }}
+
+leads as (
     select * from {{ ref('stg_crm__leads') }}
-    {%- if is_incremental() %}
-    where lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads() }}
 ),
 
 settings as (

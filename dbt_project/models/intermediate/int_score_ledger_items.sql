@@ -11,17 +11,19 @@
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
+-- depends_on: {{ ref('stg_crm__opportunities') }}
+-- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with settings as (
+with {{ rebuilt_leads_cte() }}
+
+settings as (
     select * from {{ ref('def_settings') }}
 ),
 
 fit_matches as (
     select lead_id, rule_id, points
     from {{ ref('int_lead_fit_matches') }}
-    {%- if is_incremental() %}
-    where lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads() }}
 ),
 
 fit_sums as (
@@ -45,28 +47,21 @@ mql_moments as (
         e.mql_lead_score as lead_score
     from {{ ref('int_lead_mql_episodes') }} as e
     left join fit_sums as f on e.lead_id = f.lead_id
-    {%- if is_incremental() %}
-    where e.lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads('e.lead_id') }}
 ),
 
 -- Each lead's current engagement episode (leads without an activity have none).
 current_episodes as (
     select lead_id, score_episode
     from {{ ref('int_lead_last_activity') }}
-    {%- if is_incremental() %}
-    where lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    {{- of_rebuilt_leads() }}
 ),
 
 -- (not materialized: read twice, it would otherwise be written out)
 activities as not materialized (
     select lead_id, score_episode, activity_type, activity_id, occurred_at, rule_points, counted_points
     from {{ ref('int_activities_scored') }}
-    where rule_points <> 0
-    {%- if is_incremental() %}
-        and lead_id in ({{ leads_to_rebuild() }})
-    {%- endif %}
+    where rule_points <> 0{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
 ),
 
 mql_rows as (

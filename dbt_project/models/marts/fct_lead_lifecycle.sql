@@ -13,13 +13,13 @@
     and CRM stage entries included.
 -#}
 {{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild(sources='lifecycle') }}") }}
+          pre_hook="{{ delete_leads_to_rebuild() }}") }}
 -- depends_on: {{ ref('stg_crm__leads') }}
 -- depends_on: {{ ref('stg_crm__activities') }}
 -- depends_on: {{ ref('stg_crm__qualifications') }}
 -- depends_on: {{ ref('stg_crm__stage_history') }}
 
-with {{ rebuilt_leads_cte(sources='lifecycle') }}
+with {{ rebuilt_leads_cte() }}
 
 leads as (
     select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
