@@ -27,11 +27,13 @@ from tests.conftest import settings_at
 
 COMPARED_SCHEMAS = ("marts", "definitions")
 INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
+                      "staging.stg_crm__qualifications", "staging.stg_crm__opportunities",
+                      "staging.stg_crm__stage_history",
                       "intermediate.int_lead_fit_matches", "intermediate.int_leads_classified",
                       "intermediate.int_activities_scored", "intermediate.int_lead_mql_episodes",
                       "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items",
                       "intermediate.int_lead_evaluations", "marts.fct_lead_lifecycle",
-                      "marts.fct_lead_score_peaks",
+                      "marts.fct_lead_score_peaks", "intermediate.int_lead_funnel_events",
                       "intermediate.int_lead_evaluation_activity_types")
 
 

@@ -1,3 +1,7 @@
+{#- Incremental on the key: only rows loaded since the last build are read (a newer version
+    of a qualification carries the later load time, so it replaces the staged one). -#}
+{{ config(materialized='incremental', unique_key='qualification_id', incremental_strategy='delete+insert') }}
+
 with source as (
     select * from {{ source('raw', 'crm_qualifications') }}
 ),
@@ -17,6 +21,9 @@ renamed as (
         {{ clean_text('rep_id') }} as rep_id,
         _loaded_at as loaded_at
     from source
+    {% if is_incremental() -%}
+    where _loaded_at > (select max(loaded_at) from {{ this }})
+    {%- endif %}
 )
 
 select * from renamed

@@ -1,3 +1,7 @@
+{#- Incremental on the key: only rows loaded since the last build are read (a newer version
+    of a stage entry carries the later load time, so it replaces the staged one). -#}
+{{ config(materialized='incremental', unique_key=['lead_id', 'stage', 'entered_at'], incremental_strategy='delete+insert') }}
+
 with source as (
     select * from {{ source('raw', 'crm_stage_history') }}
 ),
@@ -9,6 +13,9 @@ renamed as (
         entered_at,
         _loaded_at as loaded_at
     from source
+    {% if is_incremental() -%}
+    where _loaded_at > (select max(loaded_at) from {{ this }})
+    {%- endif %}
 )
 
 select * from renamed
