@@ -29,12 +29,24 @@
 {#- The staging models whose new rows make a lead's by-lead models stale: everything keyed by
     lead (the lead, its activities, qualifications, opportunities and CRM stage entries). One
     set for every by-lead model, so a lead one of them rebuilds is rebuilt in all of them.
-    A model calling leads_to_rebuild() names the ones it does not ref with `-- depends_on:`
-    lines (dbt cannot see a ref made only at run time). The orchestration reads the same raw
+    by_lead_incremental() refs them all for the model (dbt cannot see a ref made only at run
+    time). The orchestration reads the same raw
     tables (orchestration/incremental.py LEAD_SOURCES). -#}
 {% macro lead_sources() -%}
     {{ return(['stg_crm__leads', 'stg_crm__activities', 'stg_crm__qualifications',
                'stg_crm__opportunities', 'stg_crm__stage_history']) }}
+{%- endmacro %}
+
+{#- The config of a by-lead incremental model, at the top of its file: append after the
+    pre-hook has deleted the leads to rebuild (`post_hook`: the model's own, if any), and a
+    ref to each lead source, so dbt builds them first and the model need not list them. -#}
+{% macro by_lead_incremental(post_hook=none) -%}
+    {%- set hooks = {'pre_hook': "{{ delete_leads_to_rebuild() }}"} -%}
+    {%- if post_hook %}{% do hooks.update({'post_hook': post_hook}) %}{% endif -%}
+    {{ config(materialized='incremental', incremental_strategy='append', **hooks) }}
+    {%- for source in lead_sources() %}
+-- depends_on: {{ ref(source) }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#- The newest load the previous build of `relation` (default this one) read, as a literal;

@@ -76,7 +76,7 @@ def test_an_activity_after_the_evaluation_moment_is_never_counted(published_demo
     _, settings, _ = published_demo
     env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path)}
     done = subprocess.run([sys.executable, "-m", "orchestration.cli", "dbt", "test", "--select",
-                           "int_scoring_evaluation,test_type:unit"],
+                           "int_lead_evaluations,test_type:unit"],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "an_activity_after_the_evaluation_moment_does_not_count" in done.stdout

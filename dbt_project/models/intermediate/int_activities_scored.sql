@@ -11,12 +11,7 @@
     new rows, from their whole history. A big build scores its leads in buckets whose sorts
     fit in memory (macros/lead_buckets.sql).
 -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}",
-          post_hook="{{ insert_other_lead_buckets() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental(post_hook="{{ insert_other_lead_buckets() }}") }}
 {%- set buckets = lead_bucket_count() %}
 
 with {{ rebuilt_leads_cte() }}

@@ -8,12 +8,7 @@
     Incremental by lead (macros/incremental.sql), with the lifecycle's sources: a lead's
     evaluation moment moves with its SQL and opportunity dates.
 -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
 

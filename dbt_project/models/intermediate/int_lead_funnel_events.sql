@@ -1,13 +1,7 @@
 {#- One row per lead with the reporting-zone week of every stage it entered, the days between
     stages, and whether each cohort conversion happened within its maturity window.
     Incremental by lead, like the lifecycle it reads (macros/incremental.sql). -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__qualifications') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
 

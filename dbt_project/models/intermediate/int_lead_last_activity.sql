@@ -1,13 +1,7 @@
 {#- Each lead's latest scored activity: the state its current engagement decays from.
     Incremental by lead (macros/incremental.sql), so "now" costs one row per lead, not a pass
     over every activity. -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__qualifications') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 {%- set state_columns = ['lead_id', 'activity_id', 'occurred_at', 'episode', 'score_episode',
                          'episode_origin_at', 'decayed_sum_at_origin'] %}

@@ -6,13 +6,7 @@
       engagement rows' weighted_points are NULL): fct_score_ledger decays them to the scoring
       moment when read, so a day of new data rewrites only the leads it touched.
     Incremental by lead, like the scoring models it reads. -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__qualifications') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
 

@@ -12,12 +12,7 @@
     (macros/incremental.sql): a daily build redoes the leads with any new row, opportunities
     and CRM stage entries included.
 -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__qualifications') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
 

@@ -5,13 +5,7 @@
     lead score is monotonic in engagement, so a lead reaches threshold t at some moment if and
     only if round(fit_weight x fit + engagement_weight x peak engagement) >= t.
     Incremental by lead, with the lifecycle's sources (macros/incremental.sql). -#}
-{{ config(materialized='incremental', incremental_strategy='append',
-          pre_hook="{{ delete_leads_to_rebuild() }}") }}
--- depends_on: {{ ref('stg_crm__leads') }}
--- depends_on: {{ ref('stg_crm__activities') }}
--- depends_on: {{ ref('stg_crm__qualifications') }}
--- depends_on: {{ ref('stg_crm__opportunities') }}
--- depends_on: {{ ref('stg_crm__stage_history') }}
+{{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
 
