@@ -182,6 +182,7 @@ def builds(tmp_path_factory):
     day = hold_back_last_day(landing, held)
 
     daily = settings_at(root / "daily", landing=landing)
+    _parse_for_another_warehouse(root / "elsewhere.duckdb")
     first = run_pipeline(daily, say=lambda _m: None)
     assert first.success, first.failures
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
@@ -190,8 +191,10 @@ def builds(tmp_path_factory):
     scored_rows = _mark(daily.duckdb_path, SCORED, marked)
     served_rows = _mark(daily.serving_path, SERVED, marked)
     append_held_back(held, landing)
+    daily_started = time.time()
     second = run_pipeline(daily, say=lambda _m: None)
     assert second.success, second.failures
+    daily_dbt_logs = _dbt_logs_since(daily_started)
     marks_kept = _take_marks(daily.duckdb_path, SCORED, marked, scored_rows)
     served_marks_kept = _take_marks(daily.serving_path, SERVED, marked, served_rows)
 
@@ -206,9 +209,24 @@ def builds(tmp_path_factory):
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
-                           won_lead=won_lead,
+                           won_lead=won_lead, daily_dbt_logs=daily_dbt_logs,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
+
+
+def _parse_for_another_warehouse(path) -> None:
+    """Leave target/ with the parse state of another profile, as another warehouse's run
+    would: the first build here must re-parse, and must leave its own state behind."""
+    env = {**os.environ, "DUCKDB_PATH": str(path)}
+    done = subprocess.run([sys.executable, "-m", "orchestration.cli", "dbt", "parse", "--quiet"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def _dbt_logs_since(started: float) -> list[str]:
+    """The logs of the dbt builds run since `started` (each in a target folder of its own)."""
+    return [path.read_text() for path in (DBT_PROJECT_DIR / "target").glob("dbt_models-*/dbt.log")
+            if path.parent.stat().st_mtime >= started]
 
 
 def _scoring_buckets_since(started: float) -> set[int]:
@@ -239,6 +257,15 @@ def test_the_second_run_was_incremental(builds):
     assert sorted(m for m, full in runs if not full) == models  # the daily run
     # a lead the day touched was rescored; a lead it did not touch kept its rows
     assert builds.marks_kept == {"touched": False, "untouched": True}
+
+
+def test_the_daily_build_reuses_the_previous_builds_parse(builds):
+    """The build before it left its parse state: dbt re-reads only changed files, not the
+    whole project (it would if the state came from another warehouse's profile)."""
+    assert builds.daily_dbt_logs
+    for log in builds.daily_dbt_logs:
+        assert "Unable to do partial parsing" not in log
+        assert "Partial parsing enabled, no changes found, skipping parsing" in log
 
 
 def test_every_mart_equals_a_full_rebuild(builds):

@@ -2,6 +2,7 @@
 
 
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,20 @@ def manifest_is_stale(project: DbtProject) -> bool:
         if any(f.is_file() and f.stat().st_mtime > built for f in files):
             return True
     return False
+
+
+def keep_parse_state(project: DbtProject, run_target: Path) -> None:
+    """Hand a build's parse state (partial_parse.msgpack) to the next build. Each build runs in
+    a target folder of its own, starting from the state in target/; dbt re-parses the whole
+    project (about 5 s) when that state was written under another profile - another warehouse
+    path or memory limit - so the state of the last build on this warehouse is the one to keep."""
+    state = run_target / "partial_parse.msgpack"
+    if not state.exists():
+        return
+    shared = Path(project.project_dir) / project.target_path / state.name
+    partial = shared.with_name(f"{state.name}.{os.getpid()}")
+    shutil.copyfile(state, partial)
+    os.replace(partial, shared)  # atomic: a build starting now copies the old or the new file
 
 
 def ensure_manifest(project: DbtProject | None = None) -> Path:
@@ -131,6 +146,7 @@ def transform_assets() -> dg.AssetsDefinition:
         try:
             yield from invocation.stream()
         finally:
+            keep_parse_state(project, invocation.target_path)
             results = invocation.get_artifact("run_results.json")["results"] \
                 if (invocation.target_path / "run_results.json").exists() else []
             succeeded = {r["unique_id"] for r in results if r["status"] == "success"}

@@ -11,8 +11,12 @@
 {%- if rebuilt not in ('loaded', 'leads') -%}
     {{ exceptions.raise_compiler_error("rebuilt must be 'loaded' or 'leads', not " ~ rebuilt) }}
 {%- endif -%}
+{#- refs of leads_to_rebuild(), declared whatever the flags of the run that parses this -#}
+{%- for source in lead_sources() %}
+-- depends_on: {{ ref(source) }}
+{%- endfor %}
 {%- set since -%}
-    coalesce({{ previous_build_loaded_to(model) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+    {{ rebuild_since(model) }}
 {%- endset %}
 select {{ column_name }} as unique_field, count(*) as n_records
 from {{ model }}
