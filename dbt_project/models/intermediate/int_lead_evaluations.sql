@@ -5,8 +5,8 @@
     windows after the horizon. Whether those windows have passed depends on the day, so the
     status is added downstream.
 
-    Incremental by lead (macros/incremental.sql), with the lifecycle's sources: a lead's
-    evaluation moment moves with its SQL and opportunity dates.
+    Incremental by lead (macros/incremental.sql): a new opportunity or CRM stage entry moves a
+    lead's evaluation moment, and counts as a new row of the lead like any other.
 -#}
 {{ by_lead_incremental() }}
 

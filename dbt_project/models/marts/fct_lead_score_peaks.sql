@@ -4,7 +4,7 @@
     opportunity), and whether it did a fast-track activity then. The
     lead score is monotonic in engagement, so a lead reaches threshold t at some moment if and
     only if round(fit_weight x fit + engagement_weight x peak engagement) >= t.
-    Incremental by lead, with the lifecycle's sources (macros/incremental.sql). -#}
+    Incremental by lead, like the lifecycle it reads (macros/incremental.sql). -#}
 {{ by_lead_incremental() }}
 
 with {{ rebuilt_leads_cte() }}
