@@ -74,23 +74,35 @@ def _exclude_an_mql_lead(landing, held, warehouse, day) -> str:
             "where field_name = 'email_domain' order by 1 limit 1").fetchone()
     finally:
         con.close()
-    day_file = next((held / "crm_leads").glob("*.csv"))
     source = next(p for p in (landing / "crm_leads").glob("*.csv")
                   if lead_id in p.read_text())
     with source.open(newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["lead_id"] == lead_id)
     row["email"] = f"someone@{excluded_domain}"
     row["updated_at"] = f"{day.isoformat()}T23:59:59Z"  # newer than any version
-    with day_file.open(newline="") as fh:
-        header = next(csv.reader(fh))
-    with day_file.open("a", newline="") as fh:
-        csv.DictWriter(fh, fieldnames=header, extrasaction="ignore").writerow(row)
+    _append_to_day(held, "crm_leads", day, row)
     return lead_id
+
+
+def _append_to_day(held, extract: str, day, row: dict) -> None:
+    """Add a row to the held-back day's file of `extract` (a new file if the day had none)."""
+    files = sorted((held / extract).glob("*.csv"))
+    day_file = files[0] if files else held / extract / f"{extract}_{day}.csv"
+    header = None
+    if day_file.exists():
+        with day_file.open(newline="") as fh:
+            header = next(csv.reader(fh))
+    with day_file.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header or list(row), extrasaction="ignore",
+                                lineterminator="\n")
+        if header is None:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def _win_an_opportunity(landing, held, day) -> str:
     """Tomorrow's extract wins the open opportunity of a lead with no other row in the day:
-    only the by-lead models that follow opportunities (the lifecycle and what reads it) see it."""
+    only the opportunity extract brings news of that lead."""
     in_the_day = _leads_in(held.glob("*/*.csv"))
     rows = []
     for path in sorted((landing / "crm_opportunities").glob("*.csv")):
@@ -101,14 +113,7 @@ def _win_an_opportunity(landing, held, day) -> str:
                and r["lead_id"] not in in_the_day)
     row.update(stage="closed won", is_closed="true", is_won="true",
                closed_at=f"{day.isoformat()} 12:00:00", updated_at=f"{day.isoformat()} 23:59:59")
-    day_files = sorted((held / "crm_opportunities").glob("*.csv"))
-    day_file = day_files[0] if day_files else held / "crm_opportunities" / f"crm_opportunities_{day}.csv"
-    new_file = not day_file.exists()
-    with day_file.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row), extrasaction="ignore", lineterminator="\n")
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
+    _append_to_day(held, "crm_opportunities", day, row)
     return row["lead_id"]
 
 

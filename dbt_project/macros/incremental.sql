@@ -30,8 +30,8 @@
     lead (the lead, its activities, qualifications, opportunities and CRM stage entries). One
     set for every by-lead model, so a lead one of them rebuilds is rebuilt in all of them.
     by_lead_incremental() refs them all for the model (dbt cannot see a ref made only at run
-    time). The orchestration reads the same raw
-    tables (orchestration/incremental.py LEAD_SOURCES). -#}
+    time). The orchestration reads the same raw tables (orchestration/incremental.py
+    LEAD_SOURCES). -#}
 {% macro lead_sources() -%}
     {{ return(['stg_crm__leads', 'stg_crm__activities', 'stg_crm__qualifications',
                'stg_crm__opportunities', 'stg_crm__stage_history']) }}
@@ -44,9 +44,21 @@
     {%- set hooks = {'pre_hook': "{{ delete_leads_to_rebuild() }}"} -%}
     {%- if post_hook %}{% do hooks.update({'post_hook': post_hook}) %}{% endif -%}
     {{ config(materialized='incremental', incremental_strategy='append', **hooks) }}
+    {{- lead_source_refs() }}
+{%- endmacro %}
+
+{#- A ref to each lead source, as `-- depends_on:` lines: whatever the flags of the run that
+    parses the caller, dbt sees what leads_to_rebuild() reads. -#}
+{% macro lead_source_refs() -%}
     {%- for source in lead_sources() %}
 -- depends_on: {{ ref(source) }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The filter of an incremental staging model: the raw rows loaded since its last build (a
+    newer version of a row carries the later load time, so it replaces the staged one). -#}
+{% macro loaded_since_last_build() -%}
+    {%- if is_incremental() %}where _loaded_at > (select max(loaded_at) from {{ this }}){% endif -%}
 {%- endmacro %}
 
 {#- The newest load the previous build of `relation` (default this one) read, as a literal;

@@ -11,10 +11,7 @@
 {%- if rebuilt not in ('loaded', 'leads') -%}
     {{ exceptions.raise_compiler_error("rebuilt must be 'loaded' or 'leads', not " ~ rebuilt) }}
 {%- endif -%}
-{#- refs of leads_to_rebuild(), declared whatever the flags of the run that parses this -#}
-{%- for source in lead_sources() %}
--- depends_on: {{ ref(source) }}
-{%- endfor %}
+{{- lead_source_refs() }}
 {%- set since -%}
     {{ rebuild_since(model) }}
 {%- endset %}

@@ -32,9 +32,7 @@ renamed as (
         _file_name as source_file_name,
         _loaded_at as loaded_at
     from source
-    {% if is_incremental() -%}
-    where _loaded_at > (select max(loaded_at) from {{ this }})
-    {%- endif %}
+    {{ loaded_since_last_build() }}
 )
 
 select * from renamed

@@ -21,9 +21,7 @@ renamed as (
         coalesce(updated_at, created_at) as updated_at,
         _loaded_at as loaded_at
     from source
-    {% if is_incremental() -%}
-    where _loaded_at > (select max(loaded_at) from {{ this }})
-    {%- endif %}
+    {{ loaded_since_last_build() }}
 )
 
 select * from renamed

@@ -21,9 +21,7 @@ renamed as (
         {{ clean_text('rep_id') }} as rep_id,
         _loaded_at as loaded_at
     from source
-    {% if is_incremental() -%}
-    where _loaded_at > (select max(loaded_at) from {{ this }})
-    {%- endif %}
+    {{ loaded_since_last_build() }}
 )
 
 select * from renamed
