@@ -9,8 +9,9 @@ The served schemas' tables are copied. Their views (the score ledger, which deca
 rows when read) are created in the serving file with the same SQL, beside the tables they read.
 A daily run should not copy 37 M ledger rows again: the tables of by-lead incremental models
 are patched in a copy of the previous serving file - the leads with rows loaded since its
-publish are replaced - when nothing else changed them since (no full refresh, same
-definitions and dbt code); otherwise they are copied whole.
+publish, or rows written since (tables with `built_at`), are replaced - when nothing else
+changed them since (no full refresh, same definitions and dbt code); otherwise they are
+copied whole.
 
 Beside the marts, an `audit` schema records what was published and how it was checked: the
 publish itself, every check result of the run, the load log and a summary of quarantined rows
@@ -80,7 +81,7 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
             name = f'"{schema}"."{table}"'
             rows = warehouse.execute(f"select count(*) from {name}").fetchone()[0]
             if (schema, table) in patchable:
-                leads = _patch_by_lead(warehouse, name, patchable[(schema, table)])
+                leads = _patch_by_lead(warehouse, name, *patchable[(schema, table)])
                 patched_rows = warehouse.execute(f"select count(*) from serving_new.{name}").fetchone()[0]
                 say(f"serving: {schema}.{table} patched ({leads:,} leads with new rows)")
                 if patched_rows != rows:  # never expected; the whole copy is always right
@@ -183,10 +184,10 @@ def _tables_read(warehouse: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[s
 
 
 def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
-                      tables: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+                      tables: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
     """Tables of by-lead incremental models that the previous serving file holds as of a
     build whose changes since are all incremental with the same fingerprint: table -> the
-    newest load that serving copy reflects."""
+    newest load that serving copy reflects and when the build it holds was recorded."""
     if not serving_path.exists() or not _has_builds(warehouse):
         return {}
     try:
@@ -210,23 +211,40 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
             "from audit.dbt_builds where model = ? and built_at > ?",
             [fingerprint, table, built_at]).fetchone()
         if since[0] == 0 or since[1]:
-            patchable[(schema, table)] = loaded_to
+            patchable[(schema, table)] = (loaded_to, built_at)
     return patchable
 
 
-def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: datetime) -> int:
+def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: datetime,
+                   built_at: datetime) -> int:
     """Replace, in serving_new, the rows of the leads with a row loaded after `loaded_to`
-    (a superset of the leads any build since rebuilt)."""
+    (a superset of the leads any build since rebuilt). A table whose rows carry `built_at`
+    (when the build that wrote them started) also has its rows written after the served
+    build (`built_at`) replaced - fct_sla redoes pending episodes with no new row - and only
+    those rows are read: every lead rebuilt since was written whole after that moment."""
     present = raw_tables(warehouse)
     changed = " union ".join(f"select lead_id from raw.{t} where _loaded_at > $since"
                              for t in LEAD_SOURCES if t in present)
+    stamped = _has_column(warehouse, name, "built_at")
+    if stamped:
+        changed += f" union select lead_id from {name} where built_at > $built"
     warehouse.execute(f"create or replace temp table _publish_leads as {changed}",
-                      {"since": loaded_to})
+                      {"since": loaded_to, **({"built": built_at} if stamped else {})})
     try:
         warehouse.execute(f"delete from serving_new.{name} "
                           f"where lead_id in (select lead_id from _publish_leads)")
-        warehouse.execute(f"insert into serving_new.{name} select * from {name} "
-                          f"where lead_id in (select lead_id from _publish_leads)")
+        warehouse.execute(f"insert into serving_new.{name} select * from {name} where "
+                          + ("built_at > $built and " if stamped else "")
+                          + "lead_id in (select lead_id from _publish_leads)",
+                          {"built": built_at} if stamped else {})
         return warehouse.execute("select count(*) from _publish_leads").fetchone()[0]
     finally:
         warehouse.execute("drop table _publish_leads")
+
+
+def _has_column(warehouse: duckdb.DuckDBPyConnection, name: str, column: str) -> bool:
+    schema, table = (part.strip('"') for part in name.split("."))
+    return warehouse.execute(
+        "select count(*) from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ? and column_name = ?",
+        [schema, table, column]).fetchone()[0] > 0

@@ -93,3 +93,37 @@ def test_manifest_is_prepared_on_a_fresh_checkout_and_only_when_stale(tmp_path, 
     later = manifest.stat().st_mtime + 10
     os.utime(model, (later, later))
     assert manifest_is_stale(project)
+
+
+def test_the_dbt_resource_asks_no_subprocess_for_the_version_and_opens_no_adapter(
+        monkeypatch, tmp_path):
+    import dagster_dbt.core.resource as dagster_dbt_resource
+    from dagster_dbt import DbtCliResource
+    from packaging.version import parse
+
+    from orchestration.defs.transform import LeanDbtCliResource, dbt_resource
+
+    # the private methods overridden must still exist upstream, or the override does nothing
+    assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"ran {args}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_subprocess)
+    resource = dbt_resource()
+    assert isinstance(resource, LeanDbtCliResource)
+    from importlib.metadata import version
+
+    assert resource._cli_version == parse(version("dbt-core"))
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    # a dbt that is not the one installed here is still asked
+    elsewhere = tmp_path / "dbt"
+    elsewhere.write_text("#!/bin/sh\necho 2.0.0\n")
+    elsewhere.chmod(0o755)
+    other = LeanDbtCliResource(project_dir=str(resource.project_dir), dbt_executable=str(elsewhere))
+    try:
+        other._cli_version
+    except AssertionError as e:
+        assert str(elsewhere) in str(e)
+    else:
+        raise AssertionError("the other dbt was not asked its version")

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import duckdb
@@ -34,7 +34,8 @@ INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
                       "intermediate.int_lead_last_activity", "intermediate.int_score_ledger_items",
                       "intermediate.int_lead_evaluations", "marts.fct_lead_lifecycle",
                       "marts.fct_lead_score_peaks", "intermediate.int_lead_funnel_events",
-                      "intermediate.int_lead_evaluation_activity_types")
+                      "intermediate.int_lead_evaluation_activity_types",
+                      "marts.fct_definition_exceptions", "marts.fct_sla")
 
 
 def _tables(con, catalog: str, schemas: tuple[str, ...] = COMPARED_SCHEMAS) -> list[str]:
@@ -117,6 +118,30 @@ def _win_an_opportunity(landing, held, day) -> str:
     return row["lead_id"]
 
 
+def _let_a_pending_episode_breach(landing, held, warehouse, day) -> tuple[str, datetime]:
+    """Tomorrow's extract brings a new lead created just after the SLA limit of a pending
+    episode whose lead has no row in the day: the data now runs past the limit, so the episode
+    breaches with no new row of its own (fct_sla redoes pending leads on every build)."""
+    from orchestration.funnel_definitions import load_definitions
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        pending = con.execute("select lead_id, mql_at from marts.fct_sla where is_pending "
+                              "order by mql_at, lead_id").fetchall()
+    finally:
+        con.close()
+    in_the_day = _leads_in(held.glob("*/*.csv"))
+    lead_id, mql_at = next((lead, at) for lead, at in pending if lead not in in_the_day)
+    later = mql_at + timedelta(hours=load_definitions().sla.limit_hours, minutes=1)
+    template = next((landing / "crm_leads").glob("*.csv"))
+    with template.open(newline="") as fh:
+        row = next(csv.DictReader(fh))
+    row.update(lead_id="L_SLA_CLOCK", email="clock@example.org", merged_into_lead_id="",
+               created_at=f"{later:%Y-%m-%d %H:%M:%S}", updated_at=f"{later:%Y-%m-%d %H:%M:%S}")
+    _append_to_day(held, "crm_leads", day, row)
+    return lead_id, mql_at
+
+
 def _leads_in(files) -> set[str]:
     leads = set()
     for path in files:
@@ -192,6 +217,7 @@ def builds(tmp_path_factory):
     assert first.success, first.failures
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
     won_lead = _win_an_opportunity(landing, held, day.day)
+    breached_lead = _let_a_pending_episode_breach(landing, held, daily.duckdb_path, day.day)
     marked = _leads_to_mark(daily.duckdb_path, held)
     scored_rows = _mark(daily.duckdb_path, SCORED, marked)
     served_rows = _mark(daily.serving_path, SERVED, marked)
@@ -214,7 +240,8 @@ def builds(tmp_path_factory):
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
-                           won_lead=won_lead, daily_dbt_logs=daily_dbt_logs,
+                           won_lead=won_lead, breached_lead=breached_lead,
+                           daily_dbt_logs=daily_dbt_logs,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
@@ -295,6 +322,11 @@ def test_every_mart_equals_a_full_rebuild(builds):
             "from incremental_build.marts.fct_lead_lifecycle where lead_id = ?",
             [builds.won_lead]).fetchone()
         assert stage == ("customer", builds.day.day)  # a won opportunity alone moves the lead
+        sla = con.execute(
+            "select is_pending, is_never_touched, is_limit_breached "
+            "from incremental_build.marts.fct_sla where lead_id = ? and mql_at = ?",
+            list(builds.breached_lead)).fetchone()
+        assert sla == (False, True, True)  # the data ran past its limit: breached, no new row
     finally:
         con.close()
 

@@ -77,12 +77,36 @@
 {%- endmacro %}
 
 {#- The first CTE of a by-lead model ("with {{ rebuilt_leads_cte() }} leads as (...)"): the
-    leads to rebuild, read once. Nothing on a full build. -#}
-{% macro rebuilt_leads_cte() -%}
+    leads to rebuild, read once. Nothing on a full build.
+    `moving_rows`: a condition on the model's own rows whose values can change with the day
+    alone (fct_sla: an episode still pending); their leads are rebuilt on every build too.
+    The pre-hook has already dropped the leads with new rows, so this reads only the others;
+    their old rows go after the insert (drop_rows_rebuilt_in_this_build()). -#}
+{% macro rebuilt_leads_cte(moving_rows=none) -%}
     {%- if is_incremental() -%}
-        {{ return('rebuilt_leads as (\n    ' ~ leads_to_rebuild() ~ '\n),') }}
+        {%- set moving = '\n    union select lead_id from ' ~ this ~ ' where ' ~ moving_rows if moving_rows else '' -%}
+        {{ return('rebuilt_leads as (\n    ' ~ leads_to_rebuild() ~ moving ~ '\n),') }}
     {%- endif -%}
     {{ return('') }}
+{%- endmacro %}
+
+{#- The start of this dbt build (UTC) as a timestamp literal: the `built_at` of each row a
+    build writes. A reader (a by-lead model, the serving publish) skips the blocks written
+    before the build it last saw. -#}
+{% macro build_stamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- post_hook of a by-lead model with `moving_rows`: the leads rebuilt for those rows kept
+    their old rows through the pre-hook; drop them now that this build's rows are in. -#}
+{% macro drop_rows_rebuilt_in_this_build() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where built_at < {{ build_stamp() }}
+          and lead_id in (select lead_id from {{ this }} where built_at = {{ build_stamp() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The filter of each input of a by-lead model: its rows of the rebuilt leads only (nothing

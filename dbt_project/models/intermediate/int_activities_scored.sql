@@ -207,7 +207,7 @@ final as (
 select
     *,
     -- when the build that wrote the row started (UTC): models reading by lead skip older rows
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}) as built_at,
+    {{ build_stamp() }} as built_at,
     acquisition_mode = 'inbound'
         and not is_excluded
         and occurred_at >= lead_created_at

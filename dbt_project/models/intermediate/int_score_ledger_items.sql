@@ -105,6 +105,8 @@ current_rows as (
         on a.lead_id = c.lead_id and a.score_episode = c.score_episode
 )
 
-select {{ ledger_columns() }} from mql_rows
+-- built_at: when the build that wrote the row started (UTC); the serving publish copies the
+-- rows written since its last publish (36 M rows at 1 M leads: it skips the older blocks)
+select {{ ledger_columns() }}, {{ build_stamp() }} as built_at from mql_rows
 union all
-select {{ ledger_columns() }} from current_rows
+select {{ ledger_columns() }}, {{ build_stamp() }} as built_at from current_rows

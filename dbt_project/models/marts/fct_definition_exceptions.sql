@@ -1,23 +1,31 @@
 {#- Records that break the definitions, for the sales feedback loop: one row per
-    (exception_type, object_id). -#}
-with qualifications as (
-    select * from {{ ref('int_qualifications_evaluated') }}
+    (exception_type, object_id).
+
+    Every exception belongs to one lead (an unknown lead's records carry its id) and depends
+    only on that lead's rows, never on the day: incremental by lead (macros/incremental.sql).
+    When an unknown lead's row arrives, the lead is rebuilt and its exceptions go. -#}
+{{ by_lead_incremental() }}
+
+with {{ rebuilt_leads_cte() }}
+
+qualifications as (
+    select * from {{ ref('int_qualifications_evaluated') }}{{ of_rebuilt_leads() }}
 ),
 
 lifecycle as (
-    select * from {{ ref('fct_lead_lifecycle') }}
+    select * from {{ ref('fct_lead_lifecycle') }}{{ of_rebuilt_leads() }}
 ),
 
 leads as (
-    select * from {{ ref('stg_crm__leads') }}
+    select * from {{ ref('stg_crm__leads') }}{{ of_rebuilt_leads() }}
 ),
 
 activities as (
-    select * from {{ ref('stg_crm__activities') }}
+    select * from {{ ref('stg_crm__activities') }}{{ of_rebuilt_leads() }}
 ),
 
 opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
+    select * from {{ ref('stg_crm__opportunities') }}{{ of_rebuilt_leads() }}
 ),
 
 settings as (

@@ -6,7 +6,7 @@
     A view: the rows fixed once built come from int_score_ledger_items; what moves with the
     scoring moment (the current rows' decay, clamp and rounding) is added here when read, so a
     day of new data does not rewrite every activity's decay. The serving file holds it as a
-    table (orchestration/publish.py), so BI tools never pay for the view. -#}
+    view too, beside copies of the tables it reads (orchestration/publish.py). -#}
 {{ config(materialized='view') }}
 
 with settings as (

@@ -1,13 +1,23 @@
 {#- One row per MQL episode: the first sales touch after it and whether the handover met
     the SLA (SPEC §8). Elapsed hours are real hours (UTC difference, so DST-correct by
     construction); with business_hours_only they are the business hours between the two
-    moments on the reporting time zone's wall clock, day by day. -#}
-with episodes as (
-    select * from {{ ref('int_lead_mql_events') }}
+    moments on the reporting time zone's wall clock, day by day.
+
+    Incremental by lead (macros/incremental.sql). A lead's rows depend on its own rows and,
+    while an episode is untouched and within the limit (pending), on the scoring moment: a
+    pending episode breaches as the days pass. So every build also redoes the leads with a
+    pending episode (a few thousand at 1 M leads); a breached or touched episode stays as it
+    is until the lead has new rows. -#}
+{{ by_lead_incremental(post_hook="{{ drop_rows_rebuilt_in_this_build() }}") }}
+
+with {{ rebuilt_leads_cte(moving_rows='is_pending') }}
+
+episodes as (
+    select * from {{ ref('int_lead_mql_events') }}{{ of_rebuilt_leads() }}
 ),
 
 activities as (
-    select * from {{ ref('stg_crm__activities') }}
+    select * from {{ ref('stg_crm__activities') }}{{ of_rebuilt_leads() }}
 ),
 
 touch_types as (
@@ -15,7 +25,7 @@ touch_types as (
 ),
 
 leads as (
-    select * from {{ ref('int_leads_classified') }}
+    select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
 ),
 
 as_of as (
@@ -156,7 +166,10 @@ final as (
         m.sla_target_hours,
         m.sla_limit_hours,
         m.sla_business_hours_only,
-        l.definitions_version
+        l.definitions_version,
+        -- when the build that wrote the row started (UTC): the serving publish copies the
+        -- rows written since its last publish
+        {{ build_stamp() }} as built_at
     from measured as m
     inner join leads as l on m.lead_id = l.lead_id
 )
