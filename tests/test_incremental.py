@@ -436,6 +436,47 @@ def test_the_unique_tests_of_big_incremental_models_look_at_what_the_build_added
     assert _unique_test_failures(warehouse) == {"stg_crm__activities": 1, "int_activities_scored": 1}
 
 
+def _rebuilt_leads_test_failures(warehouse) -> dict[str, int]:
+    """Run every unique_in_rebuilt_leads test against `warehouse`: failures per test."""
+    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "dbt", "test", "--select",
+         "test_name:unique_in_rebuilt_leads"],
+        env=env, capture_output=True, text=True, timeout=600)
+    outcomes = re.findall(r"(PASS|FAIL \d+) unique_in_rebuilt_leads_(\w+?) ", done.stdout)
+    assert len(outcomes) == 9, done.stdout[-2000:]
+    assert (done.returncode != 0) == any(o != "PASS" for o, _ in outcomes), done.stdout[-2000:]
+    return {test: int(outcome.split()[1]) for outcome, test in outcomes if outcome != "PASS"}
+
+
+def test_the_unique_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tmp_path):
+    """A duplicate key of a by-lead model is two rows of one lead: looked for among the leads
+    rebuilt since the model's last recorded build, not among the others (tested then)."""
+    warehouse = tmp_path / "tampered.duckdb"
+    shutil.copy(builds.daily.duckdb_path, warehouse)
+    assert _rebuilt_leads_test_failures(warehouse) == {}
+
+    con = duckdb.connect(str(warehouse))
+    try:  # a lifecycle row and a fit match doubled for a lead no build touched since
+        lead, = con.execute("""select lead_id from intermediate.int_lead_fit_matches
+                               order by lead_id limit 1""").fetchone()
+        for table in ("marts.fct_lead_lifecycle", "intermediate.int_lead_fit_matches"):
+            con.execute(f"insert into {table} select * from {table} where lead_id = ? limit 1",
+                        [lead])
+    finally:
+        con.close()
+    assert _rebuilt_leads_test_failures(warehouse) == {}
+
+    con = duckdb.connect(str(warehouse))
+    try:  # the lead gets a new row: the build that rebuilds it is where a duplicate would be
+        con.execute("""update staging.stg_crm__leads set loaded_at = loaded_at + interval 1 day
+                       where lead_id = ?""", [lead])
+    finally:
+        con.close()
+    assert _rebuilt_leads_test_failures(warehouse) == {
+        "fct_lead_lifecycle_lead_id": 1, "int_lead_fit_matches_lead_id__rule_id": 1}
+
+
 def test_a_model_whose_test_failed_is_not_recorded_as_built():
     manifest = {"nodes": {
         "test.p.unique_a_id": {"attached_node": "model.p.a"},
