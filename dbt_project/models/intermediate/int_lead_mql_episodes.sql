@@ -6,7 +6,8 @@
 
 with {{ rebuilt_leads_cte() }}
 
-candidates as (
+-- (not materialized: read twice below, it would otherwise be written out: 12 M rows at 1 M leads)
+candidates as not materialized (
     select
         lead_id, episode, score_episode, occurred_at, activity_id, activity_type, lead_score,
         fit_score, engagement_score, engagement_raw, mql_threshold
@@ -14,9 +15,25 @@ candidates as (
     where is_mql_candidate{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
 ),
 
--- the first candidate of each episode (one hash aggregate, not a sort of every candidate)
+-- The first candidate of each episode. Every activity after an episode reaches the threshold
+-- is a candidate (12 M of 28 M at 1 M leads); one hash aggregate carrying whole rows grew 6.9 x
+-- for 4 x the data (its table outgrows the caches). A narrow aggregate finds the first moment,
+-- and only the candidates at that moment are ranked: 2.3 s -> 1.7 s at 1 M leads, 4.6 x.
+first_moments as (
+    select lead_id, episode, min(occurred_at) as first_at
+    from candidates
+    group by lead_id, episode
+),
+
+at_first_moment as (
+    select c.*
+    from candidates as c
+    inner join first_moments as f
+        on c.lead_id = f.lead_id and c.episode = f.episode and c.occurred_at = f.first_at
+),
+
 first_candidates as (
-    {{ first_row_per('candidates', 'lead_id, episode', 'occurred_at, activity_id') }}
+    {{ first_row_per('at_first_moment', 'lead_id, episode', 'occurred_at, activity_id') }}
 ),
 
 final as (
