@@ -220,7 +220,7 @@ def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: d
     """Replace, in serving_new, the rows of the leads with a row loaded after `loaded_to`
     (a superset of the leads any build since rebuilt). A table whose rows carry `built_at`
     (when the build that wrote them started) also has its rows written after the served
-    build (`built_at`) replaced - fct_sla redoes pending episodes with no new row - and only
+    build (`built_at`) replaced - fct_sla redoes untouched episodes with no new row - and only
     those rows are read: every lead rebuilt since was written whole after that moment."""
     present = raw_tables(warehouse)
     changed = " union ".join(f"select lead_id from raw.{t} where _loaded_at > $since"

@@ -79,7 +79,7 @@
 {#- The first CTE of a by-lead model ("with {{ rebuilt_leads_cte() }} leads as (...)"): the
     leads to rebuild, read once. Nothing on a full build.
     `moving_rows`: a condition on the model's own rows whose values can change with the day
-    alone (fct_sla: an episode still pending); their leads are rebuilt on every build too.
+    alone (fct_sla: an untouched episode); their leads are rebuilt on every build too.
     The pre-hook has already dropped the leads with new rows, so this reads only the others;
     their old rows go after the insert (drop_rows_rebuilt_in_this_build()). -#}
 {% macro rebuilt_leads_cte(moving_rows=none) -%}

@@ -4,13 +4,14 @@
     moments on the reporting time zone's wall clock, day by day.
 
     Incremental by lead (macros/incremental.sql). A lead's rows depend on its own rows and,
-    while an episode is untouched and within the limit (pending), on the scoring moment: a
-    pending episode breaches as the days pass. So every build also redoes the leads with a
-    pending episode (a few thousand at 1 M leads); a breached or touched episode stays as it
-    is until the lead has new rows. -#}
+    for an untouched episode only, on the scoring moment (pending until the limit passes,
+    then never touched). So every build also redoes the leads with an untouched episode
+    (72 k of 1 M leads); a touched episode stays as it is until the lead has new rows.
+    (Only pending ones change while the data moves forward, but a correction can move the
+    scoring moment back: all untouched ones are redone, at no measurable extra cost.) -#}
 {{ by_lead_incremental(post_hook="{{ drop_rows_rebuilt_in_this_build() }}") }}
 
-with {{ rebuilt_leads_cte(moving_rows='is_pending') }}
+with {{ rebuilt_leads_cte(moving_rows='not is_touched') }}
 
 episodes as (
     select * from {{ ref('int_lead_mql_events') }}{{ of_rebuilt_leads() }}

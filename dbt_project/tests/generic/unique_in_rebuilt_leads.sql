@@ -7,7 +7,7 @@
     is recorded only when its tests pass, so a failure is tested again on the next run). On
     an incremental build only those leads are grouped: a daily run pays for the day's leads,
     not for a million keys. A full refresh checks every row. Not for a model that also
-    rebuilds leads without new rows (fct_sla's pending episodes): plain `unique` there. -#}
+    rebuilds leads without new rows (fct_sla's untouched episodes): plain `unique` there. -#}
 {% test unique_in_rebuilt_leads(model, column_name=none, combination_of_columns=none) %}
 {%- set key = combination_of_columns or [column_name] -%}
 {%- if 'lead_id' not in key -%}
