@@ -184,10 +184,12 @@ def _tables_read(warehouse: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[s
 
 
 def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
-                      tables: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[datetime, datetime]]:
+                      tables: list[tuple[str, str]]
+                      ) -> dict[tuple[str, str], tuple[datetime, datetime, bool]]:
     """Tables of by-lead incremental models that the previous serving file holds as of a
     build whose changes since are all incremental with the same fingerprint: table -> the
-    newest load that serving copy reflects and when the build it holds was recorded."""
+    newest load that serving copy reflects, when the build it holds was recorded, and
+    whether its rows carry `built_at`."""
     if not serving_path.exists() or not _has_builds(warehouse):
         return {}
     try:
@@ -197,9 +199,12 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                 "from audit.published_builds").fetchall()}
     except duckdb.Error:
         return {}
-    with_lead_id = set(warehouse.execute(
-        "select table_schema, table_name from information_schema.columns "
-        "where table_catalog = current_database() and column_name = 'lead_id'").fetchall())
+    columns = warehouse.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and column_name in ('lead_id', 'built_at')"
+    ).fetchall()
+    with_lead_id = {(s, t) for s, t, c in columns if c == "lead_id"}
+    stamped = {(s, t) for s, t, c in columns if c == "built_at"}
     by_lead = set(tables) & with_lead_id
     patchable = {}
     for schema, table in sorted(by_lead):
@@ -211,12 +216,12 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
             "from audit.dbt_builds where model = ? and built_at > ?",
             [fingerprint, table, built_at]).fetchone()
         if since[0] == 0 or since[1]:
-            patchable[(schema, table)] = (loaded_to, built_at)
+            patchable[(schema, table)] = (loaded_to, built_at, (schema, table) in stamped)
     return patchable
 
 
 def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: datetime,
-                   built_at: datetime) -> int:
+                   built_at: datetime, stamped: bool) -> int:
     """Replace, in serving_new, the rows of the leads with a row loaded after `loaded_to`
     (a superset of the leads any build since rebuilt). A table whose rows carry `built_at`
     (when the build that wrote them started) also has its rows written after the served
@@ -225,7 +230,6 @@ def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: d
     present = raw_tables(warehouse)
     changed = " union ".join(f"select lead_id from raw.{t} where _loaded_at > $since"
                              for t in LEAD_SOURCES if t in present)
-    stamped = _has_column(warehouse, name, "built_at")
     if stamped:
         changed += f" union select lead_id from {name} where built_at > $built"
     warehouse.execute(f"create or replace temp table _publish_leads as {changed}",
@@ -241,10 +245,3 @@ def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: d
     finally:
         warehouse.execute("drop table _publish_leads")
 
-
-def _has_column(warehouse: duckdb.DuckDBPyConnection, name: str, column: str) -> bool:
-    schema, table = (part.strip('"') for part in name.split("."))
-    return warehouse.execute(
-        "select count(*) from information_schema.columns where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ? and column_name = ?",
-        [schema, table, column]).fetchone()[0] > 0

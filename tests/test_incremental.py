@@ -384,18 +384,27 @@ def test_a_changed_definition_forces_a_full_refresh():
     assert incremental.needs_full_refresh({}, models, "abc") == models
 
 
-def _unique_test_failures(warehouse) -> dict[str, int]:
-    """Run every unique_in_incremental_build test against `warehouse`: failures per model."""
+def _dbt_test_failures(warehouse, test_name: str) -> dict[str, int]:
+    """Run every dbt test of the generic test `test_name` against `warehouse`: failing rows
+    per test (0 when it passed), keyed by the rest of the test's name."""
     env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "dbt", "test", "--select",
-         "test_name:unique_in_incremental_build"],
+         f"test_name:{test_name}"],
         env=env, capture_output=True, text=True, timeout=600)
-    outcomes = re.findall(r"(PASS|FAIL \d+) unique_in_incremental_build_(\w+?)_activity_id", done.stdout)
-    failures = {model: 0 if outcome == "PASS" else int(outcome.split()[1])
-                for outcome, model in outcomes}
-    assert sorted(failures) == ["int_activities_scored", "stg_crm__activities"], done.stdout[-2000:]
+    outcomes = re.findall(rf"(PASS|FAIL \d+) {test_name}_(\w+?) ", done.stdout)
+    failures = {test: 0 if outcome == "PASS" else int(outcome.split()[1])
+                for outcome, test in outcomes}
+    assert failures, done.stdout[-2000:]
     assert (done.returncode != 0) == any(failures.values()), done.stdout[-2000:]
+    return failures
+
+
+def _unique_test_failures(warehouse) -> dict[str, int]:
+    """Run every unique_in_incremental_build test against `warehouse`: failures per model."""
+    failures = {test.split("_activity_id")[0]: n
+                for test, n in _dbt_test_failures(warehouse, "unique_in_incremental_build").items()}
+    assert sorted(failures) == ["int_activities_scored", "stg_crm__activities"], failures
     return failures
 
 
@@ -437,16 +446,10 @@ def test_the_unique_tests_of_big_incremental_models_look_at_what_the_build_added
 
 
 def _rebuilt_leads_test_failures(warehouse) -> dict[str, int]:
-    """Run every unique_in_rebuilt_leads test against `warehouse`: failures per test."""
-    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "dbt", "test", "--select",
-         "test_name:unique_in_rebuilt_leads"],
-        env=env, capture_output=True, text=True, timeout=600)
-    outcomes = re.findall(r"(PASS|FAIL \d+) unique_in_rebuilt_leads_(\w+?) ", done.stdout)
-    assert len(outcomes) == 9, done.stdout[-2000:]
-    assert (done.returncode != 0) == any(o != "PASS" for o, _ in outcomes), done.stdout[-2000:]
-    return {test: int(outcome.split()[1]) for outcome, test in outcomes if outcome != "PASS"}
+    """Run every unique_in_rebuilt_leads test against `warehouse`: the failing ones."""
+    failures = _dbt_test_failures(warehouse, "unique_in_rebuilt_leads")
+    assert len(failures) == 9, failures
+    return {test: n for test, n in failures.items() if n}
 
 
 def test_the_unique_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tmp_path):

@@ -39,11 +39,18 @@
 
 {#- The config of a by-lead incremental model, at the top of its file: append after the
     pre-hook has deleted the leads to rebuild (`post_hook`: the model's own, if any), and a
-    ref to each lead source, so dbt builds them first and the model need not list them. -#}
-{% macro by_lead_incremental(post_hook=none) -%}
+    ref to each lead source, so dbt builds them first and the model need not list them.
+    `moving_rows`: a condition on the model's own rows whose values can change with the day
+    alone (fct_sla: an untouched episode). Their leads are rebuilt on every build too
+    (rebuilt_leads_cte() reads it from the config), and their old rows go after the insert
+    (drop_rows_rebuilt_in_this_build(); the model stamps `built_at`). -#}
+{% macro by_lead_incremental(post_hook=none, moving_rows=none) -%}
     {%- set hooks = {'pre_hook': "{{ delete_leads_to_rebuild() }}"} -%}
-    {%- if post_hook %}{% do hooks.update({'post_hook': post_hook}) %}{% endif -%}
-    {{ config(materialized='incremental', incremental_strategy='append', **hooks) }}
+    {%- set post_hooks = ([post_hook] if post_hook else [])
+        + (["{{ drop_rows_rebuilt_in_this_build() }}"] if moving_rows else []) -%}
+    {%- if post_hooks %}{% do hooks.update({'post_hook': post_hooks}) %}{% endif -%}
+    {{ config(materialized='incremental', incremental_strategy='append',
+              meta={'moving_rows': moving_rows} if moving_rows else {}, **hooks) }}
     {{- lead_source_refs() }}
 {%- endmacro %}
 
@@ -77,13 +84,12 @@
 {%- endmacro %}
 
 {#- The first CTE of a by-lead model ("with {{ rebuilt_leads_cte() }} leads as (...)"): the
-    leads to rebuild, read once. Nothing on a full build.
-    `moving_rows`: a condition on the model's own rows whose values can change with the day
-    alone (fct_sla: an untouched episode); their leads are rebuilt on every build too.
-    The pre-hook has already dropped the leads with new rows, so this reads only the others;
-    their old rows go after the insert (drop_rows_rebuilt_in_this_build()). -#}
-{% macro rebuilt_leads_cte(moving_rows=none) -%}
+    leads to rebuild, read once. Nothing on a full build. With the model's `moving_rows`
+    (by_lead_incremental()), also the leads of those rows: the pre-hook has already dropped
+    the leads with new rows, so this reads only the others. -#}
+{% macro rebuilt_leads_cte() -%}
     {%- if is_incremental() -%}
+        {%- set moving_rows = (config.get('meta') or {}).get('moving_rows') -%}
         {%- set moving = '\n    union select lead_id from ' ~ this ~ ' where ' ~ moving_rows if moving_rows else '' -%}
         {{ return('rebuilt_leads as (\n    ' ~ leads_to_rebuild() ~ moving ~ '\n),') }}
     {%- endif -%}
@@ -97,8 +103,9 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
-{#- post_hook of a by-lead model with `moving_rows`: the leads rebuilt for those rows kept
-    their old rows through the pre-hook; drop them now that this build's rows are in. -#}
+{#- post_hook of a by-lead model with `moving_rows` (by_lead_incremental() adds it): the
+    leads rebuilt for those rows kept their old rows through the pre-hook; drop them now that
+    this build's rows are in. -#}
 {% macro drop_rows_rebuilt_in_this_build() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}

@@ -9,9 +9,9 @@
     (72 k of 1 M leads); a touched episode stays as it is until the lead has new rows.
     (Only pending ones change while the data moves forward, but a correction can move the
     scoring moment back: all untouched ones are redone, at no measurable extra cost.) -#}
-{{ by_lead_incremental(post_hook="{{ drop_rows_rebuilt_in_this_build() }}") }}
+{{ by_lead_incremental(moving_rows='not is_touched') }}
 
-with {{ rebuilt_leads_cte(moving_rows='not is_touched') }}
+with {{ rebuilt_leads_cte() }}
 
 episodes as (
     select * from {{ ref('int_lead_mql_events') }}{{ of_rebuilt_leads() }}
