@@ -9,29 +9,45 @@
 
     Incremental by lead (macros/incremental.sql): a daily run rescores only the leads with
     new rows, from their whole history. A big build scores its leads in buckets whose sorts
-    fit in memory (macros/lead_buckets.sql).
+    fit in memory: ranges of lead_id (macros/lead_buckets.sql).
 -#}
 {{ by_lead_incremental(post_hook="{{ insert_other_lead_buckets() }}") }}
-{%- set buckets = lead_bucket_count() %}
+{%- set bucket_bounds = lead_bucket_bounds(lead_bucket_count()) %}
 
 with {{ rebuilt_leads_cte() }}
 
-activities as (
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+    where {{ in_lead_bucket('lead_id', bucket_bounds) }}
+        {{- of_rebuilt_leads(keyword='and') }}
+),
+
+prospect_activities as (
     select * from {{ ref('stg_crm__activities') }}
     where coalesce(actor, 'prospect') = 'prospect'
-        and {{ in_lead_bucket('lead_id', buckets) }}
+        and {{ in_lead_bucket('lead_id', bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
+),
+
+-- The lead's columns join here, on the scan: joined after the windows, DuckDB misjudged
+-- which side is smaller and hashed every scored activity instead of the bucket's leads.
+activities as (
+    select
+        a.activity_id,
+        a.lead_id,
+        a.occurred_at,
+        a.activity_type,
+        l.fit_score,
+        l.is_excluded,
+        l.acquisition_mode,
+        l.created_at as lead_created_at
+    from prospect_activities as a
+    inner join leads as l on a.lead_id = l.lead_id
 ),
 
 qualifications as (
     select * from {{ ref('stg_crm__qualifications') }}
-    where {{ in_lead_bucket('lead_id', buckets) }}
-        {{- of_rebuilt_leads(keyword='and') }}
-),
-
-leads as (
-    select * from {{ ref('int_leads_classified') }}
-    where {{ in_lead_bucket('lead_id', buckets) }}
+    where {{ in_lead_bucket('lead_id', bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
 ),
 
@@ -65,7 +81,11 @@ timeline as (
         a.occurred_at as event_at,
         1 as event_order,
         0 as is_recycle,
-        a.activity_type
+        a.activity_type,
+        a.fit_score,
+        a.is_excluded,
+        a.acquisition_mode,
+        a.lead_created_at
     from activities as a
     semi join recycled_leads as r on a.lead_id = r.lead_id
     union all
@@ -75,6 +95,10 @@ timeline as (
         qualified_at,
         0,
         1,
+        null,
+        null,
+        null,
+        null,
         null
     from recycles
 ),
@@ -85,6 +109,10 @@ episodes as (
         activity_id,
         event_at as occurred_at,
         activity_type,
+        fit_score,
+        is_excluded,
+        acquisition_mode,
+        lead_created_at,
         is_recycle,
         cast(sum(is_recycle) over (
             partition by lead_id order by event_at, event_order, activity_id
@@ -97,6 +125,10 @@ episodes as (
         a.activity_id,
         a.occurred_at,
         a.activity_type,
+        a.fit_score,
+        a.is_excluded,
+        a.acquisition_mode,
+        a.lead_created_at,
         0,
         0
     from activities as a
@@ -109,6 +141,10 @@ activity_episodes as (
         e.lead_id,
         e.occurred_at,
         e.activity_type,
+        e.fit_score,
+        e.is_excluded,
+        e.acquisition_mode,
+        e.lead_created_at,
         e.episode,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
         coalesce(r.points, 0) as rule_points,
@@ -183,12 +219,11 @@ scored as (
         r.is_fast_track,
         r.decayed_sum_at_origin,
         r.decayed_sum_at_origin * power(0.5, r.days_from_origin / r.half_life_days) as engagement_raw,
-        l.fit_score,
-        l.is_excluded,
-        l.acquisition_mode,
-        l.created_at as lead_created_at
+        r.fit_score,
+        r.is_excluded,
+        r.acquisition_mode,
+        r.lead_created_at
     from running as r
-    inner join leads as l on r.lead_id = l.lead_id
 ),
 
 final as (
