@@ -87,8 +87,10 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- JSON with every '/' written '\/' (the same string to a JSON reader): a lead_id holding
+    '*/' cannot close the comment. -#}
 {% macro lead_bucket_marker(bounds, bucket) -%}
-    /* lead bucket {{ bucket }} of {{ bounds | length + 1 }} split at {{ bounds | tojson }} */
+    /* lead bucket {{ bucket }} of {{ bounds | length + 1 }} split at {{ bounds | tojson | replace('/', '\\/') }} */
 {%- endmacro %}
 
 {#- Bucket `bucket` of the ranges split at `bounds`: [bounds[i-1], bounds[i]), open at both
