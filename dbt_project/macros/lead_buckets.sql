@@ -76,12 +76,12 @@
     from ({{ activities }}) as a
 {%- endmacro %}
 
-{#- The filter of the model's statement: bucket 0 of the ranges split at `bounds`, or nothing
-    for one bucket. The marker comment carries the bounds: the post-hook rewrites the filter
-    for the other buckets from it. -#}
-{% macro in_lead_bucket(column, bounds) -%}
+{#- The lead_id filter of the model's statement: bucket 0 of the ranges split at `bounds`, or
+    nothing for one bucket. The marker comment carries the bounds: the post-hook rewrites the
+    filter for the other buckets from it. -#}
+{% macro in_lead_bucket(bounds) -%}
     {%- if bounds -%}
-        {{ lead_bucket_range(column, bounds, 0) }} {{ lead_bucket_marker(bounds, 0) }}
+        {{ lead_bucket_range('lead_id', bounds, 0) }} {{ lead_bucket_marker(bounds, 0) }}
     {%- else -%}
         true
     {%- endif -%}
@@ -97,32 +97,28 @@
     ends. The ranges cover every non-null lead_id once (a null one has no lead to score). -#}
 {% macro lead_bucket_range(column, bounds, bucket) -%}
     {%- set conditions = [] -%}
-    {%- if bucket > 0 %}{% do conditions.append(column ~ ' >= ' ~ lead_id_literal(bounds[bucket - 1])) %}{% endif -%}
-    {%- if bucket < bounds | length %}{% do conditions.append(column ~ ' < ' ~ lead_id_literal(bounds[bucket])) %}{% endif -%}
+    {%- if bucket > 0 %}{% do conditions.append(column ~ ' >= ' ~ sql_literal(bounds[bucket - 1])) %}{% endif -%}
+    {%- if bucket < bounds | length %}{% do conditions.append(column ~ ' < ' ~ sql_literal(bounds[bucket])) %}{% endif -%}
     ({{ conditions | join(' and ') }})
 {%- endmacro %}
 
 {#- post_hook: the model's statement again for buckets 1 .. n-1. -#}
-{% macro insert_other_lead_buckets(column='lead_id') -%}
+{% macro insert_other_lead_buckets() -%}
     {%- set code = model.compiled_code or '' -%}
     {%- set marker = '/* lead bucket 0 of ' -%}
     {%- if marker not in code -%}
         select 1
     {%- else -%}
         {%- set bounds = fromjson(code.split(marker)[1].split(' split at ')[1].split(' */')[0]) -%}
-        {%- set first = lead_bucket_range(column, bounds, 0) ~ ' ' ~ lead_bucket_marker(bounds, 0) -%}
+        {%- set first = in_lead_bucket(bounds) -%}
         {%- do log(this.identifier ~ ': scored in ' ~ (bounds | length + 1) ~ ' buckets of leads', info=True) -%}
         {%- for i in range(1, bounds | length + 1) %}
-        {%- set bucket_code = code.replace(first, lead_bucket_range(column, bounds, i) ~ ' ' ~ lead_bucket_marker(bounds, i)) %}
+        {%- set bucket_code = code.replace(first, lead_bucket_range('lead_id', bounds, i) ~ ' ' ~ lead_bucket_marker(bounds, i)) %}
         {%- if marker in bucket_code -%}
-            {{ exceptions.raise_compiler_error(this.identifier ~ ': a bucket filter is not on ' ~ column ~ ', so bucket ' ~ i ~ ' would score bucket 0 again') }}
+            {{ exceptions.raise_compiler_error(this.identifier ~ ': a bucket filter was not written by in_lead_bucket(), so bucket ' ~ i ~ ' would score bucket 0 again') }}
         {%- endif %}
         insert into {{ this }}
         {{ bucket_code }};
         {%- endfor %}
     {%- endif -%}
-{%- endmacro %}
-
-{% macro lead_id_literal(value) -%}
-    '{{ value | replace("'", "''") }}'
 {%- endmacro %}

@@ -18,14 +18,14 @@ with {{ rebuilt_leads_cte() }}
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
-    where {{ in_lead_bucket('lead_id', bucket_bounds) }}
+    where {{ in_lead_bucket(bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
 ),
 
 prospect_activities as (
     select * from {{ ref('stg_crm__activities') }}
     where coalesce(actor, 'prospect') = 'prospect'
-        and {{ in_lead_bucket('lead_id', bucket_bounds) }}
+        and {{ in_lead_bucket(bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
 ),
 
@@ -47,7 +47,7 @@ activities as (
 
 qualifications as (
     select * from {{ ref('stg_crm__qualifications') }}
-    where {{ in_lead_bucket('lead_id', bucket_bounds) }}
+    where {{ in_lead_bucket(bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
 ),
 
