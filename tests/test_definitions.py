@@ -124,3 +124,29 @@ def test_the_dbt_resource_asks_no_subprocess_for_the_version_and_opens_no_adapte
     other = LeanDbtCliResource(project_dir=str(resource.project_dir), dbt_executable=str(elsewhere))
     with pytest.raises(AssertionError, match="ran"):
         _ = other._cli_version
+
+
+def test_only_the_newest_build_folders_are_kept_under_target(tmp_path):
+    """Each dbt build writes a target folder of its own (about 11 MB): a daily schedule must
+    not grow target/ forever. The shared parse state and other folders stay."""
+    import os
+    from types import SimpleNamespace
+
+    from orchestration.defs.transform import DBT_ASSETS_NAME, prune_build_folders
+
+    target = tmp_path / "target"
+    builds = []
+    for i in range(7):
+        folder = target / f"{DBT_ASSETS_NAME}-run{i}-abc"
+        (folder / "run").mkdir(parents=True)
+        (folder / "dbt.log").write_text("log")
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+        builds.append(folder)
+    (target / "compiled").mkdir()
+    (target / "partial_parse.msgpack").write_bytes(b"state")
+
+    removed = prune_build_folders(SimpleNamespace(project_dir=tmp_path, target_path="target"),
+                                  keep=3)
+    assert sorted(removed) == builds[:4]
+    assert sorted(p for p in target.iterdir()) == sorted(
+        builds[4:] + [target / "compiled", target / "partial_parse.msgpack"])

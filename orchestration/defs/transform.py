@@ -55,6 +55,23 @@ def keep_parse_state(project: DbtProject, run_target: Path) -> None:
     os.replace(partial, shared)  # atomic: a build starting now copies the old or the new file
 
 
+DBT_ASSETS_NAME = "dbt_models"  # the op: dagster-dbt names each build's target folder after it
+# Build folders kept under target/ (logs, compiled SQL, run_results of each build): about
+# 11 MB each, so a daily schedule would otherwise grow target/ by 4 GB a year.
+BUILD_FOLDERS_KEPT = 30
+
+
+def prune_build_folders(project: DbtProject, keep: int = BUILD_FOLDERS_KEPT) -> list[Path]:
+    """Delete all but the `keep` newest per-build target folders (dagster-dbt names them
+    `<op>-<run id>-<suffix>`); the shared parse state and manifest in target/ stay."""
+    target = Path(project.project_dir) / project.target_path
+    folders = sorted((p for p in target.glob(f"{DBT_ASSETS_NAME}-*") if p.is_dir()),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)  # a folder another process removes is fine
+    return folders[keep:]
+
+
 def ensure_manifest(project: DbtProject | None = None) -> Path:
     """Run `dbt parse` (partial parsing keeps it quick) only when the project changed."""
     project = project or dbt_project()
@@ -112,7 +129,7 @@ def transform_assets() -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=LayeredTranslator(),
         pool=WAREHOUSE_POOL,
-        name="dbt_models",
+        name=DBT_ASSETS_NAME,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    warehouse: WarehouseResource, config: DbtBuildConfig):
@@ -147,6 +164,7 @@ def transform_assets() -> dg.AssetsDefinition:
             yield from invocation.stream()
         finally:
             keep_parse_state(project, invocation.target_path)
+            prune_build_folders(project)
             results = invocation.get_artifact("run_results.json")["results"] \
                 if (invocation.target_path / "run_results.json").exists() else []
             succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
