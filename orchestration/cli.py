@@ -45,13 +45,17 @@ def main() -> None:
               help="Share of extra dirty rows (duplicates, blanks, bad dates, negative spend).")
 @click.option("--activities-per-lead", type=click.FloatRange(min=0.1), default=30.0,
               show_default=True, help="Average prospect activities per engaged lead.")
-def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lead) -> None:
+@click.option("--shard-leads", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Leads simulated at once (about 6 GiB of memory per million); more are "
+                   "simulated and written shard by shard.")
+def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lead,
+         shard_leads) -> None:
     """Generate deterministic demo extracts for every landing folder."""
     from orchestration.demo.generator import (
         DEFAULT_END_DATE,
-        GENERATION_STEPS,
         DemoConfig,
         generate,
+        generation_steps,
     )
 
     start = time.perf_counter()
@@ -59,9 +63,9 @@ def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lea
     cfg = DemoConfig(
         leads=leads, seed=seed, file_format=file_format, dirty_rate=dirty_rate,
         end_date=end_date.date() if end_date else DEFAULT_END_DATE,
-        activities_per_lead=activities_per_lead,
+        activities_per_lead=activities_per_lead, shard_leads=shard_leads,
     )
-    with click.progressbar(length=GENERATION_STEPS, label=f"Generating {leads:,} leads",
+    with click.progressbar(length=generation_steps(cfg), label=f"Generating {leads:,} leads",
                            file=sys.stderr, show_pos=True,
                            item_show_func=lambda m: m) as bar:
         result = generate(cfg, out, progress=lambda message: bar.update(1, message))
@@ -343,7 +347,10 @@ def definitions(path) -> None:
               path_type=Path), default=None,
               help="A saved result at a smaller scale (bench/results/*.json): print how much "
                    "each step grew.")
-def bench(leads, seed, workdir, compare_with) -> None:
+@click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True,
+              help="Landing file format (parquet takes about a fifth of the disk).")
+def bench(leads, seed, workdir, compare_with, file_format) -> None:
     """Time every step of a full run on generated data, and a bare baseline (activities
     loaded, one running sum per lead); print and save the figures."""
     import json
@@ -351,7 +358,8 @@ def bench(leads, seed, workdir, compare_with) -> None:
     from orchestration.bench import compare, run_bench, save
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
-    result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()))
+    result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()),
+                       file_format=file_format)
     click.echo(result.render())
     saved = save(result)
     click.echo(f"figures saved to {saved}")

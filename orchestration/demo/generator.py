@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -133,6 +133,9 @@ class DemoConfig:
     dirty_rate: float = 0.005
     activities_per_lead: float = 30.0
     file_format: str = "csv"  # or "parquet"
+    # Leads simulated at once (about 6 GiB of memory per million): more leads are simulated
+    # in shards of this size, each written to files of its own, so memory stays bounded.
+    shard_leads: int = 1_000_000
 
 
 @dataclass
@@ -179,9 +182,13 @@ def _push_out_of_weekend(ts: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 class _Sim:
-    def __init__(self, cfg: DemoConfig):
+    def __init__(self, cfg: DemoConfig, rng: np.random.Generator | None = None,
+                 bases: dict[str, int] | None = None):
         self.cfg = cfg
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = rng or np.random.default_rng(cfg.seed)
+        # numbers already taken by earlier shards: this shard's ids follow them
+        self.base = {"lead": 0, "activity": 0, "qualification": 0, "opportunity": 0,
+                     **(bases or {})}
         end = datetime(cfg.end_date.year, cfg.end_date.month, cfg.end_date.day) + timedelta(days=1)
         self.end_ts = int((end - datetime(1970, 1, 1)).total_seconds())  # exclusive
         self.start_ts = self.end_ts - HISTORY_DAYS * DAY
@@ -206,6 +213,12 @@ class _Sim:
         icp_size = (self.comp_employees >= 50) & (self.comp_employees <= 5000)
         icp_geo = np.isin(self.comp_country, list(ICP_COUNTRIES))
         self.comp_fit = 1.0 * icp_ind + 0.9 * icp_size + 0.5 * icp_geo
+
+    def adopt_companies(self, other: _Sim) -> None:
+        """Shards share one set of companies: a company's leads may fall in any shard."""
+        for name in ("n_comp", "comp_industry", "comp_employees", "comp_country", "comp_slug",
+                     "comp_name", "comp_domain", "comp_fit"):
+            setattr(self, name, getattr(other, name))
 
     def leads(self) -> None:
         rng, n = self.rng, self.cfg.leads
@@ -252,7 +265,8 @@ class _Sim:
         domain = np.where(self.test, "example.com", domain)
         local = np.char.add(np.char.add(first, "."), last).astype(object)
         local = np.where(self.test, "test", local)
-        self.email = (local + np.char.add(".", np.arange(n).astype(str)).astype(object)
+        number = (self.base["lead"] + np.arange(n)).astype(str)
+        self.email = (local + np.char.add(".", number).astype(object)
                       + "@" + domain)
         self.domain = domain
         self.first, self.last = first, last
@@ -563,7 +577,7 @@ def _leads_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
 
     created_s = _timestamp_strings(s.created, rng)
     table = pa.table({
-        "lead_id": _ids("L", np.arange(1, n + 1), 8),
+        "lead_id": _ids("L", s.base["lead"] + np.arange(1, n + 1), 8),
         "created_at": created_s,
         "updated_at": _ts(updated),
         "email": _str(s.email),
@@ -628,8 +642,8 @@ def _activities_table(s: _Sim) -> tuple[pa.Table, np.ndarray]:
     detail_pool = ["/", "/product", "/pricing", "/blog/lead-scoring", "/case-studies",
                    "whitepaper: funnel benchmarks", "webinar: MQL to SQL"]
     table = pa.table({
-        "activity_id": _ids("A", np.arange(1, k + 1), 10),
-        "lead_id": _ids("L", s.act_lead + 1, 8),
+        "activity_id": _ids("A", s.base["activity"] + np.arange(1, k + 1), 10),
+        "lead_id": _ids("L", s.base["lead"] + s.act_lead + 1, 8),
         "occurred_at": _ts(s.act_ts),
         "activity_type": _categorical(type_codes, all_types + [t.upper() for t in all_types]),
         "actor": _categorical(is_sales.astype(np.int8), ["prospect", "sales"]),
@@ -646,8 +660,8 @@ def _qualifications_table(s: _Sim) -> tuple[pa.Table, np.ndarray]:
     bools = {name: pa.array(q["bant"][:, i]) for i, name in
              enumerate(["has_need", "has_budget", "has_authority", "has_timing"])}
     table = pa.table({
-        "qualification_id": _ids("Q", np.arange(1, m + 1), 8),
-        "lead_id": _ids("L", q["lead"] + 1, 8),
+        "qualification_id": _ids("Q", s.base["qualification"] + np.arange(1, m + 1), 8),
+        "lead_id": _ids("L", s.base["lead"] + q["lead"] + 1, 8),
         "qualified_at": _ts(q["time"]),
         "outcome": _str(outcome),
         **bools,
@@ -664,8 +678,8 @@ def _opportunities_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
     closed_at = np.where(o["is_closed"], o["closed_at"], -1)
     updated = np.where(o["is_closed"], o["closed_at"], o["created"] + DAY)
     table = pa.table({
-        "opportunity_id": _ids("O", np.arange(1, k + 1), 8),
-        "lead_id": _ids("L", o["lead"] + 1, 8),
+        "opportunity_id": _ids("O", s.base["opportunity"] + np.arange(1, k + 1), 8),
+        "lead_id": _ids("L", s.base["lead"] + o["lead"] + 1, 8),
         "created_at": _ts(o["created"]),
         "stage": _str(o["stage"]),
         "amount": pa.array(o["amount"]),
@@ -694,20 +708,32 @@ def _opportunities_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
     return table, _month_index(updated), first
 
 
-def _spend_tables(s: _Sim) -> tuple[pa.Table, np.ndarray]:
-    """Daily spend per paid campaign, sized so that cost per lead matches the campaign's CPL."""
+def _campaign_lead_days(s: _Sim) -> dict[tuple[int, int], np.ndarray]:
+    """New inbound leads per day of each paid campaign (what its spend is sized on)."""
+    lead_day = (s.created - s.start_ts) // DAY
+    counts = {}
+    for ci, (_group, _src, _p, camps) in enumerate(CHANNELS):
+        for k, camp in enumerate(camps):
+            if camp[0] is not None:
+                sel = (s.channel == ci) & (s.campaign == k) & ~s.outbound
+                counts[(ci, k)] = np.bincount(lead_day[sel], minlength=HISTORY_DAYS)
+    return counts
+
+
+def _spend_tables(s: _Sim, lead_days: dict[tuple[int, int], np.ndarray]
+                  ) -> tuple[pa.Table, np.ndarray]:
+    """Daily spend per paid campaign, sized so that cost per lead matches the campaign's CPL.
+    `lead_days`: the campaigns' leads per day, over every shard."""
     rng = s.rng
     days = np.arange(HISTORY_DAYS)
     day_ts = s.start_ts + days * DAY
-    lead_day = (s.created - s.start_ts) // DAY
     rows = {k: [] for k in ("date", "platform", "campaign_id", "spend", "currency", "name",
                             "utm_source", "utm_medium", "utm_campaign", "impressions", "clicks")}
     for ci, (_group, _src, _p, camps) in enumerate(CHANNELS):
         for k, (platform, cid, usrc, umed, ucamp, cur, cpl) in enumerate(camps):
             if platform is None:
                 continue
-            sel = (s.channel == ci) & (s.campaign == k) & ~s.outbound
-            per_day = np.bincount(lead_day[sel], minlength=HISTORY_DAYS)
+            per_day = lead_days[(ci, k)]
             smooth = np.convolve(per_day, np.ones(7) / 7, mode="same")
             spend = np.round(np.maximum(smooth * cpl * rng.lognormal(0, 0.25, HISTORY_DAYS), 0), 2)
             active = spend > 0
@@ -789,7 +815,7 @@ def _stage_history_table(s: _Sim) -> tuple[pa.Table, np.ndarray]:
     ts_all = np.concatenate([p[1] for p in parts])
     stage_all = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
     order = np.lexsort((ts_all, lead_all))
-    table = pa.table({"lead_id": _ids("L", lead_all[order] + 1, 8),
+    table = pa.table({"lead_id": _ids("L", s.base["lead"] + lead_all[order] + 1, 8),
                       "stage": _str(stage_all[order]), "entered_at": _ts(ts_all[order])})
     return table, _month_index(ts_all[order])
 
@@ -827,9 +853,12 @@ def _dirty_rows(table: pa.Table, rng: np.random.Generator, rate: float, month: n
 
 # ---------------------------------------------------------------- writing
 
+EXTRACT_NAMES = ("crm_leads", "crm_activities", "crm_qualifications", "crm_opportunities",
+                 "ad_spend", "crm_stage_history", "sdr_costs", "fx_rates")
+
 
 def _write(out: Path, extract: str, parts: list[tuple[pa.Table, np.ndarray]], fmt: str,
-           per_month: bool = True) -> tuple[int, int, int]:
+           per_month: bool = True, suffix: str = "") -> tuple[int, int, int]:
     """Write one file per month (or one file), clean rows first then dirty ones."""
     folder = out / extract
     folder.mkdir(parents=True, exist_ok=True)
@@ -847,7 +876,7 @@ def _write(out: Path, extract: str, parts: list[tuple[pa.Table, np.ndarray]], fm
                 pieces.append(t)
         if not pieces:
             continue
-        path = folder / f"{extract}_{label}.{fmt}"
+        path = folder / f"{extract}_{label}{suffix}.{fmt}"
         if fmt == "parquet":
             strings = pa.schema([(f.name, pa.string()) for f in pieces[0].schema])
             merged = pa.concat_tables([p.cast(strings) if p.schema != strings else p
@@ -864,64 +893,106 @@ def _write(out: Path, extract: str, parts: list[tuple[pa.Table, np.ndarray]], fm
     return files, rows, size
 
 
-# How many messages `generate` passes to `progress`: a caller can draw a progress bar.
-GENERATION_STEPS = 11
+def generation_steps(cfg: DemoConfig) -> int:
+    """How many messages `generate` passes to `progress`: a caller can draw a progress bar."""
+    return 3 + 9 * _shard_count(cfg)
+
+
+def _shard_count(cfg: DemoConfig) -> int:
+    return -(-cfg.leads // max(1, cfg.shard_leads))
 
 
 def generate(cfg: DemoConfig, out_dir: Path, progress: Callable[[str], None] | None = None,
              clean: bool = True) -> DemoResult:
-    """Write every extract of the demo company to ``out_dir/<extract>/``."""
+    """Write every extract of the demo company to ``out_dir/<extract>/``.
+
+    Up to `cfg.shard_leads` leads are simulated at once. More are simulated shard by shard
+    (seeded from the seed and the shard's number), sharing the companies, with ids that
+    follow the previous shard's, and written to files of their own (`..._s01`): memory
+    stays that of one shard. The spend is sized on every shard's leads, at the end."""
     say = progress or (lambda _m: None)
     if cfg.file_format not in ("csv", "parquet"):
         raise ValueError(f"file format must be csv or parquet, not {cfg.file_format!r}")
     if cfg.leads < 1:
         raise ValueError("--leads must be at least 1")
     out_dir = Path(out_dir)
-    s = _Sim(cfg)
-    say("simulating companies and leads")
-    s.companies()
-    s.leads()
-    say("simulating activities, sales touches and recycles")
-    s.activities_and_sales()
-    say("simulating qualifications, opportunities and wins")
-    s.qualifications_and_opportunities()
-
-    rng, rate = s.rng, cfg.dirty_rate
-    say("building tables")
-    leads, lead_month, older_leads = _leads_table(s)
-    acts, act_month = _activities_table(s)
-    quals, qual_month = _qualifications_table(s)
-    opps, opp_month, open_opps = _opportunities_table(s)
-    spend, spend_month = _spend_tables(s)
-    history, hist_month = _stage_history_table(s)
-
-    plan = {
-        "crm_leads": [(older_leads, older_leads.column("_month").to_numpy()), (leads, lead_month),
-                      _dirty_rows(leads, rng, rate, lead_month, ["created_at"], ["lead_id"])],
-        "crm_activities": [(acts, act_month),
-                           _dirty_rows(acts, rng, rate, act_month, ["occurred_at"], ["activity_type"])],
-        "crm_qualifications": [(quals, qual_month),
-                               _dirty_rows(quals, rng, rate, qual_month, ["qualified_at"], ["outcome"])],
-        "crm_opportunities": [(open_opps, open_opps.column("_month").to_numpy()), (opps, opp_month),
-                              _dirty_rows(opps, rng, rate, opp_month, ["created_at"], ["lead_id"],
-                                          ["amount"])],
-        "ad_spend": [(spend, spend_month),
-                     _dirty_rows(spend, rng, max(rate, 0.002), spend_month, ["spend_date"],
-                                 ["currency"], ["spend"])],
-        "crm_stage_history": [(history, hist_month)],
-    }
     if clean and out_dir.exists():
-        for extract in [*plan, "sdr_costs", "fx_rates"]:
+        for extract in EXTRACT_NAMES:
             shutil.rmtree(out_dir / extract, ignore_errors=True)
-    rows: dict[str, int] = {}
+    shards = _shard_count(cfg)
+    base = _Sim(cfg)
+    say("simulating companies")
+    base.companies()
+    rows: dict[str, int] = dict.fromkeys(EXTRACT_NAMES, 0)
     files = size = 0
-    for extract, parts in plan.items():
-        say(f"writing {extract}")
-        f, r, b = _write(out_dir, extract, parts, cfg.file_format)
-        files, size, rows[extract] = files + f, size + b, r
+
+    def write(extract: str, parts: list, **kwargs) -> None:
+        nonlocal files, size
+        f, r, b = _write(out_dir, extract, parts, cfg.file_format, **kwargs)
+        files, size, rows[extract] = files + f, size + b, rows[extract] + r
+
+    lead_days: dict[tuple[int, int], np.ndarray] = {}
+    bases = {"lead": 0, "activity": 0, "qualification": 0, "opportunity": 0}
+    spend = None
+    for shard in range(shards):
+        n = cfg.leads // shards + (shard < cfg.leads % shards)
+        label = f" (shard {shard + 1} of {shards})" if shards > 1 else ""
+        if shards == 1:
+            s = base
+        else:
+            s = _Sim(replace(cfg, leads=n), np.random.default_rng([cfg.seed, shard + 1]), bases)
+            s.adopt_companies(base)
+        say(f"simulating leads{label}")
+        s.leads()
+        say(f"simulating activities, sales touches and recycles{label}")
+        s.activities_and_sales()
+        say(f"simulating qualifications, opportunities and wins{label}")
+        s.qualifications_and_opportunities()
+
+        rng, rate = s.rng, cfg.dirty_rate
+        say(f"building tables{label}")
+        leads, lead_month, older_leads = _leads_table(s)
+        acts, act_month = _activities_table(s)
+        quals, qual_month = _qualifications_table(s)
+        opps, opp_month, open_opps = _opportunities_table(s)
+        for key, counts in _campaign_lead_days(s).items():
+            lead_days[key] = lead_days.get(key, 0) + counts
+        if shards == 1:  # one shard draws the spend where it always did: same bytes as before
+            spend = _spend_tables(s, lead_days)
+        history, hist_month = _stage_history_table(s)
+        plan = {
+            "crm_leads": [(older_leads, older_leads.column("_month").to_numpy()),
+                          (leads, lead_month),
+                          _dirty_rows(leads, rng, rate, lead_month, ["created_at"], ["lead_id"])],
+            "crm_activities": [(acts, act_month),
+                               _dirty_rows(acts, rng, rate, act_month, ["occurred_at"],
+                                           ["activity_type"])],
+            "crm_qualifications": [(quals, qual_month),
+                                   _dirty_rows(quals, rng, rate, qual_month, ["qualified_at"],
+                                               ["outcome"])],
+            "crm_opportunities": [(open_opps, open_opps.column("_month").to_numpy()),
+                                  (opps, opp_month),
+                                  _dirty_rows(opps, rng, rate, opp_month, ["created_at"],
+                                              ["lead_id"], ["amount"])],
+        }
+        if spend is not None:
+            plan["ad_spend"] = [spend, _dirty_rows(spend[0], rng, max(rate, 0.002), spend[1],
+                                                   ["spend_date"], ["currency"], ["spend"])]
+        plan["crm_stage_history"] = [(history, hist_month)]
+        for extract, parts in plan.items():
+            say(f"writing {extract}{label}")
+            write(extract, parts, suffix=f"_s{shard + 1:02d}" if shards > 1 else "")
+        bases = {"lead": bases["lead"] + n, "activity": bases["activity"] + len(s.act_lead),
+                 "qualification": bases["qualification"] + len(s.qual["lead"]),
+                 "opportunity": bases["opportunity"] + len(s.opp["lead"])}
+        del s, plan, leads, older_leads, acts, quals, opps, open_opps, history
+
+    if spend is None:
+        say("writing ad_spend, sized on every shard's leads")
+        spend = _spend_tables(base, lead_days)
+        write("ad_spend", [spend, _dirty_rows(spend[0], base.rng, max(cfg.dirty_rate, 0.002),
+                                              spend[1], ["spend_date"], ["currency"], ["spend"])])
     say("writing sdr_costs and fx_rates")
-    for extract, table in (("sdr_costs", _sdr_table(s)), ("fx_rates", _fx_table(s))):
-        f, r, b = _write(out_dir, extract, [(table, np.zeros(table.num_rows, int))],
-                         cfg.file_format, per_month=False)
-        files, size, rows[extract] = files + f, size + b, r
+    for extract, table in (("sdr_costs", _sdr_table(base)), ("fx_rates", _fx_table(base))):
+        write(extract, [(table, np.zeros(table.num_rows, int))], per_month=False)
     return DemoResult(out_dir=out_dir, rows=rows, files=files, bytes=size)
