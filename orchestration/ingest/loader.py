@@ -460,7 +460,16 @@ def load_extract(
             else:
                 new_files.append((path, name, digest))
         if new_files:
-            _load_new_files(con, extract, new_files, result, load_id, null_placeholders, say)
+            groups = _file_groups(new_files, _memory_limit_bytes(con))
+            logged_loads: list[tuple[int, FileLoad, int, datetime, datetime]] = []
+            for number, group in enumerate(groups, start=1):
+                if len(groups) > 1:
+                    say(f"{extract.name}: file group {number} of {len(groups)} "
+                        f"({len(group)} files)")
+                logged_loads += _load_new_files(con, extract, group, result, load_id,
+                                                null_placeholders, say,
+                                                first_seq=len(logged_loads) + 1)
+            _log_loads(con, extract, load_id, logged_loads)
         result.table_rows = con.execute(f"select count(*) from raw.{extract.name}").fetchone()[0]
         con.execute("commit")
     except BaseException:
@@ -471,6 +480,44 @@ def load_extract(
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"drop table if exists {t}")
     return result
+
+
+# How much of the memory limit one group's files may weigh: the typed rows of a CSV take
+# about as much memory as its text; Parquet and gzip files hold about 5 times their size.
+_GROUP_SHARE_OF_MEMORY = 1.0
+_EXPANSION = {".parquet": 5, ".gz": 5}
+
+
+def _file_groups(new_files: list[tuple[Path, str, str]], memory_bytes: int | None
+                 ) -> list[list[tuple[Path, str, str]]]:
+    """Split a load's new files (in arrival order) into groups that are checked and written
+    one after the other, so the batch table stays near the memory limit instead of spilling
+    the whole history to disk on a first load. A later group's rows replace the earlier
+    groups' rows of their key like any stored row; the accounting stays that of one batch."""
+    if memory_bytes is None:
+        return [new_files]
+    budget = memory_bytes * _GROUP_SHARE_OF_MEMORY
+    groups: list[list[tuple[Path, str, str]]] = [[]]
+    weight = 0.0
+    for item in new_files:
+        w = item[0].stat().st_size * _EXPANSION.get(item[0].suffix.lower(), 1)
+        if groups[-1] and weight + w > budget:
+            groups.append([])
+            weight = 0.0
+        groups[-1].append(item)
+        weight += w
+    return groups
+
+
+def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
+    """DuckDB's memory limit in bytes (it reports it as text, e.g. '2.8 GiB')."""
+    text = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B|bytes)\s*", str(text), re.IGNORECASE)
+    if not match:
+        return None
+    unit = match.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    return int(float(match.group(1)) * (1024 if "I" in unit else 1000) ** power)
 
 
 def _relative_name(path: Path, landing_dir: Path) -> str:
@@ -488,7 +535,10 @@ def _load_new_files(
     load_id: str,
     null_placeholders: Sequence[str],
     say: Callable[[str], None],
-) -> None:
+    first_seq: int = 1,
+) -> list[tuple[int, FileLoad, int, datetime, datetime]]:
+    """Check and write one group of new files; returns each file's (seq, load, mtime,
+    started, finished) for the load log."""
     table = f"raw.{extract.name}"
     now = datetime.now(UTC).replace(tzinfo=None)
     now_sql = f"{_lit(now.isoformat(sep=' '))}::timestamp"
@@ -506,13 +556,13 @@ def _load_new_files(
     )
     con.execute("create or replace temp table _ingest_files (seq integer, name varchar)")
     con.executemany("insert into _ingest_files values (?, ?)",
-                    [(seq, name) for seq, (_p, name, _d) in enumerate(new_files, start=1)])
+                    [(seq, name) for seq, (_p, name, _d) in enumerate(new_files, start=first_seq)])
     checked_sql = _checked_select(extract, null_placeholders)
 
     loads: dict[int, FileLoad] = {}
     mtimes: dict[int, int] = {}
-    for seq, (path, name, digest) in enumerate(new_files, start=1):
-        say(f"{extract.name}: reading {name} ({seq}/{len(new_files)})")
+    for seq, (path, name, digest) in enumerate(new_files, start=first_seq):
+        say(f"{extract.name}: reading {name} ({seq - first_seq + 1}/{len(new_files)})")
         read = _read_file(con, path, extract, seq, checked_sql)
         loads[seq] = FileLoad(name, digest, path.stat().st_size, rows_read=read.rows)
         mtimes[seq] = path.stat().st_mtime_ns
@@ -543,9 +593,18 @@ def _load_new_files(
     table_empty = con.execute(f"select count(*) = 0 from (select 1 from {table} limit 1)").fetchone()[0]
     existed: dict[int, int] = {}
     if not table_empty:
-        existed = dict(con.execute(
-            f"""select c._file_seq, count(*) from _ingest_checked c join {table} t on {key_join}
-                where c.{applied.replace(" and ", " and c.")} group by 1""").fetchall())
+        # A key stored by an earlier group of this same load was loaded and then superseded,
+        # as in one batch: the earlier file counts it superseded, this file inserted.
+        earlier = {f.file_name: f for f in result.files}
+        for seq, stored_file, same_load, count in con.execute(
+                f"""select c._file_seq, t._file_name, t._load_id = {_lit(load_id)}, count(*)
+                    from _ingest_checked c join {table} t on {key_join}
+                    where c.{applied.replace(" and ", " and c.")} group by all""").fetchall():
+            if same_load and stored_file in earlier:
+                earlier[stored_file].rows_superseded += count
+                earlier[stored_file].rows_inserted -= count
+            else:
+                existed[seq] = existed.get(seq, 0) + count
         con.execute(
             f"""delete from {table} t using _ingest_checked c
                 where c.{applied.replace(" and ", " and c.")} and {key_join}"""
@@ -588,7 +647,19 @@ def _load_new_files(
             order by j._file_seq, coalesce(j.line_number, j.row_number)"""
     )
     finished = datetime.now(UTC).replace(tzinfo=None)
-    for seq, load in loads.items():
+    result.files += loads.values()
+    for reason, count in con.execute(
+            "select reason_code, count(*) from _ingest_rejected group by 1").fetchall():
+        result.rejected_by_reason[reason] = result.rejected_by_reason.get(reason, 0) + count
+    result.rejected_by_reason = dict(sorted(result.rejected_by_reason.items()))
+    return [(seq, load, mtimes[seq], now, finished) for seq, load in loads.items()]
+
+
+def _log_loads(con: duckdb.DuckDBPyConnection, extract: Extract, load_id: str,
+               logged: list[tuple[int, FileLoad, int, datetime, datetime]]) -> None:
+    """One load-log row per file, written once every group is in (a later group can still
+    supersede an earlier group's rows)."""
+    for seq, load, mtime, started, finished in logged:
         con.execute(
             """insert into raw.load_log (load_id, extract, file_name, file_hash, file_bytes,
                    file_seq, rows_read, rows_loaded, rows_rejected, rows_inserted, rows_updated,
@@ -596,14 +667,8 @@ def _load_new_files(
                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [load_id, extract.name, load.file_name, load.file_hash, load.file_bytes, seq,
              load.rows_read, load.rows_loaded, load.rows_rejected, load.rows_inserted,
-             load.rows_updated, load.rows_superseded, now, finished, mtimes[seq]],
+             load.rows_updated, load.rows_superseded, started, finished, mtime],
         )
-        result.files.append(load)
-    result.rejected_by_reason = dict(
-        con.execute(
-            "select reason_code, count(*) from _ingest_rejected group by 1 order by 1"
-        ).fetchall()
-    )
 
 
 def _typed_record(extract: Extract, alias: str = "c") -> str:
