@@ -135,13 +135,20 @@ def baseline(landing: Path, workdir: Path, config: dict) -> tuple[float, int]:
     compute one running sum per lead ordered by time (SPEC targets are ratios to this)."""
     db = workdir / "baseline.duckdb"
     db.unlink(missing_ok=True)
-    files = str(landing / "crm_activities" / "*.csv")
+    folder = landing / "crm_activities"
     start = time.perf_counter()
     con = duckdb.connect(str(db), config=config)
     try:
         # demo data holds a few dirty rows on purpose: the baseline skips them
-        con.execute(f"create table activities as select * from read_csv('{files}', "
-                    "header = true, union_by_name = true, ignore_errors = true)")
+        if any(folder.glob("*.parquet")):  # parquet demo files hold text columns
+            con.execute(f"""create table activities as
+                select activity_id, lead_id, try_cast(occurred_at as timestamp) as occurred_at,
+                       activity_type, actor, detail
+                from read_parquet('{folder / "*.parquet"}', union_by_name = true)
+                where try_cast(occurred_at as timestamp) is not null""")
+        else:
+            con.execute(f"create table activities as select * from read_csv('{folder / '*.csv'}', "
+                        "header = true, union_by_name = true, ignore_errors = true)")
         con.execute("""create table running as
                        select lead_id, occurred_at,
                               count(*) over (partition by lead_id order by occurred_at
@@ -262,7 +269,7 @@ def _descendants(root: int) -> dict[int, str]:
     return out
 
 
-def generate_in_subprocess(leads: int, seed: int, landing: Path) -> float:
+def generate_in_subprocess(leads: int, seed: int, landing: Path, file_format: str = "csv") -> float:
     """Generate the demo data in a process of its own: the generator holds the whole
     simulation in memory (about 6 GiB at 1 M leads), which is not the pipeline's memory.
     Returns the generator's peak RSS in MiB (from wait4: at least this process's small size
@@ -271,7 +278,8 @@ def generate_in_subprocess(leads: int, seed: int, landing: Path) -> float:
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "demo",
-                             "--leads", str(leads), "--seed", str(seed), "--out", str(landing)],
+                             "--leads", str(leads), "--seed", str(seed), "--out", str(landing),
+                             "--format", file_format],
                             cwd=PROJECT_ROOT)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -411,7 +419,7 @@ def fixed_costs(settings: Settings, nodata_seconds: float, nodata_steps: list[St
 
 
 def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: bool = False,
-              say: Callable[[str], None] = print) -> BenchResult:
+              say: Callable[[str], None] = print, file_format: str = "csv") -> BenchResult:
     """Full run on all but the last day, then that day appended (incremental), then a run
     with nothing new; the fixed costs apart; and the bare baseline."""
     from orchestration.demo.append import append_held_back, hold_back_last_day
@@ -425,12 +433,15 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
     result = BenchResult(leads=leads, seed=seed, machine=machine_info())
     memory = PeakMemory()
     try:
-        marker = landing / f".generated-{leads}-{seed}"
+        marker = landing / (f".generated-{leads}-{seed}"
+                            + ("" if file_format == "csv" else f"-{file_format}"))
         start = time.perf_counter()
         if not marker.exists():
             say(f"generating {leads:,} leads into {landing}")
             shutil.rmtree(held, ignore_errors=True)
-            result.generator_peak_rss_mb = generate_in_subprocess(leads, seed, landing)
+            for stale in landing.glob(".generated-*"):  # another size or format was here
+                stale.unlink()
+            result.generator_peak_rss_mb = generate_in_subprocess(leads, seed, landing, file_format)
             marker.touch()
             result.steps.append(Step("generate demo data (not in total)", time.perf_counter() - start))
         memory.start()
