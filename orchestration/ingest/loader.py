@@ -419,7 +419,7 @@ def _fix_line_numbers(
 # ---------------------------------------------------------------- loading an extract
 
 _TEMP_TABLES = ("_ingest_checked", "_ingest_rejected", "_ingest_dupkeys", "_ingest_dups",
-                "_ingest_stale", "_ingest_files", "_ingest_file")
+                "_ingest_stale", "_ingest_files", "_ingest_file", "_ingest_replaced")
 
 
 def load_extract(
@@ -596,19 +596,22 @@ def _load_new_files(
         # A key stored by an earlier group of this same load was loaded and then superseded,
         # as in one batch: the earlier file counts it superseded, this file inserted.
         earlier = {f.file_name: f for f in result.files}
+        # one join finds the stored rows to replace; the delete then goes by row id
+        con.execute(
+            f"""create or replace temp table _ingest_replaced as
+                select c._file_seq, t.rowid as stored_rowid, t._file_name as stored_file,
+                       t._load_id = {_lit(load_id)} as same_load
+                from _ingest_checked c join {table} t on {key_join}
+                where c.{applied.replace(" and ", " and c.")}""")
         for seq, stored_file, same_load, count in con.execute(
-                f"""select c._file_seq, t._file_name, t._load_id = {_lit(load_id)}, count(*)
-                    from _ingest_checked c join {table} t on {key_join}
-                    where c.{applied.replace(" and ", " and c.")} group by all""").fetchall():
+                "select _file_seq, stored_file, same_load, count(*) from _ingest_replaced "
+                "group by all").fetchall():
             if same_load and stored_file in earlier:
                 earlier[stored_file].rows_superseded += count
                 earlier[stored_file].rows_inserted -= count
             else:
                 existed[seq] = existed.get(seq, 0) + count
-        con.execute(
-            f"""delete from {table} t using _ingest_checked c
-                where c.{applied.replace(" and ", " and c.")} and {key_join}"""
-        )
+        con.execute(f"delete from {table} where rowid in (select stored_rowid from _ingest_replaced)")
     say(f"{extract.name}: writing {table}")
     cols = ", ".join(_q(c) for c in extract.column_names)
     con.execute(
