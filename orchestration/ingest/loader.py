@@ -8,7 +8,6 @@ failure leaves the warehouse as it was.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
@@ -281,17 +280,17 @@ def _checked_select(extract: Extract, placeholders: Sequence[str]) -> str:
 def _read_file(
     con: duckdb.DuckDBPyConnection, path: Path, extract: Extract, seq: int, checked_sql: str
 ) -> _FileRead:
-    """Read one file as text, validate and type it into _ingest_checked.
+    """Read one file as text, validate and type it into ingest_work.checked.
 
     Malformed CSV lines (wrong number of fields, broken quoting) are returned, not lost.
     """
     is_parquet = path.name.lower().endswith(".parquet")
-    con.execute("drop table if exists _ingest_file")
+    con.execute("drop table if exists ingest_work.file")
     malformed: list[tuple[int, str | None, str, str]] = []
     if is_parquet:
         try:
             con.execute(
-                f"create temp table _ingest_file as select * "
+                f"create table ingest_work.file as select * "
                 f"from read_parquet({_lit(str(path))}, file_row_number = true)"
             )
         except duckdb.Error as exc:
@@ -303,7 +302,7 @@ def _read_file(
             con.execute(f"drop table if exists {t}")
         try:
             con.execute(
-                f"""create temp table _ingest_file as select * from read_csv(
+                f"""create table ingest_work.file as select * from read_csv(
                         {_lit(str(path))}, all_varchar = true, header = true,
                         store_rejects = true, rejects_table = '_ingest_rejects',
                         rejects_scan = '_ingest_reject_scans')"""
@@ -318,7 +317,7 @@ def _read_file(
             ).fetchall()
         ]
 
-    source_cols = [r[0] for r in con.execute("describe _ingest_file").fetchall()]
+    source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
     if is_parquet:
         source_cols = [c for c in source_cols if c != "file_row_number"]
     normalised: dict[str, str] = {}
@@ -351,21 +350,21 @@ def _read_file(
         row_number = line_number = "file_row_number + 1"
     else:
         # rowid follows file order; inside a transaction it starts at an offset.
-        base = con.execute("select coalesce(min(rowid), 0) from _ingest_file").fetchone()[0]
+        base = con.execute("select coalesce(min(rowid), 0) from ingest_work.file").fetchone()[0]
         row_number = f"rowid - {base} + 1"
         line_number = f"rowid - {base} + 2"  # header is line 1, when every record is one line
     con.execute(
         f"""create or replace temp view _ingest_src as
             select {seq} as _file_seq, {row_number} as _row_number,
                    {line_number} as _line_number, {", ".join(selects)}
-            from _ingest_file"""
+            from ingest_work.file"""
     )
-    con.execute(f"insert into _ingest_checked {checked_sql}")
-    rows = con.execute("select count(*) from _ingest_file").fetchone()[0]
+    con.execute(f"insert into ingest_work.checked {checked_sql}")
+    rows = con.execute("select count(*) from ingest_work.file").fetchone()[0]
     if not is_parquet:
         _fix_line_numbers(con, path, seq, rows, malformed)
     con.execute("drop view _ingest_src")
-    con.execute("drop table _ingest_file")
+    con.execute("drop table ingest_work.file")
     return _FileRead(rows=rows, malformed=malformed)
 
 
@@ -403,23 +402,25 @@ def _fix_line_numbers(
             if start not in skipped_lines:
                 starts.append(start)
     if len(starts) != rows:
-        con.execute(f"update _ingest_checked set _line_number = null where _file_seq = {seq}")
+        con.execute(f"update ingest_work.checked set _line_number = null where _file_seq = {seq}")
         return
-    con.execute("create or replace temp table _ingest_lines (row_number bigint, line_number bigint)")
+    con.execute("create or replace table ingest_work.lines (row_number bigint, line_number bigint)")
     con.executemany(
-        "insert into _ingest_lines values (?, ?)", [(i + 1, s) for i, s in enumerate(starts)]
+        "insert into ingest_work.lines values (?, ?)", [(i + 1, s) for i, s in enumerate(starts)]
     )
     con.execute(
-        f"""update _ingest_checked b set _line_number = l.line_number from _ingest_lines l
+        f"""update ingest_work.checked b set _line_number = l.line_number from ingest_work.lines l
             where b._file_seq = {seq} and b._row_number = l.row_number"""
     )
-    con.execute("drop table _ingest_lines")
+    con.execute("drop table ingest_work.lines")
 
 
 # ---------------------------------------------------------------- loading an extract
 
-_TEMP_TABLES = ("_ingest_checked", "_ingest_rejected", "_ingest_dupkeys", "_ingest_dups",
-                "_ingest_stale", "_ingest_files", "_ingest_file", "_ingest_replaced")
+# The load's work tables live in a schema of the warehouse, created and dropped inside the
+# load's transaction: DuckDB writes them compressed to the file and frees them at commit,
+# where temp tables would keep every file's rows uncompressed (spilled) until the end.
+WORK_SCHEMA = "ingest_work"
 
 
 def load_extract(
@@ -440,6 +441,7 @@ def load_extract(
     con.execute("begin transaction")
     try:
         ensure_raw_tables(con, extract)
+        con.execute(f"create schema if not exists {WORK_SCHEMA}")
         logged = con.execute(
             "select file_hash, file_name, file_bytes, file_mtime_ns from raw.load_log "
             "where extract = ?", [extract.name]).fetchall()
@@ -471,29 +473,37 @@ def load_extract(
                                                 first_seq=len(logged_loads) + 1)
             _log_loads(con, extract, load_id, logged_loads)
         result.table_rows = con.execute(f"select count(*) from raw.{extract.name}").fetchone()[0]
+        _drop_work_tables(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    finally:
-        for t in _TEMP_TABLES:
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"drop table if exists {t}")
     return result
 
 
-# How much of the memory limit one group's files may weigh: the typed rows of a CSV take
-# about as much memory as its text; Parquet and gzip files hold about 5 times their size.
+# One group's files weigh at most the memory limit, counted as CSV text: Parquet holds about
+# 10 times its size of CSV text (10 M demo leads' activities: 2.4 GB against about 26 GB),
+# gzip about 5 times. Each group's key search and joins then hold what a 1 M-lead load does.
 _GROUP_SHARE_OF_MEMORY = 1.0
-_EXPANSION = {".parquet": 5, ".gz": 5}
+_EXPANSION = {".parquet": 10, ".gz": 5}
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the work tables one by one, then their schema, before the commit (DuckDB cannot
+    commit a `drop schema ... cascade` of tables the same transaction changed)."""
+    for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ?", [WORK_SCHEMA]).fetchall():
+        con.execute(f"drop table {WORK_SCHEMA}.{_q(name)}")
+    con.execute(f"drop schema {WORK_SCHEMA}")
 
 
 def _file_groups(new_files: list[tuple[Path, str, str]], memory_bytes: int | None
                  ) -> list[list[tuple[Path, str, str]]]:
     """Split a load's new files (in arrival order) into groups that are checked and written
-    one after the other, so the batch table stays near the memory limit instead of spilling
-    the whole history to disk on a first load. A later group's rows replace the earlier
-    groups' rows of their key like any stored row; the accounting stays that of one batch."""
+    one after the other, so each group's key search and joins stay near the memory limit on a
+    first load of a long history. A later group's rows replace the earlier groups' rows of
+    their key like any stored row; the accounting stays that of one batch."""
     if memory_bytes is None:
         return [new_files]
     budget = memory_bytes * _GROUP_SHARE_OF_MEMORY
@@ -544,18 +554,18 @@ def _load_new_files(
     now_sql = f"{_lit(now.isoformat(sep=' '))}::timestamp"
     typed_cols = ", ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
     con.execute(
-        f"""create or replace temp table _ingest_checked (
+        f"""create or replace table ingest_work.checked (
             _file_seq integer, _row_number bigint, _line_number bigint, extra json,
             {typed_cols}, _reason varchar, _first_bad_column varchar, _raw_record json,
             _fate varchar)"""
     )
     con.execute(
-        """create or replace temp table _ingest_rejected (
+        """create or replace table ingest_work.rejected (
             _file_seq integer, row_number bigint, line_number bigint, column_name varchar,
             raw_value varchar, reason_code varchar, reason varchar, raw_record json)"""
     )
-    con.execute("create or replace temp table _ingest_files (seq integer, name varchar)")
-    con.executemany("insert into _ingest_files values (?, ?)",
+    con.execute("create or replace table ingest_work.files (seq integer, name varchar)")
+    con.executemany("insert into ingest_work.files values (?, ?)",
                     [(seq, name) for seq, (_p, name, _d) in enumerate(new_files, start=first_seq)])
     checked_sql = _checked_select(extract, null_placeholders)
 
@@ -572,18 +582,18 @@ def _load_new_files(
         for line, problems in by_line.items():
             loads[seq].rows_read += 1
             con.execute(
-                "insert into _ingest_rejected values (?, null, ?, ?, null, 'malformed_row', ?, ?)",
+                "insert into ingest_work.rejected values (?, null, ?, ?, null, 'malformed_row', ?, ?)",
                 [seq, line, problems[0][0], "; ".join(p[1] for p in problems),
                  json.dumps({"csv_line": problems[0][2]})],
             )
 
     say(f"{extract.name}: resolving keys and versions")
     con.execute(
-        """insert into _ingest_rejected
+        """insert into ingest_work.rejected
            select _file_seq, _row_number, _line_number, _first_bad_column,
                   json_extract_string(_raw_record, '$.' || _first_bad_column),
                   split_part(_reason, ':', 1), _reason, _raw_record
-           from _ingest_checked where _reason <> ''"""
+           from ingest_work.checked where _reason <> ''"""
     )
     _resolve_versions(con, extract)
     _reject_stale_against_stored(con, extract)
@@ -598,27 +608,27 @@ def _load_new_files(
         earlier = {f.file_name: f for f in result.files}
         # one join finds the stored rows to replace; the delete then goes by row id
         con.execute(
-            f"""create or replace temp table _ingest_replaced as
+            f"""create or replace table ingest_work.replaced as
                 select c._file_seq, t.rowid as stored_rowid, t._file_name as stored_file,
                        t._load_id = {_lit(load_id)} as same_load
-                from _ingest_checked c join {table} t on {key_join}
+                from ingest_work.checked c join {table} t on {key_join}
                 where c.{applied.replace(" and ", " and c.")}""")
         for seq, stored_file, same_load, count in con.execute(
-                "select _file_seq, stored_file, same_load, count(*) from _ingest_replaced "
+                "select _file_seq, stored_file, same_load, count(*) from ingest_work.replaced "
                 "group by all").fetchall():
             if same_load and stored_file in earlier:
                 earlier[stored_file].rows_superseded += count
                 earlier[stored_file].rows_inserted -= count
             else:
                 existed[seq] = existed.get(seq, 0) + count
-        con.execute(f"delete from {table} where rowid in (select stored_rowid from _ingest_replaced)")
+        con.execute(f"delete from {table} where rowid in (select stored_rowid from ingest_work.replaced)")
     say(f"{extract.name}: writing {table}")
     cols = ", ".join(_q(c) for c in extract.column_names)
     con.execute(
         f"""insert into {table} ({cols}, extra, _file_name, _line_number, _load_id, _loaded_at)
             select {", ".join("c." + _q(c) for c in extract.column_names)}, c.extra, f.name,
                    c._line_number, {_lit(load_id)}, {now_sql}
-            from _ingest_checked c join _ingest_files f on f.seq = c._file_seq
+            from ingest_work.checked c join ingest_work.files f on f.seq = c._file_seq
             where c.{applied.replace(" and ", " and c.")}"""
     )
 
@@ -627,8 +637,8 @@ def _load_new_files(
         f"""select s.seq,
                count(c._row_number) filter (where c.{applied.replace(" and ", " and c.")}),
                count(c._row_number) filter (where c._fate = 'superseded'),
-               (select count(*) from _ingest_rejected j where j._file_seq = s.seq)
-           from _ingest_files s left join _ingest_checked c on c._file_seq = s.seq
+               (select count(*) from ingest_work.rejected j where j._file_seq = s.seq)
+           from ingest_work.files s left join ingest_work.checked c on c._file_seq = s.seq
            group by s.seq"""
     ).fetchall()
     for seq, applied_rows, superseded, rejected in counts:
@@ -646,13 +656,13 @@ def _load_new_files(
         f"""insert into raw.rejected_rows
             select {_lit(load_id)}, {_lit(extract.name)}, f.name, j.row_number, j.line_number,
                    j.column_name, j.raw_value, j.reason_code, j.reason, j.raw_record, {now_sql}
-            from _ingest_rejected j join _ingest_files f on f.seq = j._file_seq
+            from ingest_work.rejected j join ingest_work.files f on f.seq = j._file_seq
             order by j._file_seq, coalesce(j.line_number, j.row_number)"""
     )
     finished = datetime.now(UTC).replace(tzinfo=None)
     result.files += loads.values()
     for reason, count in con.execute(
-            "select reason_code, count(*) from _ingest_rejected group by 1").fetchall():
+            "select reason_code, count(*) from ingest_work.rejected group by 1").fetchall():
         result.rejected_by_reason[reason] = result.rejected_by_reason.get(reason, 0) + count
     result.rejected_by_reason = dict(sorted(result.rejected_by_reason.items()))
     return [(seq, load, mtimes[seq], now, finished) for seq, load in loads.items()]
@@ -692,23 +702,23 @@ def _resolve_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     """
     key = ", ".join(_q(k) for k in extract.key)
     con.execute(
-        f"""create or replace temp table _ingest_dupkeys as
-            select {key} from _ingest_checked where _reason = ''
+        f"""create or replace table ingest_work.dupkeys as
+            select {key} from ingest_work.checked where _reason = ''
             group by {key} having count(*) > 1"""
     )
-    if not con.execute("select count(*) from _ingest_dupkeys").fetchone()[0]:
+    if not con.execute("select count(*) from ingest_work.dupkeys").fetchone()[0]:
         return
     version = f"c.{_q(extract.version_column)} desc nulls last, " if extract.version_column else ""
     key_c = ", ".join(f"c.{_q(k)}" for k in extract.key)
     con.execute(
-        f"""create or replace temp table _ingest_dups as
+        f"""create or replace table ingest_work.dups as
             select c._file_seq, c._row_number,
                 row_number() over in_file as file_rank,
                 first_value(coalesce(c._line_number, c._row_number)) over in_file as file_winner_line,
                 row_number() over overall as global_rank,
                 first_value(c._file_seq) over overall as winner_seq,
                 first_value(c._line_number) over overall as winner_line
-            from _ingest_checked c semi join _ingest_dupkeys d using ({key})
+            from ingest_work.checked c semi join ingest_work.dupkeys d using ({key})
             where c._reason = ''
             window in_file as (partition by c._file_seq, {key_c}
                                order by {version}c._row_number desc),
@@ -716,11 +726,11 @@ def _resolve_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
                                order by {version}c._file_seq desc, c._row_number desc)"""
     )
     con.execute(
-        """update _ingest_checked c set _fate = case
+        """update ingest_work.checked c set _fate = case
                 when d.file_rank > 1 then 'duplicate_key'
                 when d._file_seq < d.winner_seq then 'superseded'
                 else 'stale_version' end
-           from _ingest_dups d
+           from ingest_work.dups d
            where d.global_rank > 1 and c._file_seq = d._file_seq and c._row_number = d._row_number"""
     )
     key_text = " || ', ' || ".join(f"c.{_q(k)}::varchar" for k in extract.key)
@@ -728,7 +738,7 @@ def _resolve_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     why = (f"' (newer {extract.version_column} or later in the file)'"
            if extract.version_column else "' (later in the file)'")
     con.execute(
-        f"""insert into _ingest_rejected
+        f"""insert into ingest_work.rejected
             select c._file_seq, c._row_number, c._line_number,
                    case when c._fate = 'duplicate_key' then {_lit(extract.key[0])}
                         else {_lit(extract.version_column or extract.key[0])} end,
@@ -744,9 +754,9 @@ def _resolve_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
                        || coalesce(d.winner_line::varchar, '?') || ', which arrived earlier'
                    end,
                    {_typed_record(extract)}
-            from _ingest_checked c
-            join _ingest_dups d on c._file_seq = d._file_seq and c._row_number = d._row_number
-            join _ingest_files f on f.seq = d.winner_seq
+            from ingest_work.checked c
+            join ingest_work.dups d on c._file_seq = d._file_seq and c._row_number = d._row_number
+            join ingest_work.files f on f.seq = d.winner_seq
             where c._fate in ('duplicate_key', 'stale_version')"""
     )
 
@@ -759,24 +769,24 @@ def _reject_stale_against_stored(con: duckdb.DuckDBPyConnection, extract: Extrac
     vc = _q(extract.version_column)
     key_join = " and ".join(f"t.{_q(k)} = c.{_q(k)}" for k in extract.key)
     con.execute(
-        f"""create or replace temp table _ingest_stale as
+        f"""create or replace table ingest_work.stale as
             select c._file_seq, c._row_number, t._file_name as stored_file
-            from _ingest_checked c join {table} t on {key_join}
+            from ingest_work.checked c join {table} t on {key_join}
             where c._reason = '' and c._fate is null
               and t.{vc} is not null and (c.{vc} is null or t.{vc} > c.{vc})"""
     )
     con.execute(
-        """update _ingest_checked c set _fate = 'stale_version' from _ingest_stale s
+        """update ingest_work.checked c set _fate = 'stale_version' from ingest_work.stale s
            where c._file_seq = s._file_seq and c._row_number = s._row_number"""
     )
     key_text = " || ', ' || ".join(f"c.{_q(k)}::varchar" for k in extract.key)
     con.execute(
-        f"""insert into _ingest_rejected
+        f"""insert into ingest_work.rejected
             select c._file_seq, c._row_number, c._line_number, {_lit(extract.version_column)},
                    c.{vc}::varchar, 'stale_version',
                    'stale_version: the warehouse already holds a newer {extract.version_column} for '
                      || {key_text} || ' (from ' || s.stored_file || ')',
                    {_typed_record(extract)}
-            from _ingest_checked c
-            join _ingest_stale s on c._file_seq = s._file_seq and c._row_number = s._row_number"""
+            from ingest_work.checked c
+            join ingest_work.stale s on c._file_seq = s._file_seq and c._row_number = s._row_number"""
     )
