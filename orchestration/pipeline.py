@@ -112,6 +112,41 @@ def dagster_instance():
     return DagsterInstance.ephemeral()
 
 
+def release_abandoned_runs(instance, say: Callable[[str], None] = print) -> list[str]:
+    """Fail the runs whose process died mid-run (killed, out of memory, machine restarted)
+    and free the warehouse pool slots they held: otherwise the next run waits for those
+    slots forever, saying nothing. Only runs that executed in a process of this machine
+    that no longer exists are touched. Returns their run ids."""
+    from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
+
+    released = []
+    for run in instance.get_runs(filters=RunsFilter(
+            statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])):
+        pids = [int(ev.dagster_event.engine_event_data.metadata["pid"].value)
+                for ev in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+                if ev.dagster_event and ev.dagster_event.engine_event_data
+                and "pid" in ev.dagster_event.engine_event_data.metadata]
+        if not pids or any(_process_exists(pid) for pid in pids):
+            continue
+        instance.report_run_failed(
+            run, f"its process (pid {pids[-1]}) ended without finishing the run")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        say(f"Run {run.run_id[:8]} of {run.job_name} was abandoned (its process "
+            f"{pids[-1]} is gone): marked failed, its warehouse pool slot freed.")
+        released.append(run.run_id)
+    return released
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_pipeline(
     settings: Settings,
     *,
@@ -194,8 +229,10 @@ def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = p
         return files.html
     defs = build_definitions(settings)
     job = defs.resolve_job_def("weekly_report")
+    instance = dagster_instance()
+    release_abandoned_runs(instance, say)
     result = job.execute_in_process(
-        instance=dagster_instance(), partition_key=week.isoformat(),
+        instance=instance, partition_key=week.isoformat(),
         asset_selection=[REPORT_ASSET_KEY], raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     if not result.success:
@@ -222,8 +259,10 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if full_refresh:
         run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
+    instance = dagster_instance()
+    release_abandoned_runs(instance, say)
     result = job.execute_in_process(
-        instance=dagster_instance(), raise_on_error=False, run_config=run_config)
+        instance=instance, raise_on_error=False, run_config=run_config)
     failures = [
         f"{ev.step_key}: {failure_reason(ev.event_specific_data.error.message)}"
         for ev in result.all_events
