@@ -89,7 +89,7 @@ def _latest_load(extract: Extract) -> str:
 
 
 def _contract_guard(extract: Extract, d: FunnelDefinitions, now: datetime,
-                    currencies: set[str]) -> Guard:
+                    currencies: set[str], history_load: bool = False) -> Guard:
     table = f"raw.{extract.name}"
     key = _key_sql(extract)
     big = extract.name == "crm_activities"
@@ -101,6 +101,12 @@ def _contract_guard(extract: Extract, d: FunnelDefinitions, now: datetime,
                    f"where {key} in (select {key} from {table} where {latest}) group by 1")
 
     if big:
+        if history_load:
+            # The latest load wrote most of the table (a first load of the history): one
+            # aggregate over the table, which DuckDB spills, instead of a semi join whose
+            # hash table of 300 M keys ran out of memory at 10 M leads.
+            occurrences = (f"select {key} as record_key, count(*) as occurrences from {table} "
+                           f"group by 1 having bool_or({latest})")
         probes.append(Probe(
             "the 100 most repeated keys of the latest load (aggregated in DuckDB; the table is "
             "too large for pandas)",
@@ -337,13 +343,32 @@ def _definition_guards(d: FunnelDefinitions) -> list[Guard]:
 
 
 def build_guards(d: FunnelDefinitions, fx_currencies: set[str] | None = None,
-                 now: datetime | None = None) -> list[Guard]:
+                 now: datetime | None = None, history_loads: set[str] = frozenset()) -> list[Guard]:
     """Every guard, parameterised by the definitions and the currencies fx_rates carries
-    (with the reporting currency, the only ones amounts can be converted from)."""
+    (with the reporting currency, the only ones amounts can be converted from).
+    `history_loads`: extracts whose latest load wrote most of their table."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     currencies = {d.reporting.currency, *(fx_currencies or ())}
-    guards = [_contract_guard(e, d, now, currencies) for e in EXTRACTS.values()]
+    guards = [_contract_guard(e, d, now, currencies, e.name in history_loads)
+              for e in EXTRACTS.values()]
     return guards + _definition_guards(d)
+
+
+def history_loads(con) -> set[str]:
+    """Extracts whose latest load wrote more than half of their raw table's rows."""
+    if not con.execute("select count(*) from information_schema.tables where table_schema = "
+                       "'raw' and table_name = 'load_log'").fetchone()[0]:
+        return set()
+    written = con.execute(
+        """with latest as (select extract, arg_max(load_id, finished_at) as load_id
+                           from raw.load_log group by 1)
+           select extract, sum(rows_inserted + rows_updated)
+           from raw.load_log join latest using (extract, load_id) group by 1""").fetchall()
+    present = {t for (t,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    return {extract for extract, rows in written
+            if extract in EXTRACTS and extract in present and rows
+            and 2 * rows > con.execute(f"select count(*) from raw.{extract}").fetchone()[0]}
 
 
 def guard_names() -> list[str]:

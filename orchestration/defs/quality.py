@@ -19,7 +19,7 @@ SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
 
 
 def current_guards(con):
-    from expectations.suites import build_guards
+    from expectations.suites import build_guards, history_loads
     from orchestration.funnel_definitions import load_definitions
 
     fx = set()
@@ -27,7 +27,8 @@ def current_guards(con):
                          "where table_schema = 'raw' and table_name = 'fx_rates'").fetchone()[0]
     if has_fx:
         fx = {r[0] for r in con.execute("select distinct currency from raw.fx_rates").fetchall()}
-    return {g.name: g for g in build_guards(load_definitions(), fx)}
+    return {g.name: g for g in build_guards(load_definitions(), fx,
+                                             history_loads=history_loads(con))}
 
 
 def _quarantined(con, extract: str) -> int:

@@ -337,3 +337,40 @@ def test_a_probe_larger_than_one_slice_is_validated_slice_by_slice(monkeypatch):
     empty = Probe("none", "select 'k' as record_key, 1 as occurrences where false", "record_key", unique)
     result = runner.run_guard(duckdb.connect(), Guard("none", ("raw", "t"), "contract", "t", (empty,)))
     assert (result.passed, result.rows_checked, len(result.details)) == (True, 0, 1)
+
+
+def test_a_first_load_of_the_activities_is_checked_by_one_aggregate_with_the_same_verdict(
+        con, landing):
+    """A load that wrote most of its table (the history's first load) is checked for
+    repeated keys by one aggregate over the table, not a semi join on every key (out of
+    memory at 10 M leads); the verdict and the keys found are the semi join's."""
+    from expectations.runner import run_guard
+    from expectations.suites import build_guards, history_loads
+    from orchestration.funnel_definitions import load_definitions
+    from tests.conftest import drop, load
+
+    header = "activity_id,lead_id,occurred_at,activity_type\n"
+    drop(landing, "crm_activities", "history.csv", header + "".join(
+        f"A{i},L{i % 7},2025-03-01 10:00:00,page_view\n" for i in range(40)), mtime=1_000)
+    load(con, landing, "crm_activities", load_id="history")
+    assert history_loads(con) == {"crm_activities"}
+
+    def verdicts():
+        out = []
+        for history in (set(), {"crm_activities"}):
+            guard = next(g for g in build_guards(load_definitions(), history_loads=history)
+                         if g.name == "crm_activities_contract")
+            result = run_guard(con, guard)
+            out.append((result.passed, sorted(result.sample_keys), result.failing_rows))
+        return out
+
+    clean, with_history_form = verdicts()
+    assert clean == with_history_form and clean[0]
+    con.execute("update raw.crm_activities set activity_id = 'A3' where activity_id = 'A9'")
+    semi_join, aggregate = verdicts()
+    assert semi_join == aggregate and not aggregate[0] and "A3" in aggregate[1]
+
+    drop(landing, "crm_activities", "day.csv", header + "A100,L1,2025-03-02 10:00:00,page_view\n",
+         mtime=2_000)
+    load(con, landing, "crm_activities", load_id="day")
+    assert history_loads(con) == set()  # a daily load keeps the semi join on its own keys
