@@ -100,7 +100,7 @@ def _run_probe(con: duckdb.DuckDBPyConnection, probe: Probe) -> tuple[int, int, 
     failed = False
     failing_keys: set[str] = set()
     details: dict[tuple, dict] = {}  # per expectation, summed over the slices
-    for frame in _frames(con, probe.sql):
+    for frame in (f for sql in probe.statements() for f in _frames(con, sql)):
         rows += len(frame)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(suite, result_format={

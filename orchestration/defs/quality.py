@@ -19,7 +19,7 @@ SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
 
 
 def current_guards(con):
-    from expectations.suites import build_guards, history_loads
+    from expectations.suites import build_guards, history_loads, ledger_lead_bounds
     from orchestration.funnel_definitions import load_definitions
 
     fx = set()
@@ -28,7 +28,8 @@ def current_guards(con):
     if has_fx:
         fx = {r[0] for r in con.execute("select distinct currency from raw.fx_rates").fetchall()}
     return {g.name: g for g in build_guards(load_definitions(), fx,
-                                             history_loads=history_loads(con))}
+                                             history_loads=history_loads(con),
+                                             ledger_lead_bounds=ledger_lead_bounds(con))}
 
 
 def _quarantined(con, extract: str) -> int:
