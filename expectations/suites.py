@@ -319,7 +319,7 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
                    "record_key", (_between("difference", -0.005, 0.005),)),),
         ),
         Guard(
-            "score_ledger_sums_to_scores", ("marts", "fct_score_ledger"), "reconciliation",
+            LEDGER_GUARD, ("marts", "fct_score_ledger"), "reconciliation",
             "For every lead and moment (now, and each MQL) the ledger's weighted points add up "
             "to the lead score (the ledger is summed in DuckDB; one row per lead and moment).",
             (Probe("ledger sum minus lead score, per lead and moment",
@@ -385,6 +385,8 @@ def history_loads(con) -> set[str]:
             if extract in EXTRACTS and extract in present and rows
             and 2 * rows > con.execute(f"select count(*) from raw.{extract}").fetchone()[0]}
 
+
+LEDGER_GUARD = "score_ledger_sums_to_scores"
 
 # Ledger rows the ledger guard sums at once: past this the leads are checked in ranges (at
 # 10 M leads one pass over 370 M rows and the view's joins ran out of memory at 2.8 GiB).

@@ -484,7 +484,6 @@ def load_extract(
 # One group's files weigh at most the memory limit, counted as CSV text: Parquet holds about
 # 10 times its size of CSV text (10 M demo leads' activities: 2.4 GB against about 26 GB),
 # gzip about 5 times. Each group's key search and joins then hold what a 1 M-lead load does.
-_GROUP_SHARE_OF_MEMORY = 1.0
 _EXPANSION = {".parquet": 10, ".gz": 5}
 
 
@@ -506,12 +505,11 @@ def _file_groups(new_files: list[tuple[Path, str, str]], memory_bytes: int | Non
     their key like any stored row; the accounting stays that of one batch."""
     if memory_bytes is None:
         return [new_files]
-    budget = memory_bytes * _GROUP_SHARE_OF_MEMORY
     groups: list[list[tuple[Path, str, str]]] = [[]]
     weight = 0.0
     for item in new_files:
         w = item[0].stat().st_size * _EXPANSION.get(item[0].suffix.lower(), 1)
-        if groups[-1] and weight + w > budget:
+        if groups[-1] and weight + w > memory_bytes:
             groups.append([])
             weight = 0.0
         groups[-1].append(item)
