@@ -41,9 +41,11 @@ endif
 run: setup ## Main job: demo data if landing/ is empty, ingest -> dbt -> checks -> publish -> weekly report
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
+# Test files run in parallel workers (pytest-xdist); a file's tests share one worker and its fixtures.
+TEST_WORKERS ?= 2
 test: setup browser ## Run the whole test suite (lint included; installs chromium if missing)
 	$(BIN)/ruff check orchestration expectations tests
-	REQUIRE_BROWSER=1 $(BIN)/pytest
+	REQUIRE_BROWSER=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup ## Lint and check formatting of the Python code
 	$(BIN)/ruff check orchestration expectations tests

@@ -289,7 +289,9 @@ def generate_in_subprocess(leads: int, seed: int, landing: Path, file_format: st
 
 
 def _latest_run_results(since: float) -> dict | None:
-    candidates = [p for p in (DBT_PROJECT_DIR / "target").rglob("run_results.json")
+    from orchestration.defs.transform import dbt_project, target_dir
+
+    candidates = [p for p in target_dir(dbt_project()).rglob("run_results.json")
                   if p.stat().st_mtime >= since]
     if not candidates:
         return None

@@ -13,6 +13,26 @@ from orchestration.settings import Settings
 PLACEHOLDERS = tuple(load_definitions().null_placeholders)
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs two workers) each worker gets a dbt target folder
+    of its own: two workers parsing into one manifest, or replacing each other's partial
+    parse state, would break or slow each other's builds."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "DBT_TARGET_PATH" not in os.environ:
+        os.environ["DBT_TARGET_PATH"] = f"target/{worker}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`--dist loadfile` hands whole files to the workers in collection order: the costliest
+    files (their `slow(seconds=...)` mark) go first, so that no long file starts last and
+    runs alone at the end (longest-first scheduling)."""
+    def cost(item):
+        mark = item.get_closest_marker("slow")
+        return mark.kwargs.get("seconds", 60) if mark else 0
+
+    items.sort(key=cost, reverse=True)  # stable: a file's tests keep their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_dagster_home(tmp_path_factory):
     """Test runs (some fail on purpose) go to a throwaway Dagster instance, never into the

@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow(seconds=45)  # runs the pipeline; orders the parallel workers
 
 def funnel_dbt(settings, *args):
     env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path)}

@@ -19,11 +19,13 @@ import duckdb
 import pytest
 
 from orchestration import incremental
+from orchestration.defs.transform import dbt_project, target_dir
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
-from orchestration.settings import DBT_PROJECT_DIR
 from tests.conftest import settings_at
+
+pytestmark = pytest.mark.slow(seconds=370)  # runs the pipeline; orders the parallel workers
 
 COMPARED_SCHEMAS = ("marts", "definitions")
 INCREMENTAL_MODELS = ("staging.stg_crm__activities", "staging.stg_crm__leads",
@@ -257,14 +259,14 @@ def _parse_for_another_warehouse(path) -> None:
 
 def _dbt_logs_since(started: float) -> list[str]:
     """The logs of the dbt builds run since `started` (each in a target folder of its own)."""
-    return [path.read_text() for path in (DBT_PROJECT_DIR / "target").glob("dbt_models-*/dbt.log")
+    return [path.read_text() for path in target_dir(dbt_project()).glob("dbt_models-*/dbt.log")
             if path.parent.stat().st_mtime >= started]
 
 
 def _scoring_buckets_since(started: float) -> set[int]:
     """Bucket counts in the scoring statements dbt ran since `started` (its run/ folder)."""
     found = set()
-    for path in (DBT_PROJECT_DIR / "target").glob(
+    for path in target_dir(dbt_project()).glob(
             "*/run/*/models/intermediate/int_activities_scored.sql"):
         if path.stat().st_mtime >= started:
             found |= {int(n) for n in re.findall(r"lead bucket 0 of (\d+)", path.read_text())}

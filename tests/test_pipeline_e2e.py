@@ -9,6 +9,8 @@ from orchestration.pipeline import run_pipeline
 from orchestration.settings import Settings
 from tests.conftest import PLACEHOLDERS
 
+pytestmark = pytest.mark.slow(seconds=100)  # runs the pipeline; orders the parallel workers
+
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory):

@@ -23,8 +23,16 @@ _PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "definitions", "dbt_pro
 
 @functools.cache
 def dbt_project() -> DbtProject:
-    """The dbt project handle, built once (and never at import time)."""
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    """The dbt project handle, built once (and never at import time). DBT_TARGET_PATH, dbt's
+    own variable (dagster-dbt reads it too for each build's folder), moves target/: parallel
+    test workers each keep a manifest and parse state of their own."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                      target_path=os.environ.get("DBT_TARGET_PATH", "target"))
+
+
+def target_dir(project: DbtProject) -> Path:
+    """The project's target folder: manifest, shared parse state, one folder per build."""
+    return Path(project.project_dir) / project.target_path
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -49,7 +57,7 @@ def keep_parse_state(project: DbtProject, run_target: Path) -> None:
     state = run_target / "partial_parse.msgpack"
     if not state.exists():
         return
-    shared = Path(project.project_dir) / project.target_path / state.name
+    shared = target_dir(project) / state.name
     partial = shared.with_name(f"{state.name}.{os.getpid()}")
     shutil.copyfile(state, partial)
     os.replace(partial, shared)  # atomic: a build starting now copies the old or the new file
@@ -64,7 +72,7 @@ BUILD_FOLDERS_KEPT = 30
 def prune_build_folders(project: DbtProject, keep: int = BUILD_FOLDERS_KEPT) -> list[Path]:
     """Delete all but the `keep` newest per-build target folders (dagster-dbt names them
     `<op>-<run id>-<suffix>`); the shared parse state and manifest in target/ stay."""
-    target = Path(project.project_dir) / project.target_path
+    target = target_dir(project)
     folders = sorted((p for p in target.glob(f"{DBT_ASSETS_NAME}-*") if p.is_dir()),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in folders[keep:]:
@@ -78,7 +86,8 @@ def ensure_manifest(project: DbtProject | None = None) -> Path:
     if manifest_is_stale(project):
         proc = subprocess.run(
             [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-             "--profiles-dir", str(project.profiles_dir), "--vars", dbt_vars_arg()],
+             "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path),
+             "--vars", dbt_vars_arg()],
             cwd=project.project_dir, capture_output=True, text=True,
         )
         if proc.returncode != 0 or not Path(project.manifest_path).exists():

@@ -16,6 +16,8 @@ from orchestration.cli import main
 from orchestration.funnel_definitions import definitions_path, load_definitions
 from tests.conftest import settings_at
 
+pytestmark = pytest.mark.slow(seconds=115)  # runs the pipeline; orders the parallel workers
+
 
 @pytest.fixture(scope="module")
 def default_demo(tmp_path_factory):

@@ -12,6 +12,8 @@ from orchestration.imports.mapping import load_mapping_file, parse
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import load, settings_at
 
+pytestmark = pytest.mark.slow(seconds=125)  # runs the pipeline; orders the parallel workers
+
 # ../shared/data/real beside the checkout, or wherever REAL_DATA_DIR points.
 REAL = Path(os.environ.get("REAL_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data" / "real")
 MAVEN = REAL / "maven_crm_sales_opportunities"

@@ -14,6 +14,8 @@ from orchestration.defs.quality import current_guards
 from orchestration.pipeline import run_pipeline
 from tests.conftest import settings_at
 
+pytestmark = pytest.mark.slow(seconds=185)  # runs the pipeline; orders the parallel workers
+
 
 @pytest.fixture
 def clean(published_demo):
