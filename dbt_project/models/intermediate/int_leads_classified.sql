@@ -108,7 +108,7 @@ fit_scores as (
     select
         lead_id,
         sum(points) as fit_points,
-        {{ dbt.listagg('rule_id', "', '", "order by rule_id") }} as matched_fit_rules
+        {{ sorted_listagg('rule_id', "', '") }} as matched_fit_rules
     from fit_matches
     group by lead_id
 ),
