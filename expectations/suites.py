@@ -42,12 +42,17 @@ class Probe:
     def statements(self) -> list[str]:
         if "{lead_range}" not in self.sql:
             return [self.sql]
+
+        def literal(value: str) -> str:
+            return "'" + value.replace("'", "''") + "'"
+
         edges = [None, *self.lead_bounds, None]
-        quote = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
-        return [self.sql.replace("{lead_range}", " and ".join(
-                    [f"lead_id >= {quote(lo)}" for lo in [lo] if lo is not None]
-                    + [f"lead_id < {quote(hi)}" for hi in [hi] if hi is not None]) or "true")
-                for lo, hi in zip(edges, edges[1:], strict=False)]
+        statements = []
+        for low, high in zip(edges, edges[1:], strict=False):
+            conditions = ([f"lead_id >= {literal(low)}"] if low is not None else []) \
+                + ([f"lead_id < {literal(high)}"] if high is not None else [])
+            statements.append(self.sql.replace("{lead_range}", " and ".join(conditions) or "true"))
+        return statements
 
 
 @dataclass(frozen=True)

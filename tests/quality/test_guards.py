@@ -396,7 +396,7 @@ def test_the_ledger_guard_in_lead_ranges_has_the_verdict_of_one_pass(clean, tmp_
         results = []
         for b in ((), bounds):
             guard = next(g for g in suites.build_guards(load_definitions(), ledger_lead_bounds=b)
-                         if g.name == "score_ledger_sums_to_scores")
+                         if g.name == suites.LEDGER_GUARD)
             assert len(guard.probes[0].statements()) == len(b) + 1
             r = run_guard(con, guard)
             results.append((r.passed, r.rows_checked, r.sample_keys))
