@@ -228,6 +228,7 @@ def builds(tmp_path_factory):
     second = run_pipeline(daily, say=lambda _m: None)
     assert second.success, second.failures
     daily_dbt_logs = _dbt_logs_since(daily_started)
+    daily_statements = _compiled_since(daily_started)
     marks_kept = _take_marks(daily.duckdb_path, SCORED, marked, scored_rows)
     served_marks_kept = _take_marks(daily.serving_path, SERVED, marked, served_rows)
 
@@ -243,7 +244,7 @@ def builds(tmp_path_factory):
     assert rebuilt.success, rebuilt.failures
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
                            won_lead=won_lead, breached_lead=breached_lead,
-                           daily_dbt_logs=daily_dbt_logs,
+                           daily_dbt_logs=daily_dbt_logs, daily_statements=daily_statements,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
@@ -261,6 +262,14 @@ def _dbt_logs_since(started: float) -> list[str]:
     """The logs of the dbt builds run since `started` (each in a target folder of its own)."""
     return [path.read_text() for path in target_dir(dbt_project()).glob("dbt_models-*/dbt.log")
             if path.parent.stat().st_mtime >= started]
+
+
+def _compiled_since(started: float) -> dict[str, str]:
+    """The select of each model dbt built since `started` (its compiled/ folder: run/ holds
+    only the insert of an incremental model), by model name."""
+    return {path.stem: path.read_text()
+            for path in target_dir(dbt_project()).glob("dbt_models-*/compiled/*/models/*/*.sql")
+            if path.stat().st_mtime >= started}
 
 
 def _scoring_buckets_since(started: float) -> set[int]:
@@ -300,6 +309,34 @@ def test_the_daily_build_reuses_the_previous_builds_parse(builds):
     for log in builds.daily_dbt_logs:
         assert "Unable to do partial parsing" not in log
         assert "Partial parsing enabled, no changes found, skipping parsing" in log
+
+
+SCORED_ACTIVITIES_READERS = ["fct_lead_score_peaks", "int_lead_evaluation_activity_types",
+                             "int_lead_evaluations", "int_lead_last_activity",
+                             "int_lead_mql_episodes", "int_score_ledger_items"]
+
+
+def test_the_daily_readers_of_scored_activities_skip_the_rows_of_earlier_builds(builds):
+    """A by-lead model reads int_activities_scored from the rows written after its own
+    previous build: on the first daily build after a full one, the rows of the daily build
+    alone, not the full build's (whose blocks DuckDB then skips). Whether that is enough
+    rows is what test_every_mart_equals_a_full_rebuild checks."""
+    bound = re.compile(r"built_at > coalesce\(cast\('([^']+)' as timestamp\)")
+    bounds = {model: found[0] for model, sql in builds.daily_statements.items()
+              if "int_activities_scored" in sql and (found := bound.findall(sql))}
+    assert sorted(bounds) == SCORED_ACTIVITIES_READERS
+    con = duckdb.connect(str(builds.daily.duckdb_path), read_only=True)
+    try:
+        (_, full_rows), (_, daily_rows) = con.execute(
+            "select built_at, count(*) from intermediate.int_activities_scored "
+            "group by 1 order by 1").fetchall()  # the full build's stamp, the daily build's
+        assert 0 < daily_rows < full_rows
+        for model, since in bounds.items():
+            read, = con.execute("select count(*) from intermediate.int_activities_scored "
+                                "where built_at > cast(? as timestamp)", [since]).fetchone()
+            assert read == daily_rows, model
+    finally:
+        con.close()
 
 
 def test_every_mart_equals_a_full_rebuild(builds):
@@ -439,8 +476,9 @@ def test_the_unique_tests_of_big_incremental_models_look_at_what_the_build_added
     assert _unique_test_failures(warehouse) == {"stg_crm__activities": 1, "int_activities_scored": 0}
 
     con = duckdb.connect(str(warehouse))
-    try:  # ... until the lead gets a new row: the build that rebuilds it would be checked
-        con.execute("""update staging.stg_crm__leads set loaded_at = loaded_at + interval 1 day
+    try:  # ... until a build rewrites the lead: the rows it writes carry a later stamp
+        con.execute("""update intermediate.int_activities_scored
+                       set built_at = (select max(built_at) from audit.dbt_builds) + interval 1 minute
                        where lead_id = ?""", [lead])
     finally:
         con.close()

@@ -7,24 +7,26 @@
     audit.dbt_builds after each build, and forces --full-refresh when the definitions or the
     dbt project changed (orchestration/defs/transform.py). -#}
 
-{#- The newest load the previous successful build of the model `relation` (default: this one)
-    read, or NULL (never built). Read when the node runs and written as a literal: a constant
-    lets DuckDB skip the blocks of the staging tables loaded before it (loaded_at follows the
-    insertion order), where a subquery makes it read every block. -#}
-{% macro previous_build_loaded_to(relation=none) -%}
+{#- `column` (source_loaded_to: the newest load it read; built_at: when the orchestration
+    recorded it, after the build) of the previous successful build of the model `relation`
+    (default: this one), or NULL (never built). Read when the node runs and written as a
+    literal: a constant lets DuckDB skip the blocks of a table written before it (loaded_at
+    and built_at follow the insertion order), where a subquery makes it read every block. -#}
+{% macro previous_build(column, relation=none) -%}
     {%- set relation = relation or this -%}
     {%- set state = adapter.get_relation(database=relation.database, schema='audit', identifier='dbt_builds') -%}
     {%- set query -%}
-        select cast(max(source_loaded_to) as {{ dbt.type_string() }}) from {{ state }}
+        select cast(max({{ column }}) as {{ dbt.type_string() }}) from {{ state }}
         where model = '{{ relation.identifier }}'
     {%- endset -%}
-    {%- set loaded_to = run_query(query).columns[0].values()[0] if state is not none and execute else none -%}
-    {%- if loaded_to is none -%}
+    {%- set value = run_query(query).columns[0].values()[0] if state is not none and execute else none -%}
+    {%- if value is none -%}
         cast(null as {{ dbt.type_timestamp() }})
     {%- else -%}
-        cast('{{ loaded_to }}' as {{ dbt.type_timestamp() }})
+        cast('{{ value }}' as {{ dbt.type_timestamp() }})
     {%- endif -%}
 {%- endmacro %}
+
 
 {#- The staging models whose new rows make a lead's by-lead models stale: everything keyed by
     lead (the lead, its activities, qualifications, opportunities and CRM stage entries). One
@@ -71,7 +73,13 @@
 {#- The newest load the previous build of `relation` (default this one) read, as a literal;
     1900 when never built. -#}
 {% macro rebuild_since(relation=none) -%}
-    coalesce({{ previous_build_loaded_to(relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+    coalesce({{ previous_build('source_loaded_to', relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+{%- endmacro %}
+
+{#- When the previous build of `relation` (default this one) was recorded, as a literal; 1900
+    when never built. Every row written by a later build has a later `built_at`. -#}
+{% macro built_since(relation=none) -%}
+    coalesce({{ previous_build('built_at', relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
 {%- endmacro %}
 
 {#- Leads with a row loaded since the previous build (of the model `relation`, default this
@@ -119,12 +127,16 @@
 {#- The filter of each input of a by-lead model: its rows of the rebuilt leads only (nothing
     on a full build). `keyword` is 'and' after a where clause of the model's own.
     For int_activities_scored, pass built_at='built_at': it stamps each row with the start of
-    the build that wrote it, and every lead to rebuild here was rescored there after the load
-    that made it one - so rows written before this model's previous build's newest load are
-    not looked at, and DuckDB skips their blocks instead of testing 30 M lead_ids. -#}
+    the build that wrote it. A lead to rebuild here has a load newer than this model's
+    previous build, so it was rescored there by a build that started after that load, hence
+    after this model's previous build was recorded (loads and builds share one writer pool).
+    Rows stamped before that record are not looked at, and DuckDB skips their blocks instead
+    of testing 30 M lead_ids. (The newest load the previous build read is too early a bound:
+    the rows that build wrote come after it, so the first daily build after a full one would
+    read them all.) -#}
 {% macro of_rebuilt_leads(column='lead_id', keyword='where', built_at=none) -%}
     {%- if is_incremental() %} {{ keyword }}
-        {%- if built_at %} {{ built_at }} > {{ rebuild_since() }} and{% endif %}
+        {%- if built_at %} {{ built_at }} > {{ built_since() }} and{% endif %}
         {{- ' ' ~ column }} in (select lead_id from rebuilt_leads)
     {%- endif -%}
 {%- endmacro %}
