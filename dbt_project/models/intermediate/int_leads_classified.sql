@@ -4,7 +4,8 @@
 
 with {{ rebuilt_leads_cte() }}
 
-leads as (
+-- A full build reads the table once per field instead of spilling a copy of every lead.
+leads as {% if not is_incremental() %}not materialized {% endif %}(
     select * from {{ ref('stg_crm__leads') }}
     {{- of_rebuilt_leads() }}
 ),
@@ -47,9 +48,10 @@ first_channel as (
     {{ first_matching_channel('channel_fields', 'lead_id', 'channel_rules') }}
 ),
 
--- Exclusions: the most specific matching reason. Values and rules are normalised once;
--- equality rules are a hash join, only substring rules test every value of their field.
-exclusion_fields as (
+-- Exclusions: the most specific matching reason. Equality rules are a hash join, only
+-- substring rules test every value of their field. Each of the two normalises the values
+-- itself: a shared copy of 5 values per lead spilled at 10 M leads.
+exclusion_fields as not materialized (
     select lead_id, field_name, {{ normalise_category('field_value') }} as field_value
     from (
         {{ unpivot_fields('leads', 'lead_id', [
@@ -107,8 +109,7 @@ exclusion_matches as (
 fit_scores as (
     select
         lead_id,
-        sum(points) as fit_points,
-        {{ sorted_listagg('rule_id', "', '") }} as matched_fit_rules
+        sum(points) as fit_points{{ fit_rule_mask_aggregates('rule_id') }}
     from fit_matches
     group by lead_id
 ),
@@ -140,7 +141,7 @@ final as (
         x.exclusion_reason is not null as is_excluded,
         coalesce(fs.fit_points, 0) as fit_points_raw,
         {{ clamp_score('coalesce(fs.fit_points, 0)') }} as fit_score,
-        fs.matched_fit_rules,
+        {{ matched_fit_rules_label('fs') }} as matched_fit_rules,
         s.definitions_version
     from leads as l
     cross join settings as s
