@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 {#- The lead fields fit rules may test, in long form: one row per (lead, field). Shared by the
     fit score and by the scoring suggestions, so the list of fields is written once. -#}
-with leads as (
+-- Not materialized: each field reads its own column instead of a spilled copy of every lead.
+with leads as not materialized (
     select * from {{ ref('stg_crm__leads') }}
 )
 

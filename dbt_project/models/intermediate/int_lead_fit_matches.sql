@@ -4,7 +4,8 @@
 
 with {{ rebuilt_leads_cte() }}
 
-fit_fields as (
+-- A full build reads the fields once per kind of rule instead of spilling a copy of them.
+fit_fields as {% if not is_incremental() %}not materialized {% endif %}(
     select
         lead_id,
         field_name,
@@ -14,10 +15,17 @@ fit_fields as (
     {{- of_rebuilt_leads() }}
 ),
 
+-- Distinct, so 'in' values that normalise alike match once: each lead then matches each
+-- rule at most once (one value per field), with no distinct over every match.
 fit_rules as (
-    select
-        *,
-        {{ normalise_category('match_value') }} as normalised_match
+    select distinct
+        rule_id,
+        attribute,
+        match_type,
+        {{ normalise_category('match_value') }} as normalised_match,
+        min_value,
+        max_value,
+        points
     from {{ ref('def_fit_rules') }}
 ),
 
@@ -25,7 +33,7 @@ fit_rules as (
 -- tested against every value of their field (most rules are equalities: at 1 M leads, testing
 -- every rule against every value was most of this model's time).
 fit_matches as (
-    select distinct
+    select
         lead_id,
         rule_id,
         points
