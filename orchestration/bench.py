@@ -44,6 +44,7 @@ class BenchResult:
     peak_rss_by_process: dict[str, float] = field(default_factory=dict)
     generator_peak_rss_mb: float = 0.0  # its own process, before the run: not in the peak
     success: bool = True
+    failed_runs: dict[str, list[str]] = field(default_factory=dict)  # run -> what failed
     memory_limit: str = ""
     baseline_seconds: float = 0.0
     baseline_rows: int = 0
@@ -84,7 +85,10 @@ class BenchResult:
                       f"{self.baseline_seconds:>9.1f} {self.baseline_rows:>14,}",
                       f"{'ratio total / baseline (target <= 3)':48} "
                       f"{self.total_seconds / self.baseline_seconds:>9.1f}"]
-        if self.incremental_seconds:
+        if self.incremental_seconds and "incremental" in self.failed_runs:
+            lines += ["", f"incremental run FAILED after {self.incremental_seconds:.1f} s: not the "
+                      "time of a daily run, so no share of the full run is given"]
+        elif self.incremental_seconds:
             floor = self.nodata_seconds
             above_full, above_inc = self.total_seconds - floor, self.incremental_seconds - floor
             day = ", ".join(f"{k} {v:,}" for k, v in self.day_rows.items())
@@ -107,6 +111,8 @@ class BenchResult:
             lines += [f"demo data generator (its own process, before the run): "
                       f"{self.generator_peak_rss_mb:,.0f} MiB"]
         lines.append(f"run {'succeeded' if self.success else 'FAILED'}")
+        for run, failures in self.failed_runs.items():
+            lines.append(f"  the {run} run failed: " + ("; ".join(failures) or "see its log"))
         return "\n".join(lines)
 
 
@@ -370,6 +376,11 @@ def _node_peak(node: dict, memory: PeakMemory | None) -> float | None:
     return memory.peak_between(start, end)
 
 
+def _note_failure(result: BenchResult, run: str, summary) -> None:
+    if not summary.success:
+        result.failed_runs[run] = list(summary.failures)
+
+
 def _timed_run(settings: Settings, say: Callable[[str], None], memory: PeakMemory | None = None):
     from orchestration.pipeline import dagster_instance, run_pipeline
 
@@ -457,6 +468,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         summary, result.total_seconds, steps = _timed_run(settings, say, memory)
         result.steps += steps
         result.success = summary.success
+        _note_failure(result, "full", summary)
         if summary.published_to:
             from orchestration.calibration.backtest import MqlRule, compare
             from orchestration.funnel_definitions import load_definitions
@@ -476,10 +488,12 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         summary, result.incremental_seconds, steps = _timed_run(settings, say)
         result.incremental_steps = {s.name: s.seconds for s in steps}
         result.success = result.success and summary.success
+        _note_failure(result, "incremental", summary)
         say("run with no new data")
         summary, result.nodata_seconds, steps = _timed_run(settings, say)
         result.nodata_steps = {s.name: s.seconds for s in steps}
         result.success = result.success and summary.success
+        _note_failure(result, "no-new-data", summary)
         memory.stop()
         result.peak_rss_by_process = memory.figures()  # maxima: they only grow
         result.peak_rss_mb = max(result.peak_rss_by_process.values())

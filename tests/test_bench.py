@@ -3,7 +3,7 @@ the growth table flags a step that grows faster than the data."""
 
 import duckdb
 
-from orchestration.bench import baseline, compare
+from orchestration.bench import BenchResult, baseline, compare
 from orchestration.demo.generator import DemoConfig, generate
 
 
@@ -29,6 +29,24 @@ def test_compare_flags_a_step_that_grows_faster_than_the_data():
     assert "faster than linear" in lines["quadratic"] and "faster" not in lines["linear"]
     assert "tiny" not in lines  # sub-second steps are noise
     assert "3.8x" in lines["total"]
+
+
+def test_a_failed_daily_run_gets_no_share_of_the_full_run():
+    """A daily run that stopped part way is faster than a real one: its time must not read as
+    the daily figure, and the output names the run and what failed."""
+    machine = {"cores": 2, "memory_gb": 23.5, "platform": "linux", "python": "3.11",
+               "duckdb": "2", "dbt-core": "1.11", "dagster": "1.13"}
+    done = BenchResult(leads=1000, seed=1, machine=machine, total_seconds=400.0,
+                       incremental_seconds=60.0, nodata_seconds=20.0)
+    assert "above the no-new-data run (20.0 s): 40.0 s" \
+        in done.render() and "run succeeded" in done.render()
+
+    failed = BenchResult(leads=1000, seed=1, machine=machine, total_seconds=400.0,
+                         incremental_seconds=60.0, nodata_seconds=20.0, success=False,
+                         failed_runs={"incremental": ["dbt_models: Out of Memory Error"]})
+    text = failed.render()
+    assert "incremental run FAILED after 60.0 s" in text and "target <= 10 %" not in text
+    assert "the incremental run failed: dbt_models: Out of Memory Error" in text
 
 
 def test_peak_memory_tells_dbt_subprocesses_from_others(tmp_path):
