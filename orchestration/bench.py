@@ -376,8 +376,9 @@ def _node_peak(node: dict, memory: PeakMemory | None) -> float | None:
     return memory.peak_between(start, end)
 
 
-def _note_failure(result: BenchResult, run: str, summary) -> None:
+def _note_outcome(result: BenchResult, run: str, summary) -> None:
     if not summary.success:
+        result.success = False
         result.failed_runs[run] = list(summary.failures)
 
 
@@ -467,8 +468,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         say("full run through Dagster")
         summary, result.total_seconds, steps = _timed_run(settings, say, memory)
         result.steps += steps
-        result.success = summary.success
-        _note_failure(result, "full", summary)
+        _note_outcome(result, "full", summary)
         if summary.published_to:
             from orchestration.calibration.backtest import MqlRule, compare
             from orchestration.funnel_definitions import load_definitions
@@ -487,13 +487,11 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         say("incremental run")
         summary, result.incremental_seconds, steps = _timed_run(settings, say)
         result.incremental_steps = {s.name: s.seconds for s in steps}
-        result.success = result.success and summary.success
-        _note_failure(result, "incremental", summary)
+        _note_outcome(result, "incremental", summary)
         say("run with no new data")
         summary, result.nodata_seconds, steps = _timed_run(settings, say)
         result.nodata_steps = {s.name: s.seconds for s in steps}
-        result.success = result.success and summary.success
-        _note_failure(result, "no-new-data", summary)
+        _note_outcome(result, "no-new-data", summary)
         memory.stop()
         result.peak_rss_by_process = memory.figures()  # maxima: they only grow
         result.peak_rss_mb = max(result.peak_rss_by_process.values())
