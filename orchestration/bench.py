@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, connect_read_only
 
 
 @dataclass
@@ -43,6 +43,8 @@ class BenchResult:
     peak_rss_mb: float = 0.0
     peak_rss_by_process: dict[str, float] = field(default_factory=dict)
     generator_peak_rss_mb: float = 0.0  # its own process, before the run: not in the peak
+    # the pipeline process's high-water mark after each phase: where its peak was reached
+    pipeline_peak_by_phase: dict[str, float] = field(default_factory=dict)
     success: bool = True
     failed_runs: dict[str, list[str]] = field(default_factory=dict)  # run -> what failed
     memory_limit: str = ""
@@ -107,6 +109,10 @@ class BenchResult:
                   f"({by_process}; DuckDB memory limit {self.memory_limit})",
                   "peak MiB per step: resident memory of the pipeline process and its "
                   "subprocesses together, sampled twice a second during the step"]
+        if self.pipeline_peak_by_phase:
+            lines.append("pipeline process high-water mark after each phase: " + ", ".join(
+                f"{phase} {mib:,.0f}" for phase, mib in self.pipeline_peak_by_phase.items())
+                + " MiB")
         if self.generator_peak_rss_mb:
             lines += [f"demo data generator (its own process, before the run): "
                       f"{self.generator_peak_rss_mb:,.0f} MiB"]
@@ -185,6 +191,11 @@ def machine_info() -> dict:
     }
 
 
+def _own_peak_mib() -> float:
+    """This process's high-water mark so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class PeakMemory:
     """Peak resident memory of this process and of every process it starts, apart.
 
@@ -213,9 +224,8 @@ class PeakMemory:
             self._sample_once()
 
     def figures(self) -> dict[str, float]:
-        """MiB per process kind (ru_maxrss is in KiB on Linux)."""
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return {"pipeline process": own, **self.children}
+        """MiB per process kind."""
+        return {"pipeline process": _own_peak_mib(), **self.children}
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
@@ -305,7 +315,7 @@ def _latest_run_results(since: float) -> dict | None:
 
 
 def _table_rows(db: Path) -> dict[str, int]:
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect_read_only(db)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -446,6 +456,10 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                         memory_limit=configured.memory_limit, temp_dir=configured.temp_dir)
     result = BenchResult(leads=leads, seed=seed, machine=machine_info())
     memory = PeakMemory()
+
+    def note_peak(phase: str) -> None:
+        result.pipeline_peak_by_phase[phase] = _own_peak_mib()
+
     try:
         marker = landing / (f".generated-{leads}-{seed}"
                             + ("" if file_format == "csv" else f"-{file_format}"))
@@ -461,6 +475,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         memory.start()
         say("holding back the last day (appended later for the incremental run)")
         held_back = hold_back_last_day(landing, held, settings.duckdb_config)
+        note_peak("hold-back")
         result.day, result.day_rows = held_back.day.isoformat(), held_back.rows
         result.data_bytes = sum(p.stat().st_size for p in landing.rglob("*") if p.is_file())
         shutil.rmtree(settings.duckdb_path.parent, ignore_errors=True)
@@ -469,6 +484,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         summary, result.total_seconds, steps = _timed_run(settings, say, memory)
         result.steps += steps
         _note_outcome(result, "full", summary)
+        note_peak("full run")
         if summary.published_to:
             from orchestration.calibration.backtest import MqlRule, compare
             from orchestration.funnel_definitions import load_definitions
@@ -479,6 +495,7 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
                                          in_force.fit_weight, in_force.engagement_weight))
             result.steps.append(Step("funnel backtest (threshold +10, not in total)",
                                      comparison.seconds, comparison.in_force.mqls))
+            note_peak("backtest")
         result.peak_rss_by_process = memory.figures()
         result.peak_rss_mb = max(result.peak_rss_by_process.values())
 
@@ -488,10 +505,12 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
         summary, result.incremental_seconds, steps = _timed_run(settings, say)
         result.incremental_steps = {s.name: s.seconds for s in steps}
         _note_outcome(result, "incremental", summary)
+        note_peak("incremental run")
         say("run with no new data")
         summary, result.nodata_seconds, steps = _timed_run(settings, say)
         result.nodata_steps = {s.name: s.seconds for s in steps}
         _note_outcome(result, "no-new-data", summary)
+        note_peak("no-new-data run")
         memory.stop()
         result.peak_rss_by_process = memory.figures()  # maxima: they only grow
         result.peak_rss_mb = max(result.peak_rss_by_process.values())

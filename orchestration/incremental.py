@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.settings import connect_read_only
+
 STATE_DDL = """
 create table if not exists audit.dbt_builds (
     model varchar,
@@ -118,7 +120,7 @@ def published_at(serving_path: Path) -> datetime | None:
     """When the serving file was last published (None when there is none)."""
     if not serving_path.exists():
         return None
-    con = duckdb.connect(str(serving_path), read_only=True)
+    con = connect_read_only(serving_path)
     try:
         return con.execute("select timezone('UTC', max(published_at)) from audit.publish_log"
                            ).fetchone()[0]

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
-
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files
 from orchestration.reporting.data import ReportError
 from orchestration.reporting.weeks import last_complete_week, week_label, week_start
-from orchestration.settings import Settings
+from orchestration.settings import Settings, connect_read_only
 
 DBT_SCHEMAS = ("staging", "definitions", "intermediate", "marts")
 
@@ -286,7 +284,7 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
 
 def summarise_funnel(duckdb_path: Path) -> dict:
     """Stage counts from the lifecycle mart, when it was built."""
-    con = duckdb.connect(str(duckdb_path), read_only=True)
+    con = connect_read_only(duckdb_path)
     try:
         exists = con.execute(
             "select count(*) from information_schema.tables "
@@ -348,7 +346,7 @@ def failure_reason(message: str) -> str:
 
 
 def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:
-    con = duckdb.connect(str(duckdb_path), read_only=True)
+    con = connect_read_only(duckdb_path)
     try:
         tables = {
             (s, t)

@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.incremental import LEAD_SOURCES, raw_tables
+from orchestration.settings import connect_read_only
 
 SERVED_SCHEMAS = ("marts", "definitions")
 
@@ -193,7 +194,7 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
     if not serving_path.exists() or not _has_builds(warehouse):
         return {}
     try:
-        with duckdb.connect(str(serving_path), read_only=True) as serving:
+        with connect_read_only(serving_path) as serving:
             served = {m: (fp, loaded, built) for m, fp, loaded, built in serving.execute(
                 "select model, fingerprint, source_loaded_to, built_at "
                 "from audit.published_builds").fetchall()}

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.reporting.weeks import last_complete_week_of_data, week_label
+from orchestration.settings import connect_read_only
 
 TREND_WEEKS = 12
 FUNNEL_STAGES = [("leads", "Lead"), ("mqls", "MQL"), ("sqls", "SQL"),
@@ -139,7 +140,7 @@ def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
         raise ReportError(
             f"No published warehouse at {serving_path}. Run `funnel run` (or `make run`) first: "
             "the report reads only data that passed the quality checks and was published.")
-    con = duckdb.connect(str(serving_path), read_only=True)
+    con = connect_read_only(serving_path)
     tables = {f"{s}.{t}" for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables").fetchall()}
     needed = {"marts.fct_funnel_summary_weekly", "marts.fct_funnel_weekly",
