@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
@@ -258,27 +259,28 @@ def _parse_for_another_warehouse(path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
+def _build_files_since(started: float, pattern: str) -> list[Path]:
+    """Files of the dbt builds run since `started` (each in a target folder of its own)."""
+    return [path for path in target_dir(dbt_project()).glob(pattern)
+            if path.stat().st_mtime >= started]
+
+
 def _dbt_logs_since(started: float) -> list[str]:
-    """The logs of the dbt builds run since `started` (each in a target folder of its own)."""
-    return [path.read_text() for path in target_dir(dbt_project()).glob("dbt_models-*/dbt.log")
-            if path.parent.stat().st_mtime >= started]
+    return [path.read_text() for path in _build_files_since(started, "dbt_models-*/dbt.log")]
 
 
 def _compiled_since(started: float) -> dict[str, str]:
     """The select of each model dbt built since `started` (its compiled/ folder: run/ holds
     only the insert of an incremental model), by model name."""
     return {path.stem: path.read_text()
-            for path in target_dir(dbt_project()).glob("dbt_models-*/compiled/*/models/*/*.sql")
-            if path.stat().st_mtime >= started}
+            for path in _build_files_since(started, "dbt_models-*/compiled/*/models/*/*.sql")}
 
 
 def _scoring_buckets_since(started: float) -> set[int]:
     """Bucket counts in the scoring statements dbt ran since `started` (its run/ folder)."""
     found = set()
-    for path in target_dir(dbt_project()).glob(
-            "*/run/*/models/intermediate/int_activities_scored.sql"):
-        if path.stat().st_mtime >= started:
-            found |= {int(n) for n in re.findall(r"lead bucket 0 of (\d+)", path.read_text())}
+    for path in _build_files_since(started, "*/run/*/models/intermediate/int_activities_scored.sql"):
+        found |= {int(n) for n in re.findall(r"lead bucket 0 of (\d+)", path.read_text())}
     return found
 
 
@@ -321,7 +323,7 @@ def test_the_daily_readers_of_scored_activities_skip_the_rows_of_earlier_builds(
     previous build: on the first daily build after a full one, the rows of the daily build
     alone, not the full build's (whose blocks DuckDB then skips). Whether that is enough
     rows is what test_every_mart_equals_a_full_rebuild checks."""
-    bound = re.compile(r"built_at > coalesce\(cast\('([^']+)' as timestamp\)")
+    bound = re.compile(r"built_at > cast\('([^']+)' as timestamp\)")
     bounds = {model: found[0] for model, sql in builds.daily_statements.items()
               if "int_activities_scored" in sql and (found := bound.findall(sql))}
     assert sorted(bounds) == SCORED_ACTIVITIES_READERS

@@ -9,7 +9,7 @@
 
 {#- `column` (source_loaded_to: the newest load it read; built_at: when the orchestration
     recorded it, after the build) of the previous successful build of the model `relation`
-    (default: this one), or NULL (never built). Read when the node runs and written as a
+    (default: this one), or 1900 (never built). Read when the node runs and written as a
     literal: a constant lets DuckDB skip the blocks of a table written before it (loaded_at
     and built_at follow the insertion order), where a subquery makes it read every block. -#}
 {% macro previous_build(column, relation=none) -%}
@@ -20,13 +20,8 @@
         where model = '{{ relation.identifier }}'
     {%- endset -%}
     {%- set value = run_query(query).columns[0].values()[0] if state is not none and execute else none -%}
-    {%- if value is none -%}
-        cast(null as {{ dbt.type_timestamp() }})
-    {%- else -%}
-        cast('{{ value }}' as {{ dbt.type_timestamp() }})
-    {%- endif -%}
+    cast('{{ value or "1900-01-01" }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
-
 
 {#- The staging models whose new rows make a lead's by-lead models stale: everything keyed by
     lead (the lead, its activities, qualifications, opportunities and CRM stage entries). One
@@ -71,13 +66,13 @@
 {#- The newest load the previous build of `relation` (default this one) read, as a literal;
     1900 when never built. -#}
 {% macro rebuild_since(relation=none) -%}
-    coalesce({{ previous_build('source_loaded_to', relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+    {{ previous_build('source_loaded_to', relation) }}
 {%- endmacro %}
 
 {#- When the previous build of `relation` (default this one) was recorded, as a literal; 1900
     when never built. Every row written by a later build has a later `built_at`. -#}
 {% macro built_since(relation=none) -%}
-    coalesce({{ previous_build('built_at', relation) }}, cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+    {{ previous_build('built_at', relation) }}
 {%- endmacro %}
 
 {#- Leads with a row loaded since the previous build (of the model `relation`, default this
