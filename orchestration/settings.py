@@ -32,13 +32,18 @@ def default_memory_limit() -> str:
     return f"{max(1024, int(total / 8 / 2**20))}MB"
 
 
+def memory_limit_or_default(configured: str) -> str:
+    """DUCKDB_MEMORY_LIMIT as configured, or the default share when unset."""
+    return configured or default_memory_limit()
+
+
 def connect_read_only(path: Path | str):
     """A reader of a warehouse or serving file (reports, summaries, the backtest), under the
     writers' memory limit: without one DuckDB takes up to 80 % of the machine, and a count of
     a large view reached 10 GiB at 10 M leads."""
     import duckdb  # not at import time: the Dagster code location loads this module
 
-    limit = os.environ.get("DUCKDB_MEMORY_LIMIT") or default_memory_limit()
+    limit = memory_limit_or_default(os.environ.get("DUCKDB_MEMORY_LIMIT", ""))
     return duckdb.connect(str(path), read_only=True, config={"memory_limit": limit})
 
 
@@ -69,7 +74,7 @@ class Settings:
     def duckdb_config(self) -> dict[str, str]:
         """Bounded memory: past the limit DuckDB spills to temp_dir instead of failing."""
         temp = self.temp_dir or self.duckdb_path.parent / "duckdb_tmp"
-        return {"memory_limit": self.memory_limit or default_memory_limit(),
+        return {"memory_limit": memory_limit_or_default(self.memory_limit),
                 "temp_directory": str(temp)}
 
     @classmethod
