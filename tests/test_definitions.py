@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.resources import WAREHOUSE_POOL
-from orchestration.defs.transform import dbt_build_args
+from orchestration.defs.transform import dbt_build_args, out_of_memory_nodes
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -62,6 +62,19 @@ def test_dbt_runs_build_with_the_definitions_as_vars():
     assert len(passed["definitions_version"]) == 12
     assert args[3:] == ["--exclude-resource-type", "unit_test"]  # they run in make test
     assert dbt_build_args(dbt_vars_arg(), full_refresh=True)[-1] == "--full-refresh"
+
+
+def test_only_duckdb_out_of_memory_errors_are_built_again():
+    results = [
+        {"unique_id": "model.p.a", "status": "error",
+         "message": "Runtime Error in model a\n  Out of Memory Error: failed to pin block"},
+        {"unique_id": "model.p.b", "status": "error",
+         "message": "Runtime Error in model b\n  Binder Error: column x not found"},
+        {"unique_id": "test.p.c", "status": "fail", "message": "Got 3 results"},
+        {"unique_id": "model.p.d", "status": "skipped", "message": None},
+    ]
+    assert out_of_memory_nodes(results) == ["model.p.a"]
+    assert out_of_memory_nodes(results[1:]) == []  # a real error fails the run at once
 
 
 def test_dagster_definitions_validate(tmp_path):

@@ -1,5 +1,7 @@
 """End to end: demo extracts -> Dagster (ingest assets + dbt) -> a real DuckDB file."""
 
+import os
+
 import duckdb
 import pytest
 
@@ -10,6 +12,9 @@ from orchestration.settings import Settings
 from tests.conftest import PLACEHOLDERS
 
 pytestmark = pytest.mark.slow(seconds=100)  # runs the pipeline; orders the parallel workers
+
+# Enough for dbt to start and read its metadata, too little for a staging model.
+STARVED_LIMIT = "8MB"
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +75,59 @@ def test_summary_names_the_warehouse_and_every_extract(pipeline_run):
     assert str(settings.duckdb_path) in text
     for name in EXTRACTS:
         assert name in text
+
+
+def _rows(con, mart: str) -> list[tuple]:
+    """A mart's rows, doubles rounded (summation order differs between dbt threads)."""
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            for row in con.execute(f"select * from marts.{mart} order by all").fetchall()]
+
+
+def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeline_run,
+                                                                         monkeypatch):
+    """The first dbt attempt gets a memory limit too small for the staging models, so DuckDB
+    fails them with its real out-of-memory error; the second attempt (normal limit, one
+    thread) must build exactly what the first left unfinished, and the marts come out the same."""
+    from orchestration.defs import transform
+
+    settings, _ = pipeline_run
+    marts = ("fct_funnel_weekly", "dim_leads", "fct_lead_lifecycle")
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    before = {m: _rows(con, m) for m in marts}
+    con.close()
+
+    calls = []
+    cli = transform.LeanDbtCliResource.cli
+
+    def starved_first_attempt(self, args, **kwargs):
+        limit = os.environ["DUCKDB_MEMORY_LIMIT"]
+        if not calls:
+            os.environ["DUCKDB_MEMORY_LIMIT"] = STARVED_LIMIT
+        try:
+            invocation = cli(self, args, **kwargs)  # dbt starts here, with this environment
+        finally:
+            os.environ["DUCKDB_MEMORY_LIMIT"] = limit
+        calls.append((list(args), invocation))
+        return invocation
+
+    monkeypatch.setattr(transform.LeanDbtCliResource, "cli", starved_first_attempt)
+    summary = run_pipeline(settings, full_refresh=True, say=lambda _m: None)
+    assert summary.success, summary.failures
+
+    assert len(calls) == 2
+    first = calls[0][1].get_artifact("run_results.json")["results"]
+    starved = transform.out_of_memory_nodes(first)
+    assert any(n.startswith("model.") for n in starved), starved
+    retry_args = calls[1][0]
+    assert retry_args[-2:] == ["--threads", "1"] and str(calls[0][1].target_path) in retry_args
+    retried = {r["unique_id"] for r in calls[1][1].get_artifact("run_results.json")["results"]}
+    unfinished = {r["unique_id"] for r in first
+                  if r["status"] not in ("success", "pass", "warn")}
+    assert retried == unfinished
+
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        for m in marts:
+            assert _rows(con, m) == before[m], m
+    finally:
+        con.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.funnel_definitions import dbt_vars_arg
@@ -120,6 +121,43 @@ def dbt_build_args(vars_json: str, full_refresh: bool = False) -> list[str]:
             *(["--full-refresh"] if full_refresh else [])]
 
 
+# DuckDB's error when a statement needs more than the memory limit and cannot spill: the
+# statement failed and its model's transaction rolled back, so building it again is safe.
+OUT_OF_MEMORY = "Out of Memory Error"
+
+
+def out_of_memory_nodes(results: list[dict]) -> list[str]:
+    """unique_ids of the dbt nodes that failed with DuckDB's out-of-memory error."""
+    return [r["unique_id"] for r in results
+            if r["status"] == "error" and OUT_OF_MEMORY in (r.get("message") or "")]
+
+
+def retry_on_one_thread_args(build_args: list[str], first_attempt: Path) -> list[str]:
+    """Arguments of the second attempt after an out-of-memory error (pure, unit-tested).
+
+    dbt's threads share one DuckDB and its memory limit, so two large statements that each fit
+    alone can fail together (at 10 M leads: int_score_ledger_items beside
+    int_lead_scores_current). The second attempt builds what the first did not finish - every
+    node that errored, failed or was skipped, read from the first attempt's run_results.json
+    - on one thread, so each statement has the whole limit. (`dbt retry` would do the same but
+    takes no selection flags, and dagster-dbt adds them to every command.) Indirect selection
+    is off: by default, excluding a finished model would also drop the unfinished tests that
+    read it beside an unfinished one.
+    """
+    return [*build_args, "--exclude", "result:success result:pass result:warn",
+            "--indirect-selection", "empty", "--state", str(first_attempt), "--threads", "1"]
+
+
+def final_results(invocations: list[Any]) -> list[dict]:
+    """Each node's run result from the last dbt attempt that ran it."""
+    latest: dict[str, dict] = {}
+    for invocation in invocations:
+        if (invocation.target_path / "run_results.json").exists():
+            for result in invocation.get_artifact("run_results.json")["results"]:
+                latest[result["unique_id"]] = result
+    return list(latest.values())
+
+
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild the incremental models from all history
 
@@ -168,19 +206,32 @@ def transform_assets() -> dg.AssetsDefinition:
         else:
             context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
                              f"loaded after their previous build only")
-        invocation = dbt.cli(dbt_build_args(vars_json, full_refresh), context=context)
+        build_args = dbt_build_args(vars_json, full_refresh)
+        attempts = [dbt.cli(build_args, context=context)]
         try:
-            yield from invocation.stream()
+            try:
+                yield from attempts[0].stream()
+            except DagsterDbtCliRuntimeError:
+                out_of_memory = out_of_memory_nodes(final_results(attempts))
+                if not out_of_memory:
+                    raise
+                context.log.warning(
+                    f"{len(out_of_memory)} dbt node(s) ran out of DuckDB memory "
+                    f"({', '.join(n.split('.')[-1] for n in out_of_memory)}) beside other "
+                    "models sharing the limit: building what did not finish again, one model "
+                    "at a time")
+                attempts.append(dbt.cli(retry_on_one_thread_args(
+                    build_args, attempts[0].target_path), context=context))
+                yield from attempts[-1].stream()
         finally:
-            keep_parse_state(project, invocation.target_path)
+            keep_parse_state(project, attempts[-1].target_path)
             prune_build_folders(project)
-            results = invocation.get_artifact("run_results.json")["results"] \
-                if (invocation.target_path / "run_results.json").exists() else []
+            results = final_results(attempts)
             succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
             # A model whose tests failed is not recorded: its next build redoes (and its tests
             # check again) what this one added. unique_in_incremental_build relies on it.
             failed_on = incremental.models_with_failed_tests(
-                results, invocation.get_artifact("manifest.json") if results else {})
+                results, attempts[0].get_artifact("manifest.json") if results else {})
             built = [m for m in models if f"model.{project.name}.{m}" in succeeded
                      and f"model.{project.name}.{m}" not in failed_on]
             if built:
