@@ -102,3 +102,24 @@ def test_the_bench_generates_its_data_in_a_process_of_its_own(tmp_path):
     peak = generate_in_subprocess(500, 7, tmp_path / "landing")
     assert list((tmp_path / "landing" / "crm_activities").glob("*.csv"))
     assert peak > 50  # MiB: a Python process that imported numpy and pyarrow
+
+
+def test_models_built_again_on_one_thread_report_their_final_attempt(monkeypatch):
+    """After an out-of-memory retry, each model appears once, with the attempt that built it,
+    and the retry shows as a step of its own."""
+    from orchestration import bench
+
+    def node(uid, status, seconds):
+        return {"unique_id": uid, "status": status, "execution_time": seconds, "timing": []}
+
+    first = {"elapsed_time": 30.0, "results": [
+        node("model.p.small", "success", 1.0), node("model.p.big", "error", 12.0),
+        node("test.p.unique_small", "pass", 0.5), node("test.p.unique_big", "skipped", 0.0)]}
+    retry = {"elapsed_time": 20.0, "results": [
+        node("model.p.big", "success", 18.0), node("test.p.unique_big", "pass", 0.7)]}
+    monkeypatch.setattr(bench, "_run_results_since", lambda since: [first, retry])
+    steps = {s.name: s.seconds for s in bench._dbt_steps(0.0, {"marts.big": 7})}
+    assert steps["  dbt model big"] == 18.0 and steps["  dbt model small"] == 1.0
+    assert steps["  dbt tests (all)"] == 0.5 + 0.7
+    assert steps["  dbt run_results elapsed"] == 50.0
+    assert steps["  dbt again on one thread (2 nodes)"] == 20.0
