@@ -133,7 +133,8 @@ def out_of_memory_nodes(results: list[dict]) -> list[str]:
 
 
 def retry_on_one_thread_args(build_args: list[str], first_attempt: Path) -> list[str]:
-    """Arguments of the second attempt after an out-of-memory error (pure, unit-tested).
+    """Arguments of the second attempt after an out-of-memory error (tests/test_pipeline_e2e.py
+    starves a first attempt of memory and checks what the second builds).
 
     dbt's threads share one DuckDB and its memory limit, so two large statements that each fit
     alone can fail together (at 10 M leads: int_score_ledger_items beside
