@@ -357,12 +357,14 @@ def _run_steps(instance, run_started: float, rows: dict[str, int],
 
 def _dbt_steps(run_started: float, rows: dict[str, int],
                memory: PeakMemory | None = None) -> list[Step]:
+    from orchestration.defs.transform import latest_results
+
     attempts = _run_results_since(run_started)
     if not attempts:
         return []
-    latest = {r["unique_id"]: r for attempt in attempts for r in attempt["results"]}
+    latest = latest_results(attempts)
     steps = []
-    for node in sorted(latest.values(), key=lambda r: -r["execution_time"]):
+    for node in sorted(latest, key=lambda r: -r["execution_time"]):
         uid = node["unique_id"]
         if not uid.startswith("model."):
             continue
@@ -370,7 +372,7 @@ def _dbt_steps(run_started: float, rows: dict[str, int],
         table = next((k for k in rows if k.endswith("." + model)), None)
         steps.append(Step(f"  dbt model {model}", node["execution_time"],
                           rows.get(table) if table else None, _node_peak(node, memory)))
-    tests = sum(r["execution_time"] for r in latest.values()
+    tests = sum(r["execution_time"] for r in latest
                 if not r["unique_id"].startswith("model."))
     steps.append(Step("  dbt tests (all)", tests))
     steps.append(Step("  dbt run_results elapsed",

@@ -149,14 +149,16 @@ def retry_on_one_thread_args(build_args: list[str], first_attempt: Path) -> list
             "--indirect-selection", "empty", "--state", str(first_attempt), "--threads", "1"]
 
 
+def latest_results(run_results: list[dict]) -> list[dict]:
+    """Each node's result from the last of these run_results.json (oldest first) that ran it."""
+    return list({r["unique_id"]: r for attempt in run_results for r in attempt["results"]}
+                .values())
+
+
 def final_results(invocations: list[Any]) -> list[dict]:
     """Each node's run result from the last dbt attempt that ran it."""
-    latest: dict[str, dict] = {}
-    for invocation in invocations:
-        if (invocation.target_path / "run_results.json").exists():
-            for result in invocation.get_artifact("run_results.json")["results"]:
-                latest[result["unique_id"]] = result
-    return list(latest.values())
+    return latest_results([i.get_artifact("run_results.json") for i in invocations
+                           if (i.target_path / "run_results.json").exists()])
 
 
 class DbtBuildConfig(dg.Config):
