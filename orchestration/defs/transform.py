@@ -141,11 +141,16 @@ def retry_on_one_thread_args(build_args: list[str], first_attempt: Path) -> list
     int_lead_scores_current). The second attempt builds what the first did not finish - every
     node that errored, failed or was skipped, read from the first attempt's run_results.json
     - on one thread, so each statement has the whole limit. (`dbt retry` would do the same but
-    takes no selection flags, and dagster-dbt adds them to every command.) Indirect selection
-    is off: by default, excluding a finished model would also drop the unfinished tests that
-    read it beside an unfinished one.
+    takes no selection flags, and dagster-dbt adds them to every command.)
+
+    dagster-dbt joins our --select to its own (the run's assets) as a union, so the unfinished
+    nodes are selected by their result and the finished ones excluded by theirs. That also
+    keeps the tests dbt picked indirectly in the first attempt (a test reading a selected model
+    beside one outside a subset). Indirect selection is off: otherwise excluding a finished
+    model would drop the unfinished tests that read it beside an unfinished one.
     """
-    return [*build_args, "--exclude", "result:success result:pass result:warn",
+    return [*build_args, "--select", "result:error result:fail result:skipped",
+            "--exclude", "result:success result:pass result:warn",
             "--indirect-selection", "empty", "--state", str(first_attempt), "--threads", "1"]
 
 
