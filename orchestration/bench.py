@@ -72,13 +72,20 @@ class BenchResult:
             f"{'no new s':>9}",
             "-" * 103,
         ]
+        def later_runs(name: str) -> str:
+            return " ".join(f"{'' if (v := run.get(name)) is None else f'{v:.1f}':>9}"
+                            for run in (self.incremental_steps, self.nodata_steps))
+
         for s in self.steps:
             rows = "" if s.rows is None else f"{s.rows:,}"
             peak = "" if s.peak_mb is None else f"{s.peak_mb:,.0f}"
-            inc, nod = self.incremental_steps.get(s.name), self.nodata_steps.get(s.name)
             lines.append(f"{s.name:48} {s.seconds:>9.1f} {rows:>14} {peak:>9} "
-                         f"{'' if inc is None else f'{inc:.1f}':>9} "
-                         f"{'' if nod is None else f'{nod:.1f}':>9}")
+                         f"{later_runs(s.name)}")
+        # steps only the later runs have (a dbt retry after an out-of-memory error)
+        full_names = {s.name for s in self.steps}
+        lines += [f"{name:48} {'':>9} {'':>14} {'':>9} {later_runs(name)}"
+                  for name in dict.fromkeys([*self.incremental_steps, *self.nodata_steps])
+                  if name not in full_names]
         lines += ["-" * 103,
                   f"{'total (generation excluded)':48} {self.total_seconds:>9.1f} {'':>14} "
                   f"{'':>9} {self.incremental_seconds:>9.1f} {self.nodata_seconds:>9.1f}"]

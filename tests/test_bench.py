@@ -123,3 +123,20 @@ def test_models_built_again_on_one_thread_report_their_final_attempt(monkeypatch
     assert steps["  dbt tests (all)"] == 0.5 + 0.7
     assert steps["  dbt run_results elapsed"] == 50.0
     assert steps["  dbt again on one thread (2 nodes)"] == 20.0
+
+
+def test_the_table_shows_steps_only_the_daily_run_had():
+    """A retry on one thread happens in one run only: its row must still be printed."""
+    from orchestration.bench import Step
+
+    machine = {"cores": 2, "memory_gb": 23.5, "platform": "linux", "python": "3.11",
+               "duckdb": "2", "dbt-core": "1.11", "dagster": "1.13"}
+    result = BenchResult(leads=1000, seed=1, machine=machine, total_seconds=400.0,
+                         steps=[Step("  dbt model big", 30.0)],
+                         incremental_seconds=60.0, nodata_seconds=20.0,
+                         incremental_steps={"  dbt model big": 9.0,
+                                            "  dbt again on one thread (13 nodes)": 118.0},
+                         nodata_steps={"  dbt model big": 0.5})
+    rows = {line[:48].strip(): line[48:].split() for line in result.render().splitlines()}
+    assert rows["dbt model big"] == ["30.0", "9.0", "0.5"]
+    assert rows["dbt again on one thread (13 nodes)"] == ["118.0"]
