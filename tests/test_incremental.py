@@ -243,9 +243,11 @@ def builds(tmp_path_factory):
         env.setenv("FUNNEL_SCORING_BUCKET_ROWS", "10000")
         rebuilt = run_pipeline(full, full_refresh=True, say=lambda _m: None)  # as `funnel run --full-refresh`
     assert rebuilt.success, rebuilt.failures
+    full_dbt_logs = _dbt_logs_since(started)
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
                            won_lead=won_lead, breached_lead=breached_lead,
-                           daily_dbt_logs=daily_dbt_logs, daily_statements=daily_statements,
+                           daily_dbt_logs=daily_dbt_logs, full_dbt_logs=full_dbt_logs,
+                           daily_statements=daily_statements,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
@@ -311,6 +313,15 @@ def test_the_daily_build_reuses_the_previous_builds_parse(builds):
     for log in builds.daily_dbt_logs:
         assert "Unable to do partial parsing" not in log
         assert "Partial parsing enabled, no changes found, skipping parsing" in log
+
+
+def test_only_the_daily_build_defers_duckdb_checkpoints_to_its_end(builds):
+    """A daily build checkpoints once, when dbt closes the database; a full refresh keeps
+    DuckDB's default, so the space of the tables it replaces is reused as it goes."""
+    deferred = "set global checkpoint_threshold = '1GB'"
+    assert builds.daily_dbt_logs and builds.full_dbt_logs
+    assert all(deferred in log for log in builds.daily_dbt_logs)
+    assert not any("checkpoint_threshold" in log for log in builds.full_dbt_logs)
 
 
 SCORED_ACTIVITIES_READERS = ["fct_lead_score_peaks", "int_lead_evaluation_activity_types",
