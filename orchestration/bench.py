@@ -379,8 +379,7 @@ def _dbt_steps(run_started: float, rows: dict[str, int],
         table = next((k for k in rows if k.endswith("." + model)), None)
         steps.append(Step(f"  dbt model {model}", node["execution_time"],
                           rows.get(table) if table else None, _node_peak(node, memory)))
-    tests = sum(r["execution_time"] for r in latest
-                if not r["unique_id"].startswith("model."))
+    tests = sum(r["execution_time"] for r in latest if r["unique_id"].startswith("test."))
     steps.append(Step("  dbt tests (all)", tests))
     steps.append(Step("  dbt run_results elapsed",
                       sum(a.get("elapsed_time", 0.0) for a in attempts)))
