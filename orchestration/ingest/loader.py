@@ -287,12 +287,13 @@ def _read_file(
     is_parquet = path.name.lower().endswith(".parquet")
     con.execute("drop table if exists ingest_work.file")
     malformed: list[tuple[int, str | None, str, str]] = []
+    # A Parquet file is read where it lies (its schema and row count are in its footer); a
+    # CSV file is copied into a table first, for its rejects and its row order.
+    source = (f"read_parquet({_lit(str(path))}, file_row_number = true)" if is_parquet
+              else "ingest_work.file")
     if is_parquet:
         try:
-            con.execute(
-                f"create table ingest_work.file as select * "
-                f"from read_parquet({_lit(str(path))}, file_row_number = true)"
-            )
+            source_cols = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
         except duckdb.Error as exc:
             raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
     else:
@@ -317,9 +318,10 @@ def _read_file(
             ).fetchall()
         ]
 
-    source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
     if is_parquet:
         source_cols = [c for c in source_cols if c != "file_row_number"]
+    else:
+        source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
     normalised: dict[str, str] = {}
     for col in source_cols:
         norm = snake_case(col)
@@ -357,14 +359,20 @@ def _read_file(
         f"""create or replace temp view _ingest_src as
             select {seq} as _file_seq, {row_number} as _row_number,
                    {line_number} as _line_number, {", ".join(selects)}
-            from ingest_work.file"""
+            from {source}"""
     )
-    con.execute(f"insert into ingest_work.checked {checked_sql}")
-    rows = con.execute("select count(*) from ingest_work.file").fetchone()[0]
+    try:
+        con.execute(f"insert into ingest_work.checked {checked_sql}")
+    except duckdb.Error as exc:
+        if not is_parquet:
+            raise
+        # a damaged column chunk shows only when the rows are read
+        raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
+    rows = con.execute(f"select count(*) from {source}").fetchone()[0]
     if not is_parquet:
         _fix_line_numbers(con, path, seq, rows, malformed)
     con.execute("drop view _ingest_src")
-    con.execute("drop table ingest_work.file")
+    con.execute("drop table if exists ingest_work.file")
     return _FileRead(rows=rows, malformed=malformed)
 
 

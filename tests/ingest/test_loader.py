@@ -236,6 +236,36 @@ def test_parquet_files_load_like_csv(con, landing, tmp_path):
     assert rejected(con)[0][1:5] == (2, "cost", "-1.0", "negative_value")
 
 
+@pytest.mark.parametrize("damage", ["not_parquet", "damaged_data_page"])
+def test_a_damaged_parquet_file_is_a_clear_error_and_loads_nothing(con, landing, damage):
+    """Parquet files are read where they lie: damage found only while the rows are read (a
+    data page, past an intact footer) is reported like an unreadable footer, and the load's
+    earlier good file is rolled back with it."""
+    import duckdb
+
+    folder = landing / "sdr_costs"
+    folder.mkdir()
+    duckdb.sql("select '2025-01' as month, 'SDR EMEA' as team, 10 as cost, 'EUR' as currency"
+               ).write_parquet(str(folder / "a_good.parquet"))
+    bad = folder / "b_bad.parquet"
+    if damage == "not_parquet":
+        bad.write_bytes(b"month,team,cost,currency\n2025-02,SDR EMEA,5,EUR\n")
+    else:
+        duckdb.sql("select '2025-' || lpad((i % 12 + 1)::varchar, 2, '0') as month, "
+                   "'SDR ' || md5(i::varchar) as team, i as cost, 'EUR' as currency "
+                   "from range(20000) t(i)").write_parquet(str(bad), compression="zstd")
+        data = bytearray(bad.read_bytes())
+        data[len(data) // 4:len(data) // 2] = b"Z" * (len(data) // 2 - len(data) // 4)
+        bad.write_bytes(bytes(data))
+        # the footer is intact: the schema reads, the rows do not
+        duckdb.sql(f"describe select * from read_parquet('{bad}')").fetchall()
+    with pytest.raises(ContractError, match="cannot read Parquet file") as err:
+        load(con, landing, "sdr_costs")
+    assert err.value.file == str(bad)
+    assert con.execute("select count(*) from information_schema.tables "
+                       "where table_schema = 'raw' and table_name = 'sdr_costs'").fetchone() == (0,)
+
+
 def test_optional_extract_without_files_gives_empty_table(con, landing):
     result = load(con, landing, "fx_rates")
     assert result.rows_read == 0
