@@ -8,12 +8,17 @@
     (loaded_at after the newest load that build read) or 'built' (built_at, the start of the
     build that wrote the row, after that build was recorded). Both columns follow the
     insertion order, so DuckDB skips the blocks of older rows. A full refresh checks every
-    row: a daily run pays for the day, not for 30 M keys. -#}
-{% test unique_in_incremental_build(model, column_name, rebuilt) %}
+    row: a daily run pays for the day, not for 30 M keys.
+    `since_build_of` names the incremental model whose last recorded build marks "since" for a
+    view (stg_crm__activities: the model that reads every activity). It is not a ref: the test
+    still runs before that model is built. -#}
+{% test unique_in_incremental_build(model, column_name, rebuilt, since_build_of=none) %}
 {%- if rebuilt not in ('loaded', 'built') -%}
     {{ exceptions.raise_compiler_error("rebuilt must be 'loaded' or 'built', not " ~ rebuilt) }}
 {%- endif -%}
-{%- set since = rebuild_since(model) if rebuilt == 'loaded' else built_since(model) %}
+{%- set state = api.Relation.create(database=model.database, schema=model.schema,
+                                    identifier=since_build_of) if since_build_of else model -%}
+{%- set since = rebuild_since(state) if rebuilt == 'loaded' else built_since(state) %}
 select {{ column_name }} as unique_field, count(*) as n_records
 from {{ model }}
 {%- if not flags.FULL_REFRESH %}
