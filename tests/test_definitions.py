@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.resources import WAREHOUSE_POOL
-from orchestration.defs.transform import dbt_build_args, out_of_memory_nodes
+from orchestration.defs.transform import dbt_build_args, out_of_memory_nodes, stop_dbt
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -75,6 +75,27 @@ def test_only_duckdb_out_of_memory_errors_are_built_again():
     ]
     assert out_of_memory_nodes(results) == ["model.p.a"]
     assert out_of_memory_nodes(results[1:]) == []  # a real error fails the run at once
+
+
+@pytest.mark.parametrize("ignores_interrupts", [False, True])
+def test_a_dbt_process_left_running_is_stopped(ignores_interrupts):
+    """The dbt asset stops any dbt still running when its step ends, so no writer is left
+    holding the warehouse: interrupted like Ctrl-C, killed if it does not end in time."""
+    import signal
+    import time
+
+    code = ("import signal, time\n"
+            + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignores_interrupts else "")
+            + "print('ready', flush=True)\ntime.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert process.stdout.readline().strip() == b"ready"  # its handler is in place
+    start = time.monotonic()
+    stop_dbt(process, timeout=2)
+    assert process.poll() is not None
+    assert process.returncode == -(signal.SIGKILL if ignores_interrupts else signal.SIGINT)
+    assert time.monotonic() - start < 10
+    process.stdout.close()
+    stop_dbt(process)  # an ended process is left alone
 
 
 def test_dagster_definitions_validate(tmp_path):

@@ -91,26 +91,20 @@ STARVED_SUBSET = ("stg_crm__activities", "int_activities_scored", "int_score_led
                   "stg_ads__spend", "stg_finance__fx_rates")
 
 
-def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeline_run,
-                                                                         monkeypatch):
-    """The first dbt attempt gets a memory limit too small for the activity models, so DuckDB
-    fails them with its real out-of-memory error; the second attempt (normal limit, one
-    thread) must build exactly what the first left unfinished, and the rebuilt tables come out
-    the same."""
-    from dagster import DagsterInstance
-
+def _starved_subset_job(settings):
+    """The elt job of `settings` and the asset keys of STARVED_SUBSET."""
     from orchestration.definitions import build_definitions
-    from orchestration.defs import transform
 
-    settings, _ = pipeline_run
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def("elt")
+    job = build_definitions(settings).resolve_job_def("elt")
     keys = [k for k in job.asset_layer.executable_asset_keys if k.path[-1] in STARVED_SUBSET]
     assert len(keys) == len(STARVED_SUBSET), keys
-    relations = [".".join(k.path) for k in keys]
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    before = {r: _rows(con, r) for r in relations}
-    con.close()
+    return job, keys
+
+
+def _starve_the_first_dbt_attempt(monkeypatch) -> list:
+    """The first dbt command starts with STARVED_LIMIT as its DuckDB memory limit, the next
+    ones with the normal limit; returns the (arguments, invocation) of each command."""
+    from orchestration.defs import transform
 
     calls = []
     cli = transform.LeanDbtCliResource.cli
@@ -127,6 +121,27 @@ def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeli
         return invocation
 
     monkeypatch.setattr(transform.LeanDbtCliResource, "cli", starved_first_attempt)
+    return calls
+
+
+def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeline_run,
+                                                                         monkeypatch):
+    """The first dbt attempt gets a memory limit too small for the activity models, so DuckDB
+    fails them with its real out-of-memory error; the second attempt (normal limit, one
+    thread) must build exactly what the first left unfinished, and the rebuilt tables come out
+    the same."""
+    from dagster import DagsterInstance
+
+    from orchestration.defs import transform
+
+    settings, _ = pipeline_run
+    job, keys = _starved_subset_job(settings)
+    relations = [".".join(k.path) for k in keys]
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    before = {r: _rows(con, r) for r in relations}
+    con.close()
+
+    calls = _starve_the_first_dbt_attempt(monkeypatch)
     result = job.execute_in_process(
         instance=DagsterInstance.ephemeral(), asset_selection=keys, raise_on_error=False,
         run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}})
@@ -155,3 +170,51 @@ def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeli
             assert _rows(con, r) == before[r], r
     finally:
         con.close()
+
+
+def test_a_failed_test_before_the_retry_is_reported_once_and_fails_the_run(pipeline_run,
+                                                                           monkeypatch, tmp_path):
+    """A dbt test that fails (or errors) in the first attempt is run again by the retry, and
+    Dagster takes one result per check and step. At 10 M leads a test ran out of memory beside
+    the models, its error and its retried pass were both reported, and Dagster failed the
+    step with "returned an output multiple times" while the retry's dbt still held the
+    warehouse. Here a spend test fails in the first attempt beside the starved activity
+    models: the retry runs it again, it fails again, and the run fails on that test."""
+    import dataclasses
+    import shutil
+
+    from dagster import DagsterEventType, DagsterInstance
+
+    settings, _ = pipeline_run
+    copy = dataclasses.replace(settings, duckdb_path=tmp_path / "warehouse" / "funnel.duckdb")
+    copy.duckdb_path.parent.mkdir()
+    shutil.copy(settings.duckdb_path, copy.duckdb_path)
+    con = duckdb.connect(str(copy.duckdb_path))
+    try:  # a spend row with no platform: not_null_stg_ads__spend_platform fails
+        con.execute("insert into raw.ad_spend "
+                    "select * replace (null as platform) from raw.ad_spend limit 1")
+    finally:
+        con.close()
+    job, keys = _starved_subset_job(copy)
+    calls = _starve_the_first_dbt_attempt(monkeypatch)
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(
+        instance=instance, asset_selection=keys, raise_on_error=False,
+        run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}})
+
+    assert not result.success
+    assert len(calls) == 2  # a model ran out of memory: the retry ran
+    first = {r["unique_id"]: r["status"]
+             for r in calls[0][1].get_artifact("run_results.json")["results"]}
+    assert [first[k] for k in first if ".not_null_stg_ads__spend_platform." in k] == ["fail"]
+    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "dbt_models"
+    assert failure.event_specific_data.error.cls_name == "DagsterDbtCliRuntimeError"
+    evaluations = [r.dagster_event.event_specific_data for r in instance.all_logs(
+        result.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
+    names = [e.check_name for e in evaluations]
+    assert len(names) == len(set(names))  # one result per check
+    assert [e.passed for e in evaluations
+            if e.check_name == "not_null_stg_ads__spend_platform"] == [False]
+    assert calls[1][1].process.poll() is not None  # no dbt left holding the warehouse
+

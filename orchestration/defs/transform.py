@@ -154,6 +154,34 @@ def retry_on_one_thread_args(build_args: list[str], first_attempt: Path) -> list
             "--indirect-selection", "empty", "--state", str(first_attempt), "--threads", "1"]
 
 
+def reported_again_by_a_retry(event: Any) -> bool:
+    """A first attempt's result of a dbt test that errored or failed. The retry after an
+    out-of-memory error runs those tests again, and Dagster takes one result per check and
+    step: so they are held back, and reported only when no retry follows. (At 10 M leads a
+    test ran out of memory beside the models: its error and its retried pass were both
+    reported, and Dagster failed the step.) Models report only on success and passing tests
+    are not retried, so nothing else can come twice."""
+    if not isinstance(event, dg.AssetCheckResult):
+        return False
+    status = (event.metadata or {}).get("status")
+    return getattr(status, "value", status) in ("error", "fail")
+
+
+def stop_dbt(process: subprocess.Popen, timeout: float = 60) -> None:
+    """Interrupt a dbt process still running (as Ctrl-C would: dbt rolls back and closes the
+    warehouse), and kill it if it has not ended within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    import signal
+
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def latest_results(run_results: list[dict]) -> list[dict]:
     """Each node's result from the last of these run_results.json (oldest first) that ran it."""
     return list({r["unique_id"]: r for attempt in run_results for r in attempt["results"]}
@@ -216,12 +244,19 @@ def transform_assets() -> dg.AssetsDefinition:
                              f"loaded after their previous build only")
         build_args = dbt_build_args(vars_json, full_refresh)
         attempts = [dbt.cli(build_args, context=context)]
+        held_back: list[dg.AssetCheckResult] = []
         try:
             try:
-                yield from attempts[0].stream()
+                for event in attempts[0].stream():
+                    if reported_again_by_a_retry(event):
+                        held_back.append(event)
+                    else:
+                        yield event
+                yield from held_back  # empty: dbt exits non-zero when a test errors or fails
             except DagsterDbtCliRuntimeError:
                 out_of_memory = out_of_memory_nodes(final_results(attempts))
                 if not out_of_memory:
+                    yield from held_back  # no retry: these are the tests' final results
                     raise
                 context.log.warning(
                     f"{len(out_of_memory)} dbt node(s) ran out of DuckDB memory "
@@ -230,8 +265,22 @@ def transform_assets() -> dg.AssetsDefinition:
                     "at a time")
                 attempts.append(dbt.cli(retry_on_one_thread_args(
                     build_args, attempts[0].target_path), context=context))
-                yield from attempts[-1].stream()
+                retried = set()
+                try:
+                    for event in attempts[-1].stream():
+                        if isinstance(event, dg.AssetCheckResult):
+                            retried.add((event.asset_key, event.check_name))
+                        yield event
+                except DagsterDbtCliRuntimeError:
+                    # the retry stopped before some held-back tests ran: their first results
+                    yield from (e for e in held_back
+                                if (e.asset_key, e.check_name) not in retried)
+                    raise
         finally:
+            # A step that fails while dbt runs (a Dagster error, an interrupt) must not leave
+            # a dbt writer behind holding the warehouse: stop it before anything else opens it.
+            for attempt in attempts:
+                stop_dbt(attempt.process)
             keep_parse_state(project, attempts[-1].target_path)
             prune_build_folders(project)
             results = final_results(attempts)
