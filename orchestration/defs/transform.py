@@ -4,6 +4,7 @@
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -172,8 +173,6 @@ def stop_dbt(process: subprocess.Popen, timeout: float = 60) -> None:
     warehouse), and kill it if it has not ended within `timeout` seconds."""
     if process.poll() is not None:
         return
-    import signal
-
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=timeout)

@@ -293,7 +293,8 @@ def _read_file(
               else "ingest_work.file")
     if is_parquet:
         try:
-            source_cols = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+            source_cols = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()
+                           if r[0] != "file_row_number"]
         except duckdb.Error as exc:
             raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
     else:
@@ -317,11 +318,8 @@ def _read_file(
                 "from _ingest_rejects order by line"
             ).fetchall()
         ]
-
-    if is_parquet:
-        source_cols = [c for c in source_cols if c != "file_row_number"]
-    else:
         source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
+
     normalised: dict[str, str] = {}
     for col in source_cols:
         norm = snake_case(col)
