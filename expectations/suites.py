@@ -193,16 +193,99 @@ def _known_activity_types(d: FunnelDefinitions) -> set[str]:
 # ---------------------------------------------------------------- definition suites (marts)
 
 
-def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...] = ()) -> list[Guard]:
+# Each stage's count in every mart that shows it, minus fct_lead_lifecycle's.
+_STAGE_COUNTS_SQL = """
+    with lifecycle as (
+        select count(*) as leads, count(mql_at) as mqls, count(sql_at) as sqls,
+               count(opportunity_at) as opportunities, count(customer_at) as customers,
+               coalesce(sum(mql_episode_count), 0) as mql_episodes
+        from marts.fct_lead_lifecycle),
+    weekly_marts as (
+        select 'fct_funnel_weekly' as mart, sum(leads) as leads, sum(mqls) as mqls,
+               sum(sqls) as sqls, sum(new_opportunities) as opportunities,
+               sum(customers) as customers, sum(mql_episodes) as mql_episodes
+        from marts.fct_funnel_weekly
+        union all
+        select 'fct_funnel_segment_weekly', sum(leads), sum(mqls), sum(sqls),
+               sum(new_opportunities), sum(customers), sum(mql_episodes)
+        from marts.fct_funnel_segment_weekly
+        union all
+        select 'fct_funnel_summary_weekly', sum(leads), sum(mqls), sum(sqls),
+               sum(new_opportunities), sum(customers), sum(mql_episodes)
+        from marts.fct_funnel_summary_weekly),
+    counts as (
+        unpivot weekly_marts on leads, mqls, sqls, opportunities, customers, mql_episodes
+        into name stage value n),
+    expected as (
+        unpivot lifecycle on leads, mqls, sqls, opportunities, customers, mql_episodes
+        into name stage value n)
+    select c.mart || '|' || c.stage as record_key,
+           cast(coalesce(c.n, 0) - e.n as bigint) as difference
+    from counts c join expected e using (stage)
+    union all
+    select 'fct_sla|mql_episodes', (select count(*) from marts.fct_sla) - l.mql_episodes
+    from lifecycle l
+    union all
+    select 'fct_sla|mqls', (select count(*) from marts.fct_sla where is_first_mql) - l.mqls
+    from lifecycle l
+    union all
+    select 'dim_leads|leads', (select count(*) from marts.dim_leads) - l.leads from lifecycle l
+    union all
+    select 'dim_leads|current_stage', count(*)
+    from marts.dim_leads d
+    full join marts.fct_lead_lifecycle c using (lead_id)
+    where d.current_stage is distinct from c.current_stage"""
+
+# The summary's MQLs and leads of every week, against fct_sla and dim_leads.
+_WEEKLY_AGREEMENT_SQL = """
+    with summary as (select week_start_date, mqls, leads from marts.fct_funnel_summary_weekly),
+    first_mqls as (select mql_week_start_date as week_start_date, count(*) as n
+                   from marts.fct_sla where is_first_mql group by 1),
+    created as (select created_week_start_date as week_start_date, count(*) as n
+                from marts.dim_leads group by 1)
+    select 'mqls|' || cast(coalesce(s.week_start_date, f.week_start_date) as varchar)
+               as record_key,
+           coalesce(s.mqls, 0) - coalesce(f.n, 0) as difference
+    from summary s full join first_mqls f using (week_start_date)
+    union all
+    select 'leads|' || cast(coalesce(s.week_start_date, c.week_start_date) as varchar),
+           coalesce(s.leads, 0) - coalesce(c.n, 0)
+    from summary s full join created c using (week_start_date)"""
+
+
+def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...] = (),
+                       version: str = "") -> list[Guard]:
     fast = ", ".join(f"'{t}'" for t in d.engagement.fast_track) or "''"
     bant = ("(case when q.has_need then 1 else 0 end + case when q.has_budget then 1 else 0 end"
             " + case when q.has_authority then 1 else 0 end + case when q.has_timing then 1 else 0 end)")
     guards = [
         Guard(
+            DEFINITIONS_GUARD, ("definitions", "def_settings"), "definition",
+            f"The warehouse was built with the definitions file in force ({version}): a "
+            "warehouse built with other definitions is not published - run `funnel run` to "
+            "rebuild it first. (dbt's test uses_the_definitions_in_force checks that every mart "
+            "follows def_settings.)",
+            (Probe("the definitions version def_settings holds, against the file's",
+                   f"""select definitions_version as record_key,
+                              definitions_version = '{version}' as is_in_force
+                       from definitions.def_settings""",
+                   "record_key", (_in_set("is_in_force", [True]),)),),
+        ),
+        Guard(
             "mqls_met_the_definition", ("marts", "fct_lead_lifecycle"), "definition",
             f"Every MQL, at its MQL time: inbound, not excluded, fit >= {d.mql.min_fit:g}, and "
-            f"lead score >= {d.mql.threshold:g} unless fast-tracked. Reads every MQL episode.",
-            (Probe("every MQL episode with its scores at MQL time",
+            f"lead score >= {d.mql.threshold:g} unless fast-tracked. Reads every MQL episode, "
+            "and every MQL the lifecycle mart counts (it must be one of those episodes).",
+            (Probe("every lifecycle MQL: an MQL episode at that moment, of an inbound lead",
+                   """select l.lead_id as record_key, l.acquisition_mode,
+                             e.mql_at as episode_mql_at
+                      from marts.fct_lead_lifecycle l
+                      left join intermediate.int_lead_mql_episodes e
+                        on e.lead_id = l.lead_id and e.mql_at = l.mql_at
+                      where l.mql_at is not null""",
+                   "record_key",
+                   (_in_set("acquisition_mode", ["inbound"]), _not_null("episode_mql_at"))),
+             Probe("every MQL episode with its scores at MQL time",
                    f"""select e.lead_id || '#' || cast(e.mql_episode as varchar) as record_key,
                               e.mql_lead_score, e.mql_fit_score,
                               e.mql_activity_type in ({fast}) as is_fast_track,
@@ -279,30 +362,24 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
                        "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate"))),),
         ),
         Guard(
-            "weekly_totals_reconcile_with_lifecycle", ("marts", "fct_funnel_weekly"),
-            "reconciliation",
-            "Summed over weeks, segments, channels and modes, the weekly funnel counts every "
-            "lead, MQL, SQL, opportunity and customer of fct_lead_lifecycle exactly once "
-            "(aggregated in DuckDB).",
-            (Probe("lifecycle counts minus weekly sums, per stage",
-                   """with l as (select count(*) leads, count(mql_at) mqls, count(sql_at) sqls,
-                                        count(opportunity_at) opps, count(customer_at) customers
-                                 from marts.fct_lead_lifecycle),
-                           w as (select sum(leads) leads, sum(mqls) mqls, sum(sqls) sqls,
-                                        sum(new_opportunities) opps, sum(customers) customers
-                                 from marts.fct_funnel_weekly)
-                      select 'leads' as record_key, l.leads - w.leads as difference from l, w
-                      union all select 'mqls', l.mqls - w.mqls from l, w
-                      union all select 'sqls', l.sqls - w.sqls from l, w
-                      union all select 'opportunities', l.opps - w.opps from l, w
-                      union all select 'customers', l.customers - w.customers from l, w""",
-                   "record_key", (_between("difference", 0, 0),)),),
+            STAGE_COUNTS_GUARD, ("marts", "fct_funnel_summary_weekly"), "reconciliation",
+            "Each stage is counted the same in every mart that shows it: leads, MQLs, SQLs, "
+            "opportunities, customers and MQL episodes of fct_lead_lifecycle equal the sums of "
+            "fct_funnel_weekly, fct_funnel_segment_weekly and fct_funnel_summary_weekly; "
+            "dim_leads holds every lead at the lifecycle's stage; fct_sla holds every MQL "
+            "episode, and its first-MQL handovers are the headline's MQLs week by week; "
+            "dim_leads' leads per created week are the weekly marts' (aggregated in DuckDB).",
+            (Probe("each mart's count minus the lifecycle's, per mart and stage",
+                   _STAGE_COUNTS_SQL, "record_key", (_between("difference", 0, 0),)),
+             Probe("week by week: the summary's MQLs minus fct_sla's first-MQL handovers, and "
+                   "its leads minus dim_leads' leads created that week",
+                   _WEEKLY_AGREEMENT_SQL, "record_key", (_between("difference", 0, 0),))),
         ),
         Guard(
             "mart_spend_equals_raw_spend", ("marts", "fct_spend_daily"), "reconciliation",
             "Spend survives to the cent: per currency, raw ad spend and SDR cost equal "
-            "fct_spend_daily; in the reporting currency, fct_spend_daily equals the weekly "
-            "funnel (aggregated in DuckDB).",
+            "fct_spend_daily; in the reporting currency, fct_spend_daily up to the data's "
+            "cut-off equals the weekly funnel (aggregated in DuckDB).",
             (Probe("raw minus mart amounts per source and currency",
                    """with raw_side as (
                           select 'ad_platform' as source, currency, sum(spend) as amount
@@ -319,8 +396,10 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
                         on r.source = m.source and r.currency = m.currency
                       union all
                       select 'reporting_currency|weekly',
-                             (select sum(spend_amount) from marts.fct_spend_daily)
-                             - (select sum(spend_amount) from marts.fct_funnel_weekly)""",
+                             cast(coalesce((select sum(spend_amount) from marts.fct_spend_daily
+                                            where not is_after_data_end), 0)
+                                  - coalesce((select sum(spend_amount)
+                                              from marts.fct_funnel_weekly), 0) as double)""",
                    "record_key", (_between("difference", -0.005, 0.005),)),),
         ),
         Guard(
@@ -352,6 +431,8 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
                    "record_key", (_between("drift_share", 0, d.drift.warn_share),)),),
         ),
     ]
+    if not version:  # no definitions file to compare with (guards built from an object)
+        guards = [g for g in guards if g.name != DEFINITIONS_GUARD]
     if d.lifecycle.stage_source == "crm":
         # The CRM decides MQL and SQL: no rule of these definitions for those stages to meet.
         crm_decides = {"mqls_met_the_definition", "no_excluded_lead_is_mql",
@@ -362,16 +443,17 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
 
 def build_guards(d: FunnelDefinitions, fx_currencies: set[str] | None = None,
                  now: datetime | None = None, history_loads: set[str] = frozenset(),
-                 ledger_lead_bounds: tuple[str, ...] = ()) -> list[Guard]:
+                 ledger_lead_bounds: tuple[str, ...] = (), version: str = "") -> list[Guard]:
     """Every guard, parameterised by the definitions and the currencies fx_rates carries
     (with the reporting currency, the only ones amounts can be converted from).
     `history_loads`: extracts whose latest load wrote most of their table;
-    `ledger_lead_bounds`: where the ledger guard splits the leads (see ledger_lead_bounds)."""
+    `ledger_lead_bounds`: where the ledger guard splits the leads (see ledger_lead_bounds);
+    `version`: the definitions file's version, which the warehouse must have been built with."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     currencies = {d.reporting.currency, *(fx_currencies or ())}
     guards = [_contract_guard(e, d, now, currencies, e.name in history_loads)
               for e in EXTRACTS.values()]
-    return guards + _definition_guards(d, ledger_lead_bounds)
+    return guards + _definition_guards(d, ledger_lead_bounds, version)
 
 
 def history_loads(con) -> set[str]:
@@ -392,6 +474,8 @@ def history_loads(con) -> set[str]:
 
 
 LEDGER_GUARD = "score_ledger_sums_to_scores"
+DEFINITIONS_GUARD = "warehouse_built_with_the_definitions_in_force"
+STAGE_COUNTS_GUARD = "stage_counts_agree_across_marts"
 
 # Ledger rows the ledger guard sums at once: past this the leads are checked in ranges (at
 # 10 M leads one pass over 370 M rows and the view's joins ran out of memory at 2.8 GiB).
@@ -419,6 +503,6 @@ def ledger_lead_bounds(con) -> tuple[str, ...]:
 
 def guard_names() -> list[str]:
     """Names of all guards, known without a warehouse (for building the Dagster checks)."""
-    from orchestration.funnel_definitions import load_definitions
+    from orchestration.funnel_definitions import definitions_version, load_definitions
 
-    return [g.name for g in build_guards(load_definitions())]
+    return [g.name for g in build_guards(load_definitions(), version=definitions_version())]

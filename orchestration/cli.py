@@ -111,7 +111,8 @@ def run(landing, warehouse, demo_leads, full_refresh) -> None:
 @click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="DuckDB warehouse file. [default: $DUCKDB_PATH or warehouse/funnel.duckdb]")
 def check(warehouse) -> None:
-    """Run the quality guards on the warehouse as it is; publish the serving file if the
+    """Run every check of a full run - the guards, dbt's data tests and reconciliations - on
+    the warehouse as it is (nothing is loaded or built); publish the serving file if the
     blocking ones pass. Exits non-zero when a blocking check fails."""
     from orchestration.pipeline import run_job
 

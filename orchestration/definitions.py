@@ -40,12 +40,12 @@ def build_definitions(settings=None) -> dg.Definitions:
     checks = guard_checks()
     timezone = load_definitions().reporting.timezone
     weeks = weekly_partitions(settings.report_first_week, timezone)
-    report_job = weekly_report_job(checks)
+    report_job = weekly_report_job()
     return dg.Definitions(
         assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models)),
                 build_report_asset(weeks)],
         asset_checks=[*checks, *raw_freshness_checks(raw)],
-        jobs=[elt_job, ingest_job, audit_publish_job(checks, SERVING_ASSET_KEY), report_job],
+        jobs=[elt_job, ingest_job, audit_publish_job(SERVING_ASSET_KEY), report_job],
         schedules=[daily_elt_schedule(elt_job, timezone), weekly_report_schedule(report_job)],
         sensors=[landing_sensor(ingest_job)],
         resources={

@@ -86,15 +86,28 @@ class ChannelRule(_Strict):
         "lead_source", "utm_source", "utm_medium", "utm_campaign", "acquisition_mode")
 
 
+def default_label(code: str) -> str:
+    """The display name of a code the definitions give none: `paid_search` -> `Paid search`."""
+    return code.replace("_", " ").strip().capitalize()
+
+
 class Channels(_Strict):
     groups: dict[str, Literal["inbound", "outbound"]]
     default_group: str = "other"
     sdr_cost_group: str = "outbound_sdr"
     unattributed_spend_group: str = "unattributed"
+    # display names (reports, BI); a group without one shows as its code, humanised
+    labels: dict[str, str] = {}
     rules: list[ChannelRule] = []
+
+    def label(self, group: str) -> str:
+        return self.labels.get(group) or default_label(group)
 
     @model_validator(mode="after")
     def _groups_exist(self) -> Channels:
+        for name in self.labels:
+            if name not in self.groups and name != self.unattributed_spend_group:
+                raise ValueError(f"labels: {name!r} is not one of channels.groups")
         for i, rule in enumerate(self.rules):
             if rule.group not in self.groups:
                 raise ValueError(f"rules[{i}].group {rule.group!r} is not one of channels.groups")
@@ -345,6 +358,9 @@ def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
     defs = load_definitions(path)
     data = defs.model_dump(mode="json")
     data["fit_rules"] = defs.resolved_fit_rules()
+    channels = defs.channels
+    data["channels"]["labels"] = {g: channels.label(g) for g in
+                                  [*channels.groups, channels.unattributed_spend_group]}
     return {"funnel": data, "definitions_version": definitions_version(path)}
 
 

@@ -116,6 +116,18 @@ def last_whole_build(con: duckdb.DuckDBPyConnection) -> tuple[str, datetime | No
         f"where model = '{WHOLE_PROJECT}' order by built_at desc limit 1").fetchone()
 
 
+def last_model_build_started(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the latest dbt command that built models started (dbt records each one in
+    audit.dbt_invocations: dbt_project/macros/definitions_in_force.sql); None when no such
+    record exists (a warehouse built before dbt kept them)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'audit' and table_name = 'dbt_invocations'").fetchone()[0]
+    if not exists:
+        return None
+    return con.execute("select max(started_at) from audit.dbt_invocations").fetchone()[0]
+
+
 def published_at(serving_path: Path) -> datetime | None:
     """When the serving file was last published (None when there is none)."""
     if not serving_path.exists():
@@ -131,11 +143,14 @@ def published_at(serving_path: Path) -> datetime | None:
 
 
 def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,
-                newest: datetime | None, published: datetime | None) -> bool:
+                newest: datetime | None, published: datetime | None,
+                last_dbt_build: datetime | None) -> bool:
     """True when the published serving file already holds a build of exactly this data with
-    these definitions and this dbt code: a run has nothing to rebuild."""
-    if last is None or newest is None or published is None:
+    these definitions and this dbt code, and no dbt command rebuilt models since (a `funnel
+    dbt build` with other definitions would otherwise go unnoticed): a run has nothing to
+    rebuild."""
+    if last is None or newest is None or published is None or last_dbt_build is None:
         return False
     built_fingerprint, loaded_to, built_at = last
     return (built_fingerprint == fingerprint and loaded_to is not None
-            and newest <= loaded_to and published >= built_at)
+            and newest <= loaded_to and published >= built_at and last_dbt_build <= built_at)

@@ -5,6 +5,7 @@ warehouse. Weeks are ISO weeks in Europe/Paris; amounts are USD (EUR at 1.10).
 """
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -21,7 +22,8 @@ W43, W44, W45 = "2025-10-20", "2025-10-27", "2025-11-03"
 # (week, segment, channel_group, acquisition_mode) -> the KPIs that are not zero/NULL.
 EXPECTED = {
     (W43, "mid_market", "paid_search", "inbound"): dict(
-        leads=1, mqls=1, sqls=1, spend_amount=50.0, mql_episodes=1, sla_touched=1,
+        leads=1, mqls=1, sqls=1, inbound_sqls=1, spend_amount=50.0, mql_episodes=1,
+        first_mql_handovers=1, sla_touched=1,
         sla_within_target=1, sla_within_limit=1, median_hours_to_first_touch=4.0,
         mql_cohort_size=1, mql_cohort_sqls=1, mql_to_sql_cohort_rate=1.0,
         mql_cohort_customers=1,  # won on 1 Dec, within 180 days - but that cohort is not mature
@@ -32,13 +34,15 @@ EXPECTED = {
         opportunity_per_sql_period_ratio=0.0),
     # the Friday-evening MQL touched on Monday morning: 62 h on the wall clock, 63 real hours
     (W43, "smb", "paid_search", "inbound"): dict(
-        leads=1, mqls=1, spend_amount=50.0, mql_episodes=1, sla_touched=1,
+        leads=1, mqls=1, spend_amount=50.0, mql_episodes=1, first_mql_handovers=1,
+        sla_touched=1, sla_target_missed=1, sla_limit_breached=1,
         median_hours_to_first_touch=63.0, mql_cohort_size=1, mql_to_sql_cohort_rate=0.0,
         cost_per_lead=50.0, cost_per_mql=50.0, sla_target_compliance_rate=0.0,
         sla_limit_compliance_rate=0.0, median_days_lead_to_mql=80 / 24,
         sql_per_mql_period_ratio=0.0),
     (W43, "mid_market", "paid_social", "inbound"): dict(
-        leads=2, mqls=1, spend_amount=110.0, mql_episodes=1, sla_touched=1,
+        leads=2, mqls=1, spend_amount=110.0, mql_episodes=1, first_mql_handovers=1,
+        sla_touched=1,
         sla_within_target=1, sla_within_limit=1, median_hours_to_first_touch=11.0,
         mql_cohort_size=1, mql_cohort_sqls=1, mql_to_sql_cohort_rate=1.0,
         cost_per_lead=55.0, cost_per_mql=110.0, sla_target_compliance_rate=1.0,
@@ -52,28 +56,31 @@ EXPECTED = {
         cost_per_sql=350.0, cost_per_opportunity=350.0, median_days_sql_to_opportunity=5 / 24,
         opportunity_per_sql_period_ratio=1.0, customer_per_opportunity_period_ratio=0.0),
     (W43, "smb", "outbound_sdr", "outbound"): dict(leads=1, spend_amount=350.0, cost_per_lead=350.0),
-    # organic leads cost nothing: cost per lead 0, not NULL (the denominator is not 0)
-    (W43, "unknown", "organic_search", "inbound"): dict(leads=1, cost_per_lead=0.0),
+    # no cost recorded for organic leads: unknown (NULL), not free
+    (W43, "unknown", "organic_search", "inbound"): dict(leads=1),
     (W43, "unassigned", "unattributed", "inbound"): dict(spend_amount=30.0),
     (W44, "mid_market", "paid_search", "inbound"): dict(
         leads=1, mqls=1, new_opportunities=1, opportunities_created=1, pipeline_amount=10000.0,
-        spend_amount=50.0, mql_episodes=1, sla_never_touched=1, mql_cohort_size=1,
+        spend_amount=50.0, mql_episodes=1, first_mql_handovers=1, sla_never_touched=1,
+        sla_target_missed=1, sla_limit_breached=1, mql_cohort_size=1,
         mql_to_sql_cohort_rate=0.0, opportunity_cohort_size=1, opportunity_cohort_wins=1,
         cost_per_lead=50.0, cost_per_mql=50.0, cost_per_opportunity=50.0,
         sla_target_compliance_rate=0.0, sla_limit_compliance_rate=0.0,
         median_days_lead_to_mql=1 / 24, median_days_sql_to_opportunity=4.0,
         sql_per_mql_period_ratio=0.0, customer_per_opportunity_period_ratio=0.0),
-    (W44, "smb", "paid_social", "inbound"): dict(leads=1, cost_per_lead=0.0),
+    (W44, "smb", "paid_social", "inbound"): dict(leads=1),  # no LinkedIn spend that week
     (W44, "mid_market", "outbound_sdr", "outbound"): dict(leads=1, spend_amount=700.0, cost_per_lead=700.0),
     (W45, "mid_market", "paid_search", "inbound"): dict(
-        leads=1, mqls=1, spend_amount=80.0, mql_episodes=1, sla_touched=1, sla_within_target=1,
+        leads=1, mqls=1, spend_amount=80.0, mql_episodes=1, first_mql_handovers=1,
+        sla_touched=1, sla_within_target=1,
         sla_within_limit=1, median_hours_to_first_touch=1.5, mql_cohort_size=1,
         mql_to_sql_cohort_rate=0.0, cost_per_lead=80.0, cost_per_mql=80.0,
         sla_target_compliance_rate=1.0, sla_limit_compliance_rate=1.0,
         median_days_lead_to_mql=0.5 / 24, sql_per_mql_period_ratio=0.0),
     # L04's second MQL episode (after the recycle) and its SQL; its first MQL was in W43
     (W45, "mid_market", "paid_social", "inbound"): dict(
-        leads=1, sqls=1, spend_amount=220.0, mql_episodes=1, sla_touched=1, sla_within_target=1,
+        leads=1, sqls=1, inbound_sqls=1, spend_amount=220.0, mql_episodes=1, sla_touched=1,
+        sla_within_target=1,
         sla_within_limit=1, median_hours_to_first_touch=23.0, sql_cohort_size=1,
         sql_to_opportunity_cohort_rate=0.0, cost_per_lead=220.0, cost_per_sql=220.0,
         sla_target_compliance_rate=1.0, sla_limit_compliance_rate=1.0,
@@ -81,8 +88,8 @@ EXPECTED = {
     # L10: an opportunity without SQL (skipped), lost in December
     (W45, "mid_market", "outbound_sdr", "outbound"): dict(
         new_opportunities=1, opportunities_created=1, pipeline_amount=20000.0,
-        opportunity_cohort_size=1, customer_per_opportunity_period_ratio=0.0,
-        cost_per_opportunity=0.0),
+        opportunity_cohort_size=1, customer_per_opportunity_period_ratio=0.0),
+    # ...and its cost: no outbound lead was created that week, so the SDR cost is unassigned
     (W45, "unassigned", "outbound_sdr", "outbound"): dict(spend_amount=700.0),
 }
 
@@ -90,8 +97,11 @@ COUNTS = ["leads", "mqls", "sqls", "new_opportunities", "customers", "opportunit
           "deals_won", "mql_cohort_size", "mql_cohort_sqls", "sql_cohort_size",
           "sql_cohort_opportunities", "opportunity_cohort_size", "opportunity_cohort_wins",
           "mql_cohort_customers", "mql_episodes", "sla_touched", "sla_within_target",
-          "sla_within_limit", "sla_never_touched", "sla_pending"]
-AMOUNTS = ["pipeline_amount", "open_pipeline_amount", "won_amount", "spend_amount"]
+          "sla_within_limit", "sla_never_touched", "sla_pending", "inbound_sqls",
+          "first_mql_handovers", "sla_target_missed", "sla_limit_breached", "sla_unmeasured"]
+AMOUNTS = ["pipeline_amount", "open_pipeline_amount", "won_amount"]
+# NULL where no cost was recorded for the cell (never 0: an organic lead is not free)
+COSTS = ["spend_amount", "inbound_spend_amount"]
 NULLABLE = ["mql_to_sql_cohort_rate", "sql_to_opportunity_cohort_rate",
             "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate", "cost_per_lead",
             "cost_per_mql", "cost_per_sql", "cost_per_opportunity", "cost_per_customer",
@@ -126,9 +136,11 @@ def golden(tmp_path_factory):
 
 
 def rows(con, sql):
+    """Rows as dicts, money (fixed-scale decimals) as floats."""
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return [{n: float(v) if isinstance(v, Decimal) else v for n, v in zip(names, r, strict=True)}
+            for r in cur.fetchall()]
 
 
 def test_weekly_rows_match_the_hand_worked_figures(golden):
@@ -146,6 +158,13 @@ def test_weekly_rows_match_the_hand_worked_figures(golden):
             assert row[col] == want.get(col, 0), (key, col, row[col])
         for col in AMOUNTS:
             assert row[col] == pytest.approx(want.get(col, 0.0), abs=1e-9), (key, col)
+        spend = want.get("spend_amount")
+        inbound_spend = spend if key[3] == "inbound" else None
+        for col, expected in zip(COSTS, (spend, inbound_spend), strict=True):
+            if expected is None:
+                assert row[col] is None, (key, col, row[col])
+            else:
+                assert row[col] == pytest.approx(expected, abs=1e-9), (key, col)
         for col in NULLABLE:
             if col in want:
                 assert row[col] == pytest.approx(want[col], abs=1e-9), (key, col, row[col])
@@ -176,7 +195,7 @@ def test_summary_weeks_are_the_totals(golden):
     w49 = summary["2025-12-01"]
     assert (w49["customers"], w49["deals_won"], w49["won_amount"]) == (1, 1, 10000.0)
     # all SDR cost and ad spend reach the weeks: 6,100 + 230 + 330 + 30
-    assert sum(r["spend_amount"] for r in summary.values()) == pytest.approx(6690.0)
+    assert sum(r["spend_amount"] or 0 for r in summary.values()) == pytest.approx(6690.0)
     assert min(summary) == "2025-09-29" and max(summary) == "2026-01-26"
 
 

@@ -419,13 +419,21 @@ def test_a_run_with_nothing_new_skips_dbt_and_keeps_the_published_file(builds):
 
 def test_nothing_new_needs_the_same_data_code_and_a_publish_after_the_build():
     built, published = datetime(2026, 11, 2, 6), datetime(2026, 11, 2, 6, 5)
+    dbt_started = datetime(2026, 11, 2, 5, 50)  # the whole build's own dbt command
     last = ("abc", datetime(2026, 11, 2, 5), built)
-    assert incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published)
-    assert not incremental.nothing_new(last, "def", datetime(2026, 11, 2, 5), published)
-    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 7), published)
+    assert incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, dbt_started)
+    assert not incremental.nothing_new(last, "def", datetime(2026, 11, 2, 5), published,
+                                       dbt_started)
+    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 7), published,
+                                       dbt_started)
     assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5),
-                                       datetime(2026, 11, 2, 5, 59))  # that build never published
-    assert not incremental.nothing_new(None, "abc", datetime(2026, 11, 2, 5), published)
+                                       datetime(2026, 11, 2, 5, 59), dbt_started)  # never published
+    assert not incremental.nothing_new(None, "abc", datetime(2026, 11, 2, 5), published,
+                                       dbt_started)
+    # a `funnel dbt build` after the whole build (say with other definitions) changed the marts
+    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published,
+                                       datetime(2026, 11, 2, 6, 10))
+    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, None)
 
 
 def test_a_changed_definition_forces_a_full_refresh():

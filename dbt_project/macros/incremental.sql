@@ -37,22 +37,26 @@
 {#- The config of a by-lead incremental model, at the top of its file: append after the
     pre-hooks have listed the leads to rebuild and deleted their rows (`post_hook`: the
     model's own, if any), and a ref to each lead source, so dbt builds them first and the
-    model need not list them.
+    model need not list them. The last post-hook records the definitions version the rows
+    reflect: a model built with other definitions than def_settings holds is rebuilt whole
+    (macros/definitions_in_force.sql).
     `moving_rows`: a condition on the model's own rows whose values can change with the day
     alone (fct_sla: an untouched episode). Their leads are rebuilt on every build too
     (list_leads_to_rebuild() reads it from the config). -#}
 {% macro by_lead_incremental(post_hook=none, moving_rows=none) -%}
-    {%- set hooks = {'pre_hook': ["{{ list_leads_to_rebuild() }}", "{{ delete_leads_to_rebuild() }}"]} -%}
-    {%- if post_hook %}{% do hooks.update({'post_hook': [post_hook]}) %}{% endif -%}
-    {{ config(materialized='incremental', incremental_strategy='append',
-              meta={'moving_rows': moving_rows} if moving_rows else {}, **hooks) }}
+    {%- set meta = {'records_definitions': true} -%}
+    {%- if moving_rows %}{% do meta.update({'moving_rows': moving_rows}) %}{% endif -%}
+    {{ config(materialized='incremental', incremental_strategy='append', meta=meta,
+              pre_hook=["{{ list_leads_to_rebuild() }}", "{{ delete_leads_to_rebuild() }}"],
+              post_hook=([post_hook] if post_hook else []) + ["{{ record_definitions_version() }}"]) }}
     {{- lead_source_refs() }}
 {%- endmacro %}
 
-{#- A ref to each lead source, as `-- depends_on:` lines: whatever the flags of the run that
-    parses the caller, dbt sees what leads_to_rebuild() reads. -#}
+{#- A ref to each lead source and to def_settings, as `-- depends_on:` lines: whatever the
+    flags of the run that parses the caller, dbt sees what leads_to_rebuild() and the
+    definitions check read. -#}
 {% macro lead_source_refs() -%}
-    {%- for source in lead_sources() %}
+    {%- for source in lead_sources() + ['def_settings'] %}
 -- depends_on: {{ ref(source) }}
     {%- endfor %}
 {%- endmacro %}
@@ -106,7 +110,7 @@
             union select lead_id from {{ this }} where {{ moving_rows }}
             {%- endif %}) as leads
     {%- else -%}
-        select 1
+        {{ log_definitions_rebuild() }}select 1
     {%- endif -%}
 {%- endmacro %}
 

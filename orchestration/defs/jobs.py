@@ -17,11 +17,18 @@ ingest_job = dg.define_asset_job(
 )
 
 
-def audit_publish_job(guard_checks, serving_key: dg.AssetKey) -> dg.UnresolvedAssetJobDefinition:
-    """Re-run the quality guards on the warehouse as it is, and publish if they pass."""
+def audit_selection(serving_key: dg.AssetKey) -> dg.AssetSelection:
+    """Every check of the code location - the guards, dbt's data tests (run by the dbt asset
+    without building a model), the freshness checks - and the publish step they gate: the
+    same checks as a full run, so a publish from an audit lists the same set."""
+    return dg.AssetSelection.all_asset_checks() | dg.AssetSelection.assets(serving_key)
+
+
+def audit_publish_job(serving_key: dg.AssetKey) -> dg.UnresolvedAssetJobDefinition:
+    """Re-run every check on the warehouse as it is, and publish if the blocking ones pass."""
     return dg.define_asset_job(
         "audit_publish",
-        selection=dg.AssetSelection.checks(*guard_checks) | dg.AssetSelection.assets(serving_key),
-        description="Quality guards on the warehouse as it is, then publish when the blocking "
-        "ones pass (no loading, no dbt).",
+        selection=audit_selection(serving_key),
+        description="Every check (guards and dbt data tests) on the warehouse as it is, then "
+        "publish when the blocking ones pass (no loading, no model built).",
     )

@@ -22,7 +22,7 @@ def current_guards(con, name: str | None = None):
     """The guards on this warehouse's data; with `name`, only the inputs that guard needs
     are read (each check calls this: the ledger's lead sample costs a scan at 10 M leads)."""
     from expectations.suites import LEDGER_GUARD, build_guards, history_loads, ledger_lead_bounds
-    from orchestration.funnel_definitions import load_definitions
+    from orchestration.funnel_definitions import definitions_version, load_definitions
 
     fx = set()
     has_fx = con.execute("select count(*) from information_schema.tables "
@@ -32,7 +32,8 @@ def current_guards(con, name: str | None = None):
     loads = history_loads(con) if name is None or name.endswith("_contract") else set()
     bounds = ledger_lead_bounds(con) if name in (None, LEDGER_GUARD) else ()
     return {g.name: g for g in build_guards(load_definitions(), fx, history_loads=loads,
-                                             ledger_lead_bounds=bounds)}
+                                             ledger_lead_bounds=bounds,
+                                             version=definitions_version())}
 
 
 def _quarantined(con, extract: str) -> int:
@@ -90,10 +91,10 @@ def _details_table(details: list[dict]) -> str:
 
 def guard_checks() -> list[dg.AssetChecksDefinition]:
     from expectations.suites import build_guards
-    from orchestration.funnel_definitions import load_definitions
+    from orchestration.funnel_definitions import definitions_version, load_definitions
 
     return [build_guard_check(g.name, g.asset, g.blocking, g.description)
-            for g in build_guards(load_definitions())]
+            for g in build_guards(load_definitions(), version=definitions_version())]
 
 
 def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:

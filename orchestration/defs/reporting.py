@@ -1,8 +1,9 @@
 """The weekly leadership report as a week-partitioned asset, its job and its Monday schedule.
 
-The report reads only the serving file. The weekly job first re-runs the quality guards on the
-warehouse and publishes it when the blocking ones pass, so a Monday report never shows numbers
-that fail a guard: a failing guard stops the run before the report and names itself. A
+The report reads only the serving file. The weekly job first re-runs every check (the guards
+and dbt's data tests) on the warehouse and publishes it when the blocking ones pass, so a
+Monday report never shows numbers that fail a check: a failing check stops the run before the
+report and names itself. A
 backfill of past weeks selects the report asset alone and reads the published file as it is.
 """
 
@@ -63,13 +64,14 @@ def build_report_asset(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetsDe
     return weekly_funnel_report
 
 
-def weekly_report_job(guard_checks):
+def weekly_report_job():
+    from orchestration.defs.jobs import audit_selection
+
     return dg.define_asset_job(
         "weekly_report",
-        selection=(dg.AssetSelection.checks(*guard_checks)
-                   | dg.AssetSelection.assets(SERVING_ASSET_KEY, REPORT_ASSET_KEY)),
-        description="Audit the warehouse, publish it when the blocking guards pass, then build "
-                    "the week's report from the published file.",
+        selection=audit_selection(SERVING_ASSET_KEY) | dg.AssetSelection.assets(REPORT_ASSET_KEY),
+        description="Audit the warehouse (every guard and dbt data test), publish it when the "
+                    "blocking checks pass, then build the week's report from the published file.",
     )
 
 

@@ -122,6 +122,12 @@ def dbt_build_args(vars_json: str, full_refresh: bool = False) -> list[str]:
             *(["--full-refresh"] if full_refresh else [])]
 
 
+def dbt_audit_args(vars_json: str) -> list[str]:
+    """Arguments of the audit before a publish (`funnel check`, the Monday job): dbt's data
+    tests on the warehouse as it is, building nothing. dagster-dbt adds the selected tests."""
+    return ["test", "--vars", vars_json, "--exclude-resource-type", "unit_test"]
+
+
 # DuckDB's error when a statement needs more than the memory limit and cannot spill: the
 # statement failed and its model's transaction rolled back, so building it again is safe.
 OUT_OF_MEMORY = "Out of Memory Error"
@@ -220,28 +226,39 @@ def transform_assets() -> dg.AssetsDefinition:
         vars_json = dbt_vars_arg()
         fingerprint = incremental.build_fingerprint(Path(project.project_dir), vars_json)
         whole_project = set(context.selected_asset_keys) == set(context.assets_def.keys)
+        # Checks without their models: the audit before a publish re-tests the warehouse.
+        audit_only = not context.selected_asset_keys
         with warehouse.connect() as con:  # closed before dbt opens the file
             stale = incremental.needs_full_refresh(
                 incremental.recorded_fingerprints(con), models, fingerprint)
             loaded_to = incremental.newest_load(con)
             newest_any = incremental.newest_load(con, EXTRACTS)
             last_build = incremental.last_whole_build(con)
-        if not config.full_refresh and incremental.nothing_new(
+            last_dbt_build = incremental.last_model_build_started(con)
+        full_refresh = False
+        if audit_only:
+            context.log.info(f"audit: {len(context.selected_asset_check_keys)} dbt data tests "
+                             "on the warehouse as it is; no model is built")
+            build_args = dbt_audit_args(vars_json)
+        elif not config.full_refresh and incremental.nothing_new(
                 last_build, fingerprint, newest_any,
-                incremental.published_at(Path(warehouse.serving_path))):
+                incremental.published_at(Path(warehouse.serving_path)), last_dbt_build):
             context.log.info(
                 f"nothing new: no file loaded since the build of {last_build[2]:%Y-%m-%d %H:%M} "
-                "UTC, same definitions and dbt code, and that build is published; dbt not run")
+                "UTC, same definitions and dbt code, no dbt command since, and that build is "
+                "published; dbt not run")
             return
-        full_refresh = config.full_refresh or bool(stale)
-        if full_refresh:
-            context.log.info("full refresh of the incremental models: " + (
-                "asked for" if config.full_refresh else
-                f"{', '.join(stale)} last built with other definitions or dbt code (or never)"))
         else:
-            context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
-                             f"loaded after their previous build only")
-        build_args = dbt_build_args(vars_json, full_refresh)
+            full_refresh = config.full_refresh or bool(stale)
+            if full_refresh:
+                context.log.info("full refresh of the incremental models: " + (
+                    "asked for" if config.full_refresh else
+                    f"{', '.join(stale)} last built with other definitions or dbt code "
+                    "(or never)"))
+            else:
+                context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
+                                 f"loaded after their previous build only")
+            build_args = dbt_build_args(vars_json, full_refresh)
         attempts = [dbt.cli(build_args, context=context)]
         held_back: list[dg.AssetCheckResult] = []
         try:
@@ -294,7 +311,7 @@ def transform_assets() -> dg.AssetsDefinition:
                 with warehouse.connect() as con:
                     incremental.record_builds(con, built, fingerprint, loaded_to, full_refresh)
         # reached only when dbt succeeded
-        if whole_project:
+        if whole_project and not audit_only:
             with warehouse.connect() as con:
                 incremental.record_builds(con, [incremental.WHOLE_PROJECT], fingerprint,
                                           newest_any, full_refresh)

@@ -64,7 +64,7 @@ def _write_csv(path: Path, data: WeeklyReportData) -> None:
         out.writerow(["iso_week", "kpi", "label", "unit", "value", "previous_week_value",
                       "change", "currency", "definitions_version"])
         for k in data.kpis:
-            out.writerow([data.label, k.spec.column, k.spec.label, k.spec.unit,
+            out.writerow([data.label, k.spec.column, k.title, k.spec.unit,
                           _raw(k.value), _raw(k.previous), _raw(k.change), data.currency,
                           data.settings["definitions_version"]])
     os.replace(tmp, path)
@@ -121,15 +121,19 @@ def _environment(currency: str) -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters["count"] = lambda v: "–" if _missing(v) else f"{v:,.0f}"
-    env.filters["money"] = lambda v: "–" if _missing(v) else f"{currency} {v:,.0f}"
-    env.filters["rate"] = lambda v: "–" if _missing(v) else f"{v:.1%}"
-    env.filters["num"] = lambda v, digits=1: "–" if _missing(v) else f"{v:,.{digits}f}"
+    # An unknown figure (no cost recorded, no denominator) reads "n/a", never 0.
+    env.filters["count"] = lambda v: NOT_AVAILABLE if _missing(v) else f"{v:,.0f}"
+    env.filters["money"] = lambda v: NOT_AVAILABLE if _missing(v) else f"{currency} {v:,.0f}"
+    env.filters["rate"] = lambda v: NOT_AVAILABLE if _missing(v) else f"{v:.1%}"
+    env.filters["num"] = lambda v, digits=1: NOT_AVAILABLE if _missing(v) else f"{v:,.{digits}f}"
     env.filters["kpi"] = format_kpi
     env.filters["change"] = format_change
     env.filters["raw"] = _raw
     env.globals["currency"] = currency
     return env
+
+
+NOT_AVAILABLE = "n/a"
 
 
 def _missing(v) -> bool:
@@ -139,7 +143,7 @@ def _missing(v) -> bool:
 def format_kpi(k: Kpi) -> str:
     v = k.value
     if _missing(v):
-        return "–"
+        return NOT_AVAILABLE
     if k.spec.unit == "rate":
         return f"{v:.1%}"
     if k.spec.unit == "money":

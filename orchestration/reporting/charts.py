@@ -41,7 +41,7 @@ def funnel_by_mode(frame: pd.DataFrame) -> str:
                                                   legend=None))
     labels = base.mark_text(align="left", dx=3).encode(text=alt.Text("count:Q", format=","))
     return to_svg((bars + labels).properties(width=300, height=170).facet(
-        column=alt.Column("acquisition_mode:N", title=None,
+        column=alt.Column("mode:N", title=None,
                           header=alt.Header(labelFontSize=13, labelFontWeight="bold"))))
 
 
@@ -53,19 +53,17 @@ def channel_volume_vs_cost(frame: pd.DataFrame, currency: str) -> str:
     )
     points = base.mark_point(filled=True, opacity=0.85).encode(
         size=alt.Size("opportunities:Q", title="opportunities", scale=alt.Scale(range=[40, 600])),
-        color=alt.Color("channel_group:N", title="channel", scale=alt.Scale(scheme="tableau10")),
-        shape=alt.Shape("acquisition_mode:N", title="mode"),
-        tooltip=["channel_group", "leads", "opportunities", "cost_per_opportunity"],
+        color=alt.Color("channel:N", title="channel", scale=alt.Scale(scheme="tableau10")),
+        shape=alt.Shape("mode:N", title="mode"),
+        tooltip=["channel", "leads", "opportunities", "cost_per_opportunity"],
     )
-    # Name only the channels that cost something: free ones sit on the axis, in the legend.
-    labels = base.transform_filter("datum.cost_per_opportunity > 0").mark_text(
-        align="left", dx=10, fontSize=11).encode(text="channel_group:N")
+    labels = base.mark_text(align="left", dx=10, fontSize=11).encode(text="channel:N")
     return to_svg((points + labels).properties(width=560, height=280))
 
 
 def segment_conversion(frame: pd.DataFrame) -> str:
     chart = alt.Chart(frame.dropna(subset=["rate"])).mark_bar().encode(
-        x=alt.X("segment:N", title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("segment_label:N", title=None, axis=alt.Axis(labelAngle=0)),
         xOffset="step:N",
         y=alt.Y("rate:Q", title="cohort conversion", axis=alt.Axis(format="%")),
         color=alt.Color("step:N", title=None, scale=alt.Scale(range=["#0d9488", "#7c3aed"])),
@@ -77,7 +75,7 @@ def segment_velocity(frame: pd.DataFrame) -> str:
     chart = alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("iso_week:O", title=None, sort=None, axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("median_days_mql_to_sql:Q", title="median days MQL→SQL"),
-        color=alt.Color("segment:N", title="segment"),
+        color=alt.Color("segment_label:N", title="segment"),
     )
     return to_svg(chart.properties(width=340, height=200))
 

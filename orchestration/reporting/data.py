@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -53,6 +54,11 @@ class Kpi:
     previous: float | None
     trend: list[tuple[str, float | None]]
     note: str = ""
+    label: str = ""  # the card's title, when it says more than the spec's (a cohort week)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.spec.label
 
     @property
     def change(self) -> float | None:
@@ -85,6 +91,7 @@ class WeeklyReportData:
     checks: pd.DataFrame
     quarantine_week: pd.DataFrame
     quarantine_total: int
+    labels: dict[tuple[str, str], str] = field(default_factory=dict)
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
     suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -134,6 +141,32 @@ class WeeklyReportData:
     def currency(self) -> str:
         return self.settings["reporting_currency"]
 
+    @property
+    def timezone(self) -> str:
+        return self.settings["reporting_timezone"]
+
+    @property
+    def data_until_local(self) -> datetime:
+        """The data's cut-off on the reporting time zone's clock."""
+        return self.data_until.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def sla(self) -> dict:
+        """The report week's handovers, as of the data's cut-off."""
+        r = self.summary_row
+        keys = ["mql_episodes", "first_mql_handovers", "sla_touched", "sla_within_target",
+                "sla_target_missed", "sla_within_limit", "sla_limit_breached",
+                "sla_never_touched", "sla_pending", "sla_unmeasured"]
+        out = {k: int(r.get(k) or 0) for k in keys}
+        out["touched_late"] = out["sla_touched"] - out["sla_within_target"]
+        out["mqls_again"] = out["mql_episodes"] - out["first_mql_handovers"]
+        # untouched, still within the limit, but already past the target
+        out["pending_past_target"] = (out["sla_target_missed"] - out["touched_late"]
+                                      - out["sla_never_touched"])
+        out["target_rate"] = _value(r.get("sla_target_compliance_rate"))
+        out["limit_rate"] = _value(r.get("sla_limit_compliance_rate"))
+        return out
+
 
 def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
     if not serving_path.exists():
@@ -179,7 +212,8 @@ def _frame(con, sql: str, params: list | None = None) -> pd.DataFrame:
 
 
 def _value(v):
-    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA:
+    """A figure as a float, None when unknown (NULL, NaN)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
         return None
     return float(v)
 
@@ -199,6 +233,16 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     tables = {f"{s}.{t}" for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables").fetchall()}
     _, _, until, tz = data_range(con)
+    labels = {}
+    if "definitions.def_labels" in tables:
+        labels = {(d, c): lbl for d, c, lbl in con.execute(
+            "select dimension, code, label from definitions.def_labels").fetchall()}
+
+    def labelled(frame: pd.DataFrame, column: str, dimension: str, to: str) -> pd.DataFrame:
+        """Codes shown as the definitions' labels (reports never show `mid_market`)."""
+        if not frame.empty:
+            frame[to] = [labels.get((dimension, c), c) for c in frame[column]]
+        return frame
 
     trend = _frame(con, """
         select * from marts.fct_funnel_summary_weekly
@@ -209,12 +253,13 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     previous = rows.get(week - timedelta(weeks=1), {})
     kpis = []
     for spec in HEADLINE:
+        if spec.column == "mql_to_sql_cohort_rate":
+            kpis.append(_latest_mature_cohort(con, spec, week, first_trend,
+                                              settings["mql_to_sql_maturity_days"]))
+            continue
         points = [(week_label(d), _value(r[spec.column])) for d, r in sorted(rows.items())]
-        kpi = Kpi(spec, _value(current[spec.column]), _value(previous.get(spec.column)), points)
-        if spec.column == "mql_to_sql_cohort_rate" and kpi.value is None:
-            kpi.note = (f"cohort matures {settings['mql_to_sql_maturity_days']} days after "
-                        "the week; " + _latest_mature(con, week))
-        kpis.append(kpi)
+        kpis.append(Kpi(spec, _value(current[spec.column]), _value(previous.get(spec.column)),
+                        points))
 
     funnel = _frame(con, f"""
         select acquisition_mode, {", ".join(f"sum({c}) as {c}" for c, _ in FUNNEL_STAGES)}
@@ -224,6 +269,7 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     funnel_long["stage"] = funnel_long["column"].map(dict(FUNNEL_STAGES))
     funnel_long["stage_order"] = funnel_long["column"].map(order)
     funnel_long["count"] = funnel_long["count"].astype("int64")
+    labelled(funnel_long, "acquisition_mode", "acquisition_mode", "mode")
 
     channels = _frame(con, """
         select channel_group, acquisition_mode, sum(leads) as leads, sum(mqls) as mqls,
@@ -234,6 +280,8 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         from marts.fct_funnel_weekly where week_start_date between ? and ?
         group by 1, 2 having sum(leads) > 0 or sum(spend_amount) > 0
         order by opportunities desc, leads desc""", [first_trend, week])
+    labelled(channels, "channel_group", "channel_group", "channel")
+    labelled(channels, "acquisition_mode", "acquisition_mode", "mode")
 
     segments_week = segment_conversion = segment_velocity = pd.DataFrame()
     if "marts.fct_funnel_segment_weekly" in tables:
@@ -264,18 +312,22 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
             from marts.fct_funnel_segment_weekly
             where week_start_date between ? and ? and median_days_mql_to_sql is not null
             order by week_start_date, segment""", [first_trend, week])
+        for frame in (segments_week, segment_conversion, segment_velocity):
+            labelled(frame, "segment", "segment", "segment_label")
 
     sla_trend = trend[["iso_week", "sla_target_compliance_rate", "sla_limit_compliance_rate"]]
     sla_by_owner = pd.DataFrame()
     if "marts.fct_sla" in tables:
         sla_by_owner = _frame(con, """
-            select coalesce(owner_id, '(no owner)') as owner_id, count(*) as mqls,
+            select coalesce(owner_id, '(no owner)') as owner_id, count(*) as handovers,
+                   count(*) filter (where is_target_missed) as target_missed,
                    count(*) filter (where is_limit_breached) as not_touched_within_limit,
                    count(*) filter (where is_never_touched) as never_touched,
+                   count(*) filter (where is_pending) as pending,
                    median(hours_to_first_touch) as median_hours_to_first_touch
             from marts.fct_sla where mql_week_start_date = ?
-            group by 1 having count(*) filter (where is_limit_breached) > 0
-            order by not_touched_within_limit desc, owner_id""", [week])
+            group by 1 having count(*) filter (where is_target_missed) > 0
+            order by not_touched_within_limit desc, target_missed desc, owner_id""", [week])
 
     feedback = exceptions = pd.DataFrame()
     if "marts.fct_qualifications" in tables:
@@ -285,18 +337,21 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
             where qualified_week_start_date = ? and outcome <> 'accepted'
             group by 1, 2 order by 1, 3 desc, 2""", [week])
     if "marts.fct_definition_exceptions" in tables:
-        exceptions = _frame(con, """
+        exceptions = _frame(con, f"""
             select coalesce(rep_id, '(no rep)') as rep_id,
                    count(*) filter (where exception_type = 'accepted_without_sql_criteria')
                        as accepted_without_sql_rule,
-                   count(*) filter (where exception_type in
-                       ('opportunity_without_sql', 'sql_after_opportunity'))
+                   count(*) filter (where exception_type = 'opportunity_without_sql'
+                       or (exception_type = 'sql_after_opportunity' and object_id <> lead_id))
                        as opportunity_without_sql,
+                   count(*) filter (where exception_type in ({_quoted(OUT_OF_ORDER)})
+                       and not (exception_type = 'sql_after_opportunity' and object_id <> lead_id))
+                       as stage_dates_out_of_order,
                    count(*) as total
             from marts.fct_definition_exceptions
             where occurred_week_start_date = ? and exception_type in
                 ('accepted_without_sql_criteria', 'opportunity_without_sql',
-                 'sql_after_opportunity')
+                 {_quoted(OUT_OF_ORDER)})
             group by 1 order by total desc, rep_id""", [week])
 
     checks = (_frame(con, "select * from audit.check_results order by passed, severity, asset")
@@ -321,7 +376,8 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
         segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
         feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
-        quarantine_week=quarantine_week, quarantine_total=quarantine_total, **scoring,
+        quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,
+        **scoring,
     )
 
 
@@ -349,10 +405,37 @@ def _scoring_health(con, tables: set[str]) -> dict:
     return out
 
 
-def _latest_mature(con, week: date) -> str:
-    row = con.execute("""
-        select iso_week, mql_to_sql_cohort_rate from marts.fct_funnel_summary_weekly
+# Stage dates the sources gave in an impossible order (fct_definition_exceptions); a
+# computed SQL after the opportunity (object = the opportunity) is an opportunity without SQL.
+OUT_OF_ORDER = ("opportunity_before_created", "won_before_created", "sql_before_created",
+                "mql_before_created", "mql_after_sql", "sql_after_opportunity")
+
+
+def _quoted(values) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _latest_mature_cohort(con, spec: KpiSpec, week: date, first_trend: date,
+                          window_days: int) -> Kpi:
+    """The MQL->SQL card shows a rate, not a dash: the latest cohort whose window has passed
+    by the report week's data (the week's own cohort matures `window_days` later), compared
+    with the cohort before it; the sparkline follows the mature cohorts of the window."""
+    rows = con.execute("""
+        select week_start_date, iso_week, mql_to_sql_cohort_rate
+        from marts.fct_funnel_summary_weekly
         where week_start_date <= ? and is_mql_to_sql_mature
           and mql_to_sql_cohort_rate is not null
-        order by week_start_date desc limit 1""", [week]).fetchone()
-    return f"latest mature cohort {row[0]}: {row[1]:.1%}" if row else "no mature cohort yet"
+        order by week_start_date desc limit 2""", [week]).fetchall()
+    trend = [(week_label(d), _value(rate)) for d, rate in con.execute("""
+        select week_start_date, mql_to_sql_cohort_rate from marts.fct_funnel_summary_weekly
+        where week_start_date between ? and ? and is_mql_to_sql_mature
+          and mql_to_sql_cohort_rate is not null
+        order by week_start_date""", [first_trend, week]).fetchall()]
+    if not rows:
+        return Kpi(spec, None, None, trend,
+                   note=f"no cohort mature yet ({window_days}-day window)")
+    latest, earlier = rows[0], (rows[1] if len(rows) > 1 else None)
+    return Kpi(spec, _value(latest[2]), _value(earlier[2]) if earlier else None, trend,
+               note=f"latest cohort whose {window_days}-day window has passed; the "
+                    f"{week_label(week)} cohort matures later",
+               label=f"{spec.label} ({latest[1]})")

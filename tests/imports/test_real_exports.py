@@ -1,6 +1,7 @@
 """A real export nobody here wrote, and a funnel decided by the CRM instead of our scoring."""
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -80,7 +81,10 @@ def test_a_marketing_spreadsheet_with_crm_stage_dates_gives_the_whole_funnel(tmp
                                                                              monkeypatch):
     """stage_source: crm. An MQL list with MQL/SQL dates and a closed-deals sheet, no activity
     history at all. Hand count - paid search: Ana, Bob, Cid are MQL, Ana and Cid SQL and won;
-    organic: Dee and Eve MQL, Dee SQL and won; events: Fay MQL, Gus never."""
+    organic: Dee and Eve MQL, Dee SQL and won; events: Fay MQL, Gus never. Hal (paid search,
+    first contact 24 Feb, MQL 25 Feb) won a deal opened on 20 Feb and closed on 22 Feb, as
+    real exports have: every stage the CRM recorded is kept, put in order at his creation,
+    and listed for the sales feedback (it used to lose his MQL and count his handover)."""
     from orchestration.funnel_definitions import definitions_path
     from orchestration.pipeline import run_pipeline
 
@@ -102,16 +106,43 @@ def test_a_marketing_spreadsheet_with_crm_stage_dates_gives_the_whole_funnel(tmp
     summary = run_pipeline(settings, say=lambda _m: None)
     assert summary.success, (summary.failures, summary.checks_failed)
     assert "mqls_met_the_definition" not in " ".join(summary.checks_passed)  # the CRM decides
+    assert any(c.endswith(":stage_counts_agree_across_marts") for c in summary.checks_passed)
     con = duckdb.connect(str(settings.serving_path), read_only=True)
     try:
         by_channel = con.execute("""
             select channel_group, sum(mqls), sum(sqls), sum(customers), sum(won_amount)
             from marts.fct_funnel_weekly group by 1 order by 1""").fetchall()
+        hal = con.execute("""
+            select lead_created_at, mql_at, opportunity_at, customer_at, skipped_mql,
+                   won_before_created, opportunity_before_created, mql_after_sql
+            from marts.fct_lead_lifecycle where lead_id = 'hal@theta.io'""").fetchone()
+        exceptions = con.execute("""
+            select exception_type, object_id from marts.fct_definition_exceptions
+            where lead_id = 'hal@theta.io' order by 1""").fetchall()
+        # the headline's MQLs and the SLA section's first MQLs, week by week
+        weeks = con.execute("""
+            select w.week_start_date, w.mqls, w.first_mql_handovers, w.mql_episodes,
+                   w.sla_unmeasured, w.sla_limit_compliance_rate
+            from marts.fct_funnel_summary_weekly w where w.mqls > 0 or w.mql_episodes > 0
+            """).fetchall()
     finally:
         con.close()
     assert [(c, int(m), int(s), int(w), float(a)) for c, m, s, w, a in by_channel] == [
         ("events", 1, 0, 0, 0.0),
         ("organic_search", 2, 1, 1, 5000.0),
-        ("paid_search", 3, 2, 2, 20500.0),
+        ("paid_search", 4, 2, 3, 23500.0),
     ]
+    created = hal[0]
+    assert hal == (created, created, created, created, False, True, True, True)
+    assert exceptions == [("mql_after_sql", "hal@theta.io"), ("opportunity_before_created", "D5"),
+                          ("opportunity_without_sql", "D5"), ("won_before_created", "D5")]
+    assert sum(w[1] for w in weeks) == 7
+    assert all(mqls == first == episodes for _, mqls, first, episodes, _, _ in weeks)
+    # no activity history: no handover can be measured - "n/a", never 0 %
+    assert all(unmeasured == episodes and rate is None
+               for _, _, _, episodes, unmeasured, rate in weeks)
     assert summary.report is not None and summary.report.exists()
+    html = summary.report.read_text()
+    assert 'data-kpi="sla_limit_compliance_rate" data-value=""' in html
+    assert re.search(r'data-kpi="sla_limit_compliance_rate".*?<div class="value">n/a</div>', html,
+                     re.S)

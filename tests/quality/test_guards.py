@@ -146,7 +146,33 @@ def tamper_cohort_rate_above_one(con):
 def tamper_mql_counted_twice_in_a_week(con):
     con.execute("""update marts.fct_funnel_weekly set mqls = mqls + 1 where rowid = (
                        select min(rowid) from marts.fct_funnel_weekly where mqls > 0)""")
-    return "mqls"
+    return "fct_funnel_weekly|mqls"
+
+
+def tamper_outbound_lead_is_mql(con):
+    (lead,) = one(con, """select lead_id from marts.fct_lead_lifecycle
+                          where acquisition_mode = 'outbound' order by 1 limit 1""")
+    con.execute("update marts.fct_lead_lifecycle set mql_at = lead_created_at where lead_id = ?",
+                [lead])
+    return lead
+
+
+def tamper_dim_leads_stage_differs(con):
+    (lead,) = one(con, "select lead_id from marts.dim_leads where current_stage = 'lead' "
+                       "order by 1 limit 1")
+    con.execute("update marts.dim_leads set current_stage = 'sql' where lead_id = ?", [lead])
+    return "dim_leads|current_stage"
+
+
+def tamper_segment_mqls(con):
+    con.execute("""update marts.fct_funnel_segment_weekly set mqls = mqls + 1 where rowid = (
+                       select min(rowid) from marts.fct_funnel_segment_weekly where mqls > 0)""")
+    return "fct_funnel_segment_weekly|mqls"
+
+
+def tamper_definitions_not_in_force(con):
+    con.execute("update definitions.def_settings set definitions_version = 'an_old_file'")
+    return "an_old_file"
 
 
 def tamper_crm_drift(con):
@@ -162,7 +188,11 @@ def tamper_crm_drift(con):
     (tamper_mart_spend_off_by_a_cent, "mart_spend_equals_raw_spend", True),
     (tamper_ledger_row_removed, "score_ledger_sums_to_scores", True),
     (tamper_cohort_rate_above_one, "cohort_rates_within_0_and_1", True),
-    (tamper_mql_counted_twice_in_a_week, "weekly_totals_reconcile_with_lifecycle", True),
+    (tamper_mql_counted_twice_in_a_week, "stage_counts_agree_across_marts", True),
+    (tamper_segment_mqls, "stage_counts_agree_across_marts", True),
+    (tamper_dim_leads_stage_differs, "stage_counts_agree_across_marts", True),
+    (tamper_outbound_lead_is_mql, "mqls_met_the_definition", True),
+    (tamper_definitions_not_in_force, "warehouse_built_with_the_definitions_in_force", True),
     (tamper_negative_spend, "ad_spend_contract", False),
     (tamper_duplicate_lead_id, "crm_leads_contract", False),
     (tamper_crm_drift, "crm_stage_drift", False),
@@ -221,6 +251,52 @@ def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_pa
     assert result.success
     assert [e.asset_key.to_user_string() for e in result.all_events
             if e.event_type_value == "ASSET_MATERIALIZATION"] == ["serving/warehouse"]
+
+
+def _check_failures(result) -> set[str]:
+    return {e.event_specific_data.check_name for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed}
+
+
+def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, tmp_path):
+    """`funnel check` and the Monday job run every check of a full run - dbt's data tests and
+    reconciliations as well as the guards - on the warehouse as it is. A dim_leads row
+    duplicated by hand and an outbound lead given an MQL date are caught and not published;
+    the clean warehouse is, and its publish lists as many checks as the full run's (the
+    report's data-quality section shows that set)."""
+    from orchestration.definitions import build_definitions
+    from orchestration.pipeline import dagster_instance
+
+    _, settings, summary = clean
+    copy_root = tmp_path / "run"
+    copy_root.mkdir()
+    audited = settings_at(copy_root, landing=settings.landing_dir)
+    shutil.copy(settings.duckdb_path, audited.duckdb_path)
+    shutil.copy(settings.serving_path, audited.serving_path)
+    good = sha(audited.serving_path)
+    con = duckdb.connect(str(audited.duckdb_path))
+    con.execute("insert into marts.dim_leads select * from marts.dim_leads "
+                "where lead_id = (select min(lead_id) from marts.dim_leads)")
+    tamper_outbound_lead_is_mql(con)
+    con.close()
+
+    audit = build_definitions(audited).resolve_job_def("audit_publish")
+    result = audit.execute_in_process(instance=dagster_instance(), raise_on_error=False)
+    assert not result.success
+    assert {"unique_dim_leads_lead_id", "mqls_met_the_definition",
+            "stage_counts_agree_across_marts"} <= _check_failures(result)
+    assert [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"] == []
+    assert sha(audited.serving_path) == good
+
+    shutil.copy(settings.duckdb_path, audited.duckdb_path)
+    result = audit.execute_in_process(instance=dagster_instance(), raise_on_error=False)
+    assert result.success and _check_failures(result) == set()
+    with duckdb.connect(str(audited.serving_path), read_only=True) as serving:
+        audited_checks = serving.execute("select count(*) from audit.check_results").fetchone()[0]
+    with duckdb.connect(str(settings.serving_path), read_only=True) as serving:
+        full_run_checks = serving.execute("select count(*) from audit.check_results").fetchone()[0]
+    assert audited_checks == full_run_checks == len(summary.checks_passed)
+    assert any(c.endswith(":unique_dim_leads_lead_id") for c in summary.checks_passed)
 
 
 READER = textwrap.dedent("""

@@ -20,14 +20,24 @@ WEEK = "2026-W47"  # the demo data ends on Sunday 2026-11-22
 
 
 def mart_week(serving_path, label=WEEK) -> dict:
+    """The week's headline figures as the mart has them; the MQL->SQL cohort rate is the
+    latest mature cohort's (the week's own is not mature yet)."""
     con = duckdb.connect(str(serving_path), read_only=True)
     try:
         frame = con.execute("select * from marts.fct_funnel_summary_weekly where iso_week = ?",
                             [label]).df()
+        latest_mature = con.execute(
+            """select mql_to_sql_cohort_rate from marts.fct_funnel_summary_weekly
+               where iso_week <= ? and is_mql_to_sql_mature
+                 and mql_to_sql_cohort_rate is not null
+               order by week_start_date desc limit 1""", [label]).fetchone()
     finally:
         con.close()
     assert len(frame) == 1
-    return frame.iloc[0].to_dict()
+    row = frame.iloc[0].to_dict()
+    assert row["mql_to_sql_cohort_rate"] is None or math.isnan(row["mql_to_sql_cohort_rate"])
+    row["mql_to_sql_cohort_rate"] = latest_mature[0] if latest_mature else None
+    return row
 
 
 def as_float(v):
@@ -110,7 +120,7 @@ def chromium_path():
 
 def shown(kpi, value):
     if value is None:
-        return "–"
+        return "n/a"
     return f"{value:.1%}" if kpi.unit == "rate" else f"{value:,.0f}"
 
 

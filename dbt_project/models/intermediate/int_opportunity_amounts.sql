@@ -64,8 +64,9 @@ final as (
         c.is_won,
         c.amount_currency,
         c.amount as amount_original,
-        coalesce(c.amount, 0) * c.created_fx_rate as pipeline_amount,
-        case when c.is_won then coalesce(c.amount, 0) * c.closed_fx_rate end as won_amount
+        {{ converted_amount('coalesce(c.amount, 0)', 'c.created_fx_rate') }} as pipeline_amount,
+        case when c.is_won then {{ converted_amount('coalesce(c.amount, 0)', 'c.closed_fx_rate') }} end
+            as won_amount
     from converted as c
     cross join check_created as k1
     cross join check_closed as k2

@@ -12,13 +12,27 @@ lifecycle as (
     select * from {{ ref('fct_lead_lifecycle') }}
 ),
 
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+channel_labels as (
+    select code as channel_group, label as channel_group_label
+    from {{ ref('def_labels') }}
+    where dimension = 'channel_group'
+),
+
 final as (
     select
         l.lead_id,
         l.created_at,
-        cast(l.created_at as date) as created_date,
+        -- dates people group by are the reporting time zone's, like every weekly mart
+        cast({{ utc_to_local('l.created_at', 'st.reporting_timezone') }} as date) as created_date,
+        cast({{ dbt.date_trunc('week', utc_to_local('l.created_at', 'st.reporting_timezone')) }} as date)
+            as created_week_start_date,
         l.acquisition_mode,
         l.channel_group,
+        coalesce(cl.channel_group_label, l.channel_group) as channel_group_label,
         l.lead_source,
         l.utm_source,
         l.utm_medium,
@@ -47,6 +61,8 @@ final as (
     from leads as l
     inner join scores as s on l.lead_id = s.lead_id
     inner join lifecycle as c on l.lead_id = c.lead_id
+    cross join settings as st
+    left join channel_labels as cl on l.channel_group = cl.channel_group
 )
 
 select * from final

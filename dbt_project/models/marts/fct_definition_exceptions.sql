@@ -68,6 +68,67 @@ opportunity_without_sql as (
     where l.skipped_sql
 ),
 
+won_opportunities as (
+    select opportunity_id, lead_id, coalesce(closed_at, updated_at) as won_at
+    from opportunities
+    where is_won and coalesce(closed_at, updated_at) is not null
+),
+
+first_won_opportunities as (
+    select lead_id, opportunity_id, won_at
+    from ({{ first_row_per('won_opportunities', 'lead_id', 'won_at, opportunity_id') }}) as first_won
+),
+
+-- Stage dates the sources give in an impossible order, which the lifecycle put in order
+-- (at the lead's creation, or at the later stage's time): listed so that the record can be
+-- corrected where it was entered. A computed MQL after the SQL is no stage of the path
+-- (skipped_mql), not a record to correct.
+out_of_order_stages as (
+    select
+        'opportunity_before_created' as exception_type,
+        o.opportunity_id as object_id,
+        l.lead_id,
+        o.created_at as occurred_at,
+        l.owner_id as rep_id,
+        'opportunity opened before the lead was created; counted from the lead''s creation'
+            as detail
+    from lifecycle as l
+    inner join first_opportunities as o on l.lead_id = o.lead_id
+    where l.opportunity_before_created
+    union all
+    select
+        'won_before_created', w.opportunity_id, l.lead_id, w.won_at, l.owner_id,
+        'deal won before the lead was created; the lead counts as a customer from its creation'
+    from lifecycle as l
+    inner join first_won_opportunities as w on l.lead_id = w.lead_id
+    where l.won_before_created
+    union all
+    select
+        'sql_before_created', l.lead_id, l.lead_id, l.sql_at, l.owner_id,
+        'SQL dated before the lead was created; counted at the lead''s creation'
+    from lifecycle as l
+    where l.sql_before_created
+    union all
+    select
+        'mql_before_created', l.lead_id, l.lead_id, l.mql_at, l.owner_id,
+        'MQL recorded before the lead was created; counted at the lead''s creation'
+    from lifecycle as l
+    where l.mql_before_created
+    union all
+    select
+        'mql_after_sql', l.lead_id, l.lead_id, l.mql_at, l.owner_id,
+        'MQL recorded after the lead''s SQL or opportunity; counted at that later stage''s time'
+    from lifecycle as l
+    cross join settings as s
+    where l.mql_after_sql and s.stage_source = 'crm'
+    union all
+    select
+        'sql_after_opportunity', l.lead_id, l.lead_id, l.sql_at, l.owner_id,
+        'SQL recorded after the opportunity was opened; counted at the opportunity''s opening'
+    from lifecycle as l
+    where l.sql_after_opportunity and not l.skipped_sql
+),
+
 -- One pass over the activities (the largest table) for both activity exceptions.
 activity_exceptions as (
     select
@@ -114,6 +175,8 @@ unioned as (
     select * from accepted_without_sql_criteria
     union all
     select * from opportunity_without_sql
+    union all
+    select * from out_of_order_stages
     union all
     select * from record_exceptions
 ),

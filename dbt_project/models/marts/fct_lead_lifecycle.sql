@@ -5,8 +5,11 @@
 
     Stage timestamps never decrease along the path: an SQL is the first qualifying
     qualification at or before the first opportunity; an MQL is the first MQL at or before
-    the SQL (or opportunity). A stage entered out of order is not back-filled: the later
-    stage is kept and the skipped one is flagged.
+    the SQL (or opportunity). A computed stage entered out of order is not back-filled: the
+    later stage is kept and the skipped one is flagged. A stage the CRM recorded (and any
+    stage dated before the lead's creation) is never dropped: it is put in order - at the
+    lead's creation, or at the later stage's time - and flagged, so every mart counts it
+    and fct_definition_exceptions lists it for the sales feedback.
 
     Nothing here depends on the day it is built, so it is incremental by lead
     (macros/incremental.sql): a daily build redoes the leads with any new row, opportunities
@@ -40,6 +43,35 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
+-- Facts from the opportunities extract.
+opportunity_dates as (
+    select
+        lead_id,
+        min(created_at) as first_opportunity_created_at,
+        min(case when is_won then coalesce(closed_at, updated_at) end) as first_won_at,
+        count(*) as opportunity_count
+    from opportunities
+    group by lead_id
+),
+
+-- The lead's creation and its first opportunity, never before the lead itself: a deal the
+-- CRM dates before the lead's first contact counts from the lead's creation (flagged).
+path_facts as (
+    select
+        l.lead_id,
+        l.created_at,
+        s.stage_source,
+        o.first_opportunity_created_at,
+        o.first_won_at,
+        case
+            when o.first_opportunity_created_at < l.created_at then l.created_at
+            else o.first_opportunity_created_at
+        end as opportunity_at
+    from leads as l
+    cross join settings as s
+    left join opportunity_dates as o on l.lead_id = o.lead_id
+),
+
 -- SQL moments from the source the definitions name: qualifications meeting the SQL rule
 -- (computed), or the CRM's recorded SQL entries (crm).
 sql_events as (
@@ -54,45 +86,57 @@ sql_events as (
     where s.stage_source = 'crm' and e.stage = 'sql'
 ),
 
-opportunity_dates as (
-    select
-        lead_id,
-        min(created_at) as first_opportunity_created_at,
-        min(case when is_won then coalesce(closed_at, updated_at) end) as first_won_at,
-        count(*) as opportunity_count
-    from opportunities
+first_sql_events as (
+    select lead_id, min(sql_event_at) as first_sql_event_at
+    from sql_events
     group by lead_id
 ),
 
+-- The SQL on the path: the first SQL moment, at or after the lead's creation (an earlier
+-- one counts from the creation) and at or before the first opportunity. One after the
+-- opportunity is no SQL when computed (skipped_sql); a stage the CRM recorded is kept, at
+-- the opportunity's time. Both are flagged.
 sql_dates as (
     select
-        q.lead_id,
-        min(case
-            when o.first_opportunity_created_at is null
-                or q.sql_event_at <= o.first_opportunity_created_at
-            then q.sql_event_at
-        end) as sql_at,
-        min(q.sql_event_at) as first_qualifying_at
-    from sql_events as q
-    inner join leads as l on q.lead_id = l.lead_id
-    left join opportunity_dates as o on q.lead_id = o.lead_id
-    where q.sql_event_at >= l.created_at
-    group by q.lead_id
+        f.lead_id,
+        e.first_sql_event_at,
+        case
+            when e.first_sql_event_at < f.created_at then f.created_at
+            when f.opportunity_at is null or e.first_sql_event_at <= f.opportunity_at
+                then e.first_sql_event_at
+            when f.stage_source = 'crm' then f.opportunity_at
+        end as sql_at
+    from path_facts as f
+    inner join first_sql_events as e on f.lead_id = e.lead_id
 ),
 
+-- The MQL on the path, by the same rule one stage earlier: at or before the SQL (or the
+-- opportunity). A computed MQL after them is not on the path (skipped_mql); the CRM's
+-- recorded MQL is kept at their time, and one recorded before the lead at its creation.
 mql_dates as (
     select
-        m.lead_id,
-        min(case
-            when m.mql_at <= coalesce(s.sql_at, o.first_opportunity_created_at, m.mql_at)
-            then m.mql_at
-        end) as mql_at,
-        max(m.mql_at) as latest_mql_at,
-        count(*) as mql_episode_count
-    from mql_episodes as m
-    left join sql_dates as s on m.lead_id = s.lead_id
-    left join opportunity_dates as o on m.lead_id = o.lead_id
-    group by m.lead_id
+        f.lead_id,
+        min(m.mql_at) as first_mql_event_at,
+        max(m.mql_at) as last_mql_event_at,
+        count(*) as mql_episode_count,
+        coalesce(min(s.sql_at), f.opportunity_at) as later_stage_at
+    from path_facts as f
+    inner join mql_episodes as m on f.lead_id = m.lead_id
+    left join sql_dates as s on f.lead_id = s.lead_id
+    group by f.lead_id, f.opportunity_at
+),
+
+mql_on_path as (
+    select
+        m.*,
+        case
+            when m.first_mql_event_at < f.created_at then f.created_at
+            when m.later_stage_at is null or m.first_mql_event_at <= m.later_stage_at
+                then m.first_mql_event_at
+            when f.stage_source = 'crm' then m.later_stage_at
+        end as mql_at
+    from mql_dates as m
+    inner join path_facts as f on m.lead_id = f.lead_id
 ),
 
 first_mql as (
@@ -116,25 +160,29 @@ stages as (
         l.is_excluded,
         l.exclusion_reason,
         l.created_at as lead_created_at,
+        f.stage_source,
         m.mql_at,
-        m.latest_mql_at,
+        case
+            when m.last_mql_event_at < m.mql_at then m.mql_at
+            else m.last_mql_event_at
+        end as latest_mql_at,
         coalesce(m.mql_episode_count, 0) as mql_episode_count,
+        m.first_mql_event_at,
+        m.later_stage_at,
         fm.mql_trigger as first_mql_trigger,
         s.sql_at,
-        s.first_qualifying_at,
-        -- facts from the CRM: never before the lead itself
-        case
-            when o.first_opportunity_created_at < l.created_at then l.created_at
-            else o.first_opportunity_created_at
-        end as opportunity_at,
-        o.first_won_at,
+        s.first_sql_event_at,
+        f.opportunity_at,
+        f.first_opportunity_created_at,
+        f.first_won_at,
         coalesce(o.opportunity_count, 0) as opportunity_count,
         q.outcome as last_qualification_outcome,
         q.reason as last_qualification_reason,
         q.qualified_at as last_qualified_at,
         l.definitions_version
     from leads as l
-    left join mql_dates as m on l.lead_id = m.lead_id
+    inner join path_facts as f on l.lead_id = f.lead_id
+    left join mql_on_path as m on l.lead_id = m.lead_id
     left join first_mql as fm on l.lead_id = fm.lead_id
     left join sql_dates as s on l.lead_id = s.lead_id
     left join opportunity_dates as o on l.lead_id = o.lead_id
@@ -191,7 +239,14 @@ final as (
         acquisition_mode = 'inbound' and mql_at is null
             and (sql_at is not null or opportunity_at is not null) as skipped_mql,
         opportunity_at is not null and sql_at is null as skipped_sql,
-        first_qualifying_at is not null and sql_at is null as sql_after_opportunity,
+        -- stage dates the sources give out of order (fct_definition_exceptions lists them)
+        coalesce(first_sql_event_at > opportunity_at, false) as sql_after_opportunity,
+        coalesce(first_mql_event_at > later_stage_at, false) as mql_after_sql,
+        coalesce(first_mql_event_at < lead_created_at, false) as mql_before_created,
+        coalesce(first_sql_event_at < lead_created_at, false) as sql_before_created,
+        coalesce(first_opportunity_created_at < lead_created_at, false)
+            as opportunity_before_created,
+        coalesce(first_won_at < lead_created_at, false) as won_before_created,
         definitions_version
     from with_stage
 )

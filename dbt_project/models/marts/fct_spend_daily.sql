@@ -1,6 +1,9 @@
 {#- Acquisition cost per day: ad spend per platform and campaign, and each SDR team's monthly
-    cost spread evenly over the month's days, in the reporting currency, with the channel
-    group it is charged to. Spend whose UTMs match no channel rule stays, as unattributed. -#}
+    cost spread evenly over the month's days (to the last cent: the days add up to the month
+    exactly), in the reporting currency, with the channel group it is charged to. Spend whose
+    UTMs match no channel rule stays, as unattributed. Costs dated after the data's cut-off
+    (the rest of the current month's SDR cost) stay here, flagged: the weekly marts stop at
+    the cut-off. Amounts are fixed-scale decimals (macros/currency.sql). -#}
 with ad_spend as (
     select * from {{ ref('stg_ads__spend') }}
 ),
@@ -26,7 +29,7 @@ fx as (
 ),
 
 as_of as (
-    select cast(scored_as_of_at as date) as as_of_date from {{ ref('int_scoring_as_of') }}
+    select scored_as_of_date as as_of_date from {{ ref('int_scoring_as_of') }}
 ),
 
 spend_keys as (
@@ -60,7 +63,7 @@ ad_rows as (
         a.utm_campaign,
         coalesce(c.channel_group, s.unattributed_spend_group) as channel_group,
         a.currency,
-        a.spend_amount as spend_amount_original
+        cast(a.spend_amount as decimal(18, 4)) as spend_amount_original
     from spend_keys as a
     cross join settings as s
     left join spend_channels as c on a.spend_key = c.spend_key
@@ -76,7 +79,10 @@ sdr_days as (
         c.team,
         c.currency,
         c.cost_amount,
-        c.cost_month
+        c.cost_month,
+        row_number() over (partition by c.team, c.cost_month order by d.calendar_date)
+            as day_number,
+        count(*) over (partition by c.team, c.cost_month) as days_in_month
     from sdr_costs as c
     inner join calendar as d
         on d.calendar_date >= c.cost_month
@@ -95,7 +101,8 @@ sdr_rows as (
         cast(null as {{ dbt.type_string() }}) as utm_campaign,
         s.sdr_cost_group as channel_group,
         d.currency,
-        d.cost_amount / count(*) over (partition by d.team, d.cost_month) as spend_amount_original
+        {{ exact_share('d.cost_amount', 'd.day_number - 1', 'd.day_number', 'd.days_in_month', 4) }}
+            as spend_amount_original
     from sdr_days as d
     cross join settings as s
 ),
@@ -144,12 +151,14 @@ final as (
         c.currency,
         c.spend_amount_original,
         c.fx_rate,
-        c.spend_amount_original * c.fx_rate as spend_amount,
+        {{ converted_amount('c.spend_amount_original', 'c.fx_rate') }} as spend_amount,
+        c.spend_date > a.as_of_date as is_after_data_end,
         s.reporting_currency,
         s.definitions_version
     from converted as c
     cross join fx_check as k
     cross join settings as s
+    cross join as_of as a
     left join channel_groups as g on c.channel_group = g.channel_group
     where k.failure is null
 )
