@@ -74,7 +74,8 @@ class RunSummary:
             lines.append(f"Checks: {len(self.checks_passed)} passed, {len(self.checks_warned)} "
                          f"warned, {len(self.checks_failed)} failed")
             lines += [f"  warned: {c}" for c in self.checks_warned]
-            lines += [f"  FAILED: {c}" for c in self.checks_failed]
+            lines += [f"  FAILED: {c}" + (f" - {hint}" if (hint := failure_hint(c)) else "")
+                      for c in self.checks_failed]
             if self.published_to:
                 lines.append(f"Serving file: published to {self.published_to}")
             elif self.nothing_new:
@@ -94,6 +95,23 @@ class RunSummary:
             lines.append("Quarantined rows (file, line, column, reason): select * from raw.rejected_rows")
         lines += [f"  failed: {f}" for f in self.failures]
         return "\n".join(lines)
+
+
+# What to do when one of these checks fails (the others name the rows in their metadata).
+FAILURE_HINTS = {
+    "warehouse_built_with_the_definitions_in_force":
+        "the definitions file changed since the warehouse was built: run `funnel run` "
+        "(or `funnel dbt build`) to rebuild it with the file in force, then publish",
+    "uses_the_definitions_in_force":
+        "a mart holds rows of other definitions than def_settings: run `funnel run "
+        "--full-refresh`",
+}
+
+
+def failure_hint(check: str) -> str:
+    """The remedy for a failed check named `asset:check`, when there is a standard one."""
+    name = check.rsplit(":", 1)[-1]
+    return next((hint for key, hint in FAILURE_HINTS.items() if name.startswith(key)), "")
 
 
 def landing_is_empty(settings: Settings) -> bool:

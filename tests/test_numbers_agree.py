@@ -97,6 +97,27 @@ def test_a_definitions_change_rebuilds_every_mart_on_any_path_that_runs_dbt(publ
         con.close()
 
 
+def test_the_audit_refuses_to_publish_a_warehouse_built_with_other_definitions(
+        published_demo, tmp_path, monkeypatch):
+    """`funnel check` with an edited definitions file and no rebuild: nothing is published, and
+    the summary says what to run."""
+    from orchestration.pipeline import run_job
+
+    settings = copy_of(published_demo, tmp_path)
+    served = settings.serving_path.read_bytes()
+    definitions = yaml.safe_load(definitions_path().read_text())
+    definitions["sla"]["target_hours"] = 12
+    edited = tmp_path / "funnel_edited.yml"
+    edited.write_text(yaml.safe_dump(definitions))
+    monkeypatch.setenv("FUNNEL_DEFINITIONS", str(edited))
+    summary = run_job(settings, "audit_publish", say=lambda _m: None)
+    assert not summary.success and summary.published_to is None
+    assert settings.serving_path.read_bytes() == served
+    text = summary.render()
+    assert ("FAILED: definitions/def_settings:warehouse_built_with_the_definitions_in_force - "
+            "the definitions file changed since the warehouse was built: run `funnel run`") in text
+
+
 def test_a_mart_holding_rows_of_other_definitions_fails_dbt(published_demo, tmp_path):
     settings = copy_of(published_demo, tmp_path)
     con = duckdb.connect(str(settings.duckdb_path))
