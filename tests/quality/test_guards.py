@@ -219,16 +219,23 @@ def sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def audited_copy(clean, tmp_path):
+    """Settings of a copy of the clean warehouse and its serving file, for the audit job."""
+    _, settings, _ = clean
+    copy_root = tmp_path / "run"
+    copy_root.mkdir()
+    copy = settings_at(copy_root, landing=settings.landing_dir)
+    shutil.copy(settings.duckdb_path, copy.duckdb_path)
+    shutil.copy(settings.serving_path, copy.serving_path)
+    return copy
+
+
 def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_path):
     from orchestration.definitions import build_definitions
     from orchestration.pipeline import dagster_instance
 
-    root, settings, _ = clean
-    copy_root = tmp_path / "run"
-    copy_root.mkdir()
-    tampered = settings_at(copy_root, landing=settings.landing_dir)
-    shutil.copy(settings.duckdb_path, tampered.duckdb_path)
-    shutil.copy(settings.serving_path, tampered.serving_path)
+    _, settings, _ = clean
+    tampered = audited_copy(clean, tmp_path)
     good = sha(tampered.serving_path)
     con = duckdb.connect(str(tampered.duckdb_path))
     tamper_ledger_row_removed(con)
@@ -268,11 +275,7 @@ def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, 
     from orchestration.pipeline import dagster_instance
 
     _, settings, summary = clean
-    copy_root = tmp_path / "run"
-    copy_root.mkdir()
-    audited = settings_at(copy_root, landing=settings.landing_dir)
-    shutil.copy(settings.duckdb_path, audited.duckdb_path)
-    shutil.copy(settings.serving_path, audited.serving_path)
+    audited = audited_copy(clean, tmp_path)
     good = sha(audited.serving_path)
     con = duckdb.connect(str(audited.duckdb_path))
     con.execute("insert into marts.dim_leads select * from marts.dim_leads "

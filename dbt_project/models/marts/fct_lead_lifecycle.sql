@@ -92,27 +92,22 @@ first_sql_events as (
     group by lead_id
 ),
 
--- The SQL on the path: the first SQL moment, at or after the lead's creation (an earlier
--- one counts from the creation) and at or before the first opportunity. One after the
--- opportunity is no SQL when computed (skipped_sql); a stage the CRM recorded is kept, at
--- the opportunity's time. Both are flagged.
+-- The SQL on the path: the first SQL moment, put between the lead's creation and its first
+-- opportunity (macros/lifecycle.sql). A computed one after the opportunity is no SQL
+-- (skipped_sql); one the CRM recorded is kept at the opportunity's time. Both are flagged.
 sql_dates as (
     select
         f.lead_id,
         e.first_sql_event_at,
-        case
-            when e.first_sql_event_at < f.created_at then f.created_at
-            when f.opportunity_at is null or e.first_sql_event_at <= f.opportunity_at
-                then e.first_sql_event_at
-            when f.stage_source = 'crm' then f.opportunity_at
-        end as sql_at
+        {{ stage_on_path('e.first_sql_event_at', 'f.created_at', 'f.opportunity_at', 'f.stage_source') }}
+            as sql_at
     from path_facts as f
     inner join first_sql_events as e on f.lead_id = e.lead_id
 ),
 
 -- The MQL on the path, by the same rule one stage earlier: at or before the SQL (or the
 -- opportunity). A computed MQL after them is not on the path (skipped_mql); the CRM's
--- recorded MQL is kept at their time, and one recorded before the lead at its creation.
+-- recorded MQL is kept at their time.
 mql_dates as (
     select
         f.lead_id,
@@ -129,12 +124,8 @@ mql_dates as (
 mql_on_path as (
     select
         m.*,
-        case
-            when m.first_mql_event_at < f.created_at then f.created_at
-            when m.later_stage_at is null or m.first_mql_event_at <= m.later_stage_at
-                then m.first_mql_event_at
-            when f.stage_source = 'crm' then m.later_stage_at
-        end as mql_at
+        {{ stage_on_path('m.first_mql_event_at', 'f.created_at', 'm.later_stage_at', 'f.stage_source') }}
+            as mql_at
     from mql_dates as m
     inner join path_facts as f on m.lead_id = f.lead_id
 ),
