@@ -53,11 +53,18 @@ def channel_volume_vs_cost(frame: pd.DataFrame, currency: str) -> str:
     )
     points = base.mark_point(filled=True, opacity=0.85).encode(
         size=alt.Size("opportunities:Q", title="opportunities", scale=alt.Scale(range=[40, 600])),
-        color=alt.Color("channel:N", title="channel", scale=alt.Scale(scheme="tableau10")),
+        color=alt.Color("channel:N", title="channel", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(labelLimit=220)),
         shape=alt.Shape("mode:N", title="mode"),
         tooltip=["channel", "leads", "opportunities", "cost_per_opportunity"],
     )
-    labels = base.mark_text(align="left", dx=10, fontSize=11).encode(text="channel:N")
+    # Labels sit right of their bubble, or left of it near the right edge (the legend's side).
+    placed = base.transform_joinaggregate(most_leads="max(leads)").transform_calculate(
+        right_half="datum.leads > 0.6 * datum.most_leads")
+    labels = (placed.transform_filter("!datum.right_half")
+              .mark_text(align="left", dx=10, fontSize=11).encode(text="channel:N")
+              + placed.transform_filter("datum.right_half")
+              .mark_text(align="right", dx=-14, fontSize=11).encode(text="channel:N"))
     return to_svg((points + labels).properties(width=560, height=280))
 
 

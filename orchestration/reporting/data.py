@@ -290,6 +290,7 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
                    median_days_lead_to_mql, median_days_mql_to_sql,
                    median_days_sql_to_opportunity, median_days_opportunity_to_won
             from marts.fct_funnel_segment_weekly where week_start_date = ?
+              and leads + mqls + sqls + new_opportunities + customers > 0
             order by segment""", [week])
         # Pooled over the mature cohorts of the window: sum of conversions / sum of cohorts.
         segment_conversion = _frame(con, """
