@@ -8,7 +8,12 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.resources import WAREHOUSE_POOL
-from orchestration.defs.transform import dbt_build_args, out_of_memory_nodes, stop_dbt
+from orchestration.defs.transform import (
+    dbt_audit_args,
+    dbt_build_args,
+    out_of_memory_nodes,
+    stop_dbt,
+)
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -62,6 +67,32 @@ def test_dbt_runs_build_with_the_definitions_as_vars():
     assert len(passed["definitions_version"]) == 12
     assert args[3:] == ["--exclude-resource-type", "unit_test"]  # they run in make test
     assert dbt_build_args(dbt_vars_arg(), full_refresh=True)[-1] == "--full-refresh"
+
+
+def test_the_audit_runs_dbt_test_and_builds_nothing():
+    from orchestration.funnel_definitions import dbt_vars_arg
+
+    args = dbt_audit_args(dbt_vars_arg())
+    assert args[0] == "test" and "--full-refresh" not in args
+    assert args[-2:] == ["--exclude-resource-type", "unit_test"]
+
+
+def test_every_audit_job_selects_every_check_dbt_tests_included(tmp_path):
+    """`funnel check` (audit_publish) and the Monday job re-run the whole check set of a full
+    run: the guards, every dbt data test (as asset checks) and the freshness checks."""
+    from orchestration.definitions import build_definitions
+    from tests.conftest import settings_at
+
+    defs = build_definitions(settings_at(tmp_path))
+    every_check = set(defs.resolve_asset_graph().asset_check_keys)
+    ingest = defs.resolve_job_def("ingest")
+    assert set(ingest.asset_layer.asset_graph.asset_check_keys) < every_check  # it selects
+    for name in ("audit_publish", "weekly_report"):
+        job = defs.resolve_job_def(name)
+        selected = set(job.asset_layer.asset_graph.asset_check_keys)
+        assert selected == every_check, name
+        assert any(k.name == "unique_dim_leads_lead_id" for k in selected)
+        assert any(k.name.startswith("uses_the_definitions_in_force") for k in selected)
 
 
 def test_only_duckdb_out_of_memory_errors_are_built_again():
