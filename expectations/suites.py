@@ -112,7 +112,7 @@ def _contract_guard(extract: Extract, d: FunnelDefinitions, now: datetime,
     key = _key_sql(extract)
     big = extract.name == "crm_activities"
     probes: list[Probe] = []
-    future_limit = now + timedelta(days=1)  # one day of slack for clock and zone skew
+    future_limit = now + timedelta(hours=d.ingest.future_tolerance_hours)  # the loader's too
     latest = _latest_load(extract)
     # how often each key of the latest load occurs in the whole table
     occurrences = (f"select {key} as record_key, count(*) as occurrences from {table} "

@@ -278,7 +278,19 @@ def import_(preset, extract, map_file, landing, files) -> None:
         totals = [totals[0] + result.rows_read, totals[1] + result.rows_written,
                   totals[2] + result.rows_quarantined]
     click.echo(f"Total: {totals[0]:,} rows read, {totals[1]:,} written, {totals[2]:,} "
-               f"quarantined. Next: funnel run (loads {landing}).")
+               "quarantined.")
+    failures = sum(isinstance(r, Exception) for r in results)
+    if failed:
+        click.echo(f"error: {failures} of {len(results)} file(s) could not be imported (see above); "
+                   "nothing was written for them. Fix them and run `funnel import` again.",
+                   err=True)
+    elif totals[0] and not totals[1]:
+        click.echo(f"error: every row was quarantined (landing/_rejected/{extract}/ says why): "
+                   "check the mapping and run `funnel import` again.", err=True)
+        failed = True
+    if totals[1]:
+        click.echo(f"Next: funnel run (loads {landing})"
+                   + (" - without the files that failed." if failed else "."))
     if failed:
         sys.exit(1)
 

@@ -105,6 +105,11 @@ class Channels(_Strict):
 
     @model_validator(mode="after")
     def _groups_exist(self) -> Channels:
+        if not self.rules:
+            raise ValueError(
+                f"rules is empty: every lead would go to the default group {self.default_group!r}"
+                " (outbound leads too, so SDR cost would buy no lead); add at least "
+                "{group: outbound_sdr, acquisition_mode: [outbound]}")
         for name in self.labels:
             if name not in self.groups and name != self.unattributed_spend_group:
                 raise ValueError(f"labels: {name!r} is not one of channels.groups")
@@ -248,9 +253,18 @@ class Calibration(_Strict):
     min_evidence_leads: Annotated[int, Field(ge=1)] = 30
 
 
+class Ingest(_Strict):
+    """How landing files are read (SPEC §4)."""
+
+    # A row dated later than the load time plus this is quarantined as `in_future`: one bad
+    # date (2030, 9999) must not move the data's "now". Slack for clocks and time zones.
+    future_tolerance_hours: Annotated[float, Field(ge=0)] = 24
+
+
 class FunnelDefinitions(_Strict):
     reporting: Reporting = Reporting()
     null_placeholders: list[str] = ["", "select", "n/a", "unknown", "-"]
+    ingest: Ingest = Ingest()
     icp: Icp = Icp()
     segments: list[Segment]
     channels: Channels

@@ -91,6 +91,14 @@ def raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
         "and table_catalog = current_database()").fetchall()}
 
 
+def has_leads(con: duckdb.DuckDBPyConnection) -> bool:
+    """raw.crm_leads holds at least one lead (without one, no mart can be built)."""
+    if "crm_leads" not in raw_tables(con):
+        return False
+    return con.execute("select count(*) > 0 from (select 1 from raw.crm_leads limit 1)"
+                       ).fetchone()[0]
+
+
 def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = LEAD_SOURCES) -> datetime | None:
     """The newest load of `tables`, read before dbt starts (no load runs during it)."""
     present = raw_tables(con)

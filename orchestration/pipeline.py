@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from orchestration.ingest.contract import EXTRACTS
-from orchestration.ingest.loader import discover_files
+from orchestration.ingest.loader import discover_files, ignored_landing_entries
 from orchestration.reporting.data import ReportError
 from orchestration.reporting.weeks import last_complete_week, week_label, week_start
 from orchestration.settings import Settings, connect_read_only
@@ -48,6 +48,8 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     published_to: Path | None = None
     nothing_new: bool = False  # dbt had nothing to rebuild: the serving file is current
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)  # this run: (file, why)
+    ignored: list[str] = field(default_factory=list)  # landing entries no extract reads
     models_built: int = 0
     report: Path | None = None
     report_note: str = ""
@@ -62,6 +64,15 @@ class RunSummary:
                 f"{e.extract:20} {e.files:>5} {e.rows_read:>11,} {e.rows_loaded:>11,} "
                 f"{e.rows_rejected:>9,} {e.raw_rows:>11,}  {e.staging_model:26} {staging:>11}"
             )
+        if self.rejected_files:
+            lines.append("")
+            lines.append("Files rejected as a whole (their rows are quarantined; the other files "
+                         "loaded - fix the export and drop it again):")
+            lines += [f"  {name}: {why}" for name, why in self.rejected_files]
+        if self.ignored:
+            lines.append("")
+            lines.append("Ignored in the landing folder:")
+            lines += [f"  {entry}" for entry in self.ignored]
         if self.funnel:
             f = dict(self.funnel)
             lines.append("")
@@ -116,6 +127,25 @@ def failure_hint(check: str) -> str:
 
 def landing_is_empty(settings: Settings) -> bool:
     return not any(discover_files(settings.landing_dir, name) for name in EXTRACTS)
+
+
+def warehouse_has_leads(duckdb_path: Path) -> bool:
+    """The warehouse already holds leads (landing files may have been archived since). True
+    when it cannot be told (a writer holds the file): the run then reports what it finds."""
+    import duckdb
+
+    if not duckdb_path.exists():
+        return False
+    try:
+        con = connect_read_only(duckdb_path)
+    except duckdb.Error:
+        return True
+    try:
+        return con.execute("select count(*) from raw.crm_leads").fetchone()[0] > 0
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
 
 
 def dagster_instance():
@@ -186,8 +216,15 @@ def run_pipeline(
             f"Landing folder {settings.landing_dir} does not exist. Set LANDING_DIR, or run "
             "`funnel demo` to create demo extracts."
         )
+    if landing_is_empty(settings) and not warehouse_has_leads(settings.duckdb_path):
+        raise FileNotFoundError(
+            f"No data: no extract file under {settings.landing_dir} (one folder per extract: "
+            f"{', '.join(EXTRACTS)}) and no lead in the warehouse {settings.duckdb_path}. "
+            "Generate demo data (`funnel demo`, or `funnel run --demo-leads 20000`) or import "
+            "an export (`funnel import --preset ...`).")
 
     summary = run_job(settings, "elt", say=say, start=start, demo=demo, full_refresh=full_refresh)
+    summary.ignored = ignored_landing_entries(settings.landing_dir, list(EXTRACTS))
     if summary.nothing_new:
         say("Nothing new since the published build: dbt, the checks on the marts and the "
             "publish step were skipped.")
@@ -277,6 +314,7 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
         run_config["ops"] = {"dbt_models": {"config": {"full_refresh": True}}}
     instance = dagster_instance()
     release_abandoned_runs(instance, say)
+    run_started = datetime.now(UTC).replace(tzinfo=None)
     result = job.execute_in_process(
         instance=instance, raise_on_error=False, run_config=run_config)
     failures = [
@@ -297,7 +335,24 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
     if settings.duckdb_path.exists():
         summary.extracts = summarise_warehouse(settings.duckdb_path)
         summary.funnel = summarise_funnel(settings.duckdb_path)
+        summary.rejected_files = rejected_files(settings.duckdb_path, run_started)
     return summary
+
+
+def rejected_files(duckdb_path: Path, since: datetime) -> list[tuple[str, str]]:
+    """Landing files rejected as a whole by loads that finished after `since`."""
+    import duckdb
+
+    con = connect_read_only(duckdb_path)
+    try:
+        return con.execute(
+            """select file_name, file_error from raw.load_log
+               where file_status = 'rejected' and finished_at >= ? order by 1""",
+            [since]).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
 
 
 def summarise_funnel(duckdb_path: Path) -> dict:

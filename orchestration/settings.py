@@ -53,6 +53,7 @@ class Settings:
     landing_dir: Path
     source_timezone: str = "UTC"
     null_placeholders: tuple[str, ...] = ("",)
+    future_tolerance_hours: float = 24
     memory_limit: str = ""
     temp_dir: Path | None = None
     serving_duckdb_path: Path | None = None
@@ -81,13 +82,16 @@ class Settings:
     def from_env(cls) -> Settings:
         from orchestration.funnel_definitions import load_definitions
 
-        # What means "no value" is a business definition: it lives in the definitions file.
-        placeholders = load_definitions().null_placeholders
+        # What means "no value", and how far in the future a row may be dated, are business
+        # definitions: they live in the definitions file.
+        definitions = load_definitions()
+        placeholders = definitions.null_placeholders
         return cls(
             duckdb_path=_path_from_env("DUCKDB_PATH", "warehouse/funnel.duckdb"),
             landing_dir=_path_from_env("LANDING_DIR", "landing"),
             source_timezone=os.environ.get("SOURCE_TIMEZONE", "UTC"),
             null_placeholders=tuple(p.strip().lower() for p in placeholders),
+            future_tolerance_hours=definitions.ingest.future_tolerance_hours,
             memory_limit=os.environ.get("DUCKDB_MEMORY_LIMIT", ""),
             temp_dir=_path_from_env("DUCKDB_TEMP_DIR", "") if os.environ.get("DUCKDB_TEMP_DIR") else None,
             serving_duckdb_path=(_path_from_env("SERVING_DUCKDB_PATH", "")

@@ -75,7 +75,7 @@ def drop(landing: Path, extract: str, name: str, text: str, mtime: int | None = 
     return path
 
 
-def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC"):
+def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC", **kw):
     return load_extract(
         con,
         EXTRACTS[extract],
@@ -84,6 +84,7 @@ def load(con, landing: Path, extract: str, load_id: str = "test", tz: str = "UTC
         load_id=load_id,
         source_timezone=tz,
         null_placeholders=PLACEHOLDERS,
+        **kw,
     )
 
 

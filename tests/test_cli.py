@@ -31,6 +31,26 @@ def test_run_without_landing_folder_says_what_to_do(tmp_path):
     assert "does not exist" in result.output and "funnel demo" in result.output
 
 
+def test_run_with_an_empty_landing_folder_says_there_is_no_data(tmp_path):
+    (tmp_path / "landing" / "crm_leads").mkdir(parents=True)
+    (tmp_path / "landing" / "crm_leads" / "notes.txt").write_text("not an extract")
+    result = CliRunner().invoke(main, ["run", "--landing", str(tmp_path / "landing"),
+                                       "--warehouse", str(tmp_path / "w.duckdb"),
+                                       "--demo-leads", "0"])
+    assert result.exit_code != 0
+    assert "No data: no extract file under" in result.output
+    assert "funnel demo" in result.output and "funnel import" in result.output
+
+
+def test_a_failed_import_exits_non_zero_and_does_not_say_next_run(tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_text("foo,bar\n1,2\n")
+    result = CliRunner().invoke(main, ["import", "--preset", "hubspot", "--extract", "crm_leads",
+                                       str(junk), "--landing", str(tmp_path / "landing")])
+    assert result.exit_code == 1
+    assert "could not be imported" in result.output and "Next: funnel run" not in result.output
+
+
 def test_demo_rejects_a_bad_argument():
     result = CliRunner().invoke(main, ["demo", "--leads", "0"])
     assert result.exit_code != 0

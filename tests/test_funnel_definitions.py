@@ -68,3 +68,15 @@ def test_fit_rules_reuse_the_icp_lists_and_version_follows_content(tmp_path):
     changed = write_variant(tmp_path, lambda d: d["mql"].update(threshold=70))
     assert definitions_version(changed) != definitions_version()
     assert json.loads(json.dumps(dbt_vars(changed)))["funnel"]["mql"]["threshold"] == 70
+
+
+def test_empty_channel_rules_are_refused_with_the_reason(tmp_path):
+    from orchestration.funnel_definitions import definitions_path
+
+    definitions = yaml.safe_load(definitions_path().read_text())
+    definitions["channels"]["rules"] = []
+    path = tmp_path / "no_rules.yml"
+    path.write_text(yaml.safe_dump(definitions))
+    with pytest.raises(DefinitionsError, match="rules is empty: every lead would go to the "
+                                               "default group 'other'"):
+        load_definitions(path)

@@ -7,7 +7,13 @@ import dagster as dg
 
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.ingest.contract import EXTRACTS, Extract
-from orchestration.ingest.loader import ContractError, ExtractLoad, discover_files, load_extract
+from orchestration.ingest.loader import (
+    ContractError,
+    ExtractLoad,
+    discover_files,
+    ignored_landing_entries,
+    load_extract,
+)
 
 
 def _file_table(result: ExtractLoad) -> str:
@@ -39,6 +45,9 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         files = discover_files(landing, extract.name)
         if not files and not extract.optional:
             context.log.warning(f"no files under {landing / extract.name}")
+        for entry in ignored_landing_entries(landing, list(EXTRACTS)):
+            if entry.startswith(f"{extract.name}/"):
+                context.log.warning(f"ignored: {entry}")
         with warehouse.connect() as con:
             try:
                 result = load_extract(
@@ -49,6 +58,7 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                     load_id=context.run.run_id,
                     source_timezone=warehouse.source_timezone,
                     null_placeholders=warehouse.null_placeholders,
+                    future_tolerance_hours=warehouse.future_tolerance_hours,
                     progress=context.log.info,
                 )
             except ContractError as exc:
@@ -56,6 +66,10 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                     description=f"{exc} (nothing of {extract.name} was loaded in this run)",
                     metadata={"file": exc.file},
                 ) from exc
+        for rejected in result.rejected_files:
+            context.log.warning(f"{rejected.file_name} rejected as a whole: {rejected.error} "
+                                f"({rejected.rows_rejected} rows quarantined; the other files "
+                                "load - fix the export and drop it again)")
         context.log.info(
             f"{extract.name}: {len(result.files)} new file(s), {len(result.skipped_files)} already "
             f"loaded; read {result.rows_read}, loaded {result.rows_loaded}, rejected "
@@ -69,6 +83,8 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
                 "rejected_by_reason": dg.MetadataValue.json(result.rejected_by_reason),
                 "files_loaded": len(result.files),
                 "files_already_loaded": len(result.skipped_files),
+                "files_rejected": dg.MetadataValue.json(
+                    {f.file_name: f.error for f in result.rejected_files}),
                 "dagster/row_count": result.table_rows,
                 "files": dg.MetadataValue.md(_file_table(result)),
             }

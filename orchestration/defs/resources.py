@@ -23,6 +23,7 @@ class WarehouseResource(dg.ConfigurableResource):
     landing_dir: str
     source_timezone: str = "UTC"
     null_placeholders: list[str] = []
+    future_tolerance_hours: float = 24
     memory_limit: str = "4GB"
     temp_directory: str = ""
     serving_path: str = ""
@@ -34,6 +35,7 @@ class WarehouseResource(dg.ConfigurableResource):
             landing_dir=str(settings.landing_dir),
             source_timezone=settings.source_timezone,
             null_placeholders=list(settings.null_placeholders),
+            future_tolerance_hours=settings.future_tolerance_hours,
             memory_limit=settings.duckdb_config["memory_limit"],
             temp_directory=settings.duckdb_config["temp_directory"],
             serving_path=str(settings.serving_path),

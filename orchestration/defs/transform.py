@@ -229,6 +229,11 @@ def transform_assets() -> dg.AssetsDefinition:
         # Checks without their models: the audit before a publish re-tests the warehouse.
         audit_only = not context.selected_asset_keys
         with warehouse.connect() as con:  # closed before dbt opens the file
+            if not audit_only and not incremental.has_leads(con):
+                raise dg.Failure(description=(
+                    "no lead in raw.crm_leads: the marts need a CRM export. Put one under "
+                    f"{warehouse.landing_dir}/crm_leads/ (`funnel import`, or `funnel demo`) "
+                    "and run again."))
             stale = incremental.needs_full_refresh(
                 incremental.recorded_fingerprints(con), models, fingerprint)
             loaded_to = incremental.newest_load(con)

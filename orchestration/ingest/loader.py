@@ -4,6 +4,11 @@ Every input row ends in exactly one place: the raw table (possibly replacing an 
 of its key) or ``raw.rejected_rows`` with the file, line, column and reason. ``raw.load_log``
 records per file rows read = loaded + rejected. One extract loads in one transaction, so a
 failure leaves the warehouse as it was.
+
+A file that cannot be loaded as a whole (empty, unreadable, in an unknown encoding, missing a
+required column, outside the landing folder) does not stop the extract: it is recorded in
+``raw.load_log`` as rejected, with the reason, and every row that can be read from it goes to
+the quarantine. A corrected export (new content) loads as a new file.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import csv
 import hashlib
 import json
 import re
+import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from orchestration.ingest import encoding
 from orchestration.ingest.contract import SQL_TYPES, Column, Extract
 
 LANDING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
@@ -56,15 +64,20 @@ create table if not exists raw.load_log (
     rows_superseded bigint,
     started_at timestamp,
     finished_at timestamp,
-    file_mtime_ns bigint
+    file_mtime_ns bigint,
+    file_status varchar,
+    file_error varchar
 )"""
 
 
 class ContractError(ValueError):
-    """A landing file that breaks the extract contract as a whole (not a single row)."""
+    """A landing file that breaks the extract contract as a whole (not a single row).
+    `code` is the reason code its rows get in the quarantine."""
 
-    def __init__(self, file: Path | str, message: str):
+    def __init__(self, file: Path | str, message: str, code: str = "unreadable_file"):
         self.file = str(file)
+        self.code = code
+        self.message = message
         super().__init__(f"{file}: {message}")
 
 
@@ -79,6 +92,9 @@ class FileLoad:
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_superseded: int = 0  # loaded, then replaced by a newer version from a later file
+    status: str = "loaded"  # or "rejected": the file as a whole (error says why)
+    error: str | None = None
+    encoding: str = "utf-8"  # what the file was read as
 
 
 @dataclass
@@ -100,6 +116,10 @@ class ExtractLoad:
     @property
     def rows_rejected(self) -> int:
         return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def rejected_files(self) -> list[FileLoad]:
+        return [f for f in self.files if f.status == "rejected"]
 
 
 def snake_case(name: str) -> str:
@@ -123,6 +143,37 @@ def discover_files(landing_dir: Path, extract: str) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
 
 
+# Folders under the landing root that are not extracts but are known: the importer's
+# quarantine of rows it could not map.
+KNOWN_LANDING_FOLDERS = ("_rejected",)
+
+
+def ignored_landing_entries(landing_dir: Path, extracts: Sequence[str]) -> list[str]:
+    """What sits in the landing folder and is not loaded, so that a run can say so: folders
+    that name no extract, files outside the extract folders, files of another type, and
+    folders named like files (hidden entries aside)."""
+    if not landing_dir.is_dir():
+        return []
+    out = []
+    for entry in sorted(landing_dir.iterdir()):
+        if entry.name.startswith(".") or entry.name in KNOWN_LANDING_FOLDERS:
+            continue
+        if not entry.is_dir():
+            out.append(f"{entry.name} (a file outside the extract folders)")
+        elif entry.name not in extracts:
+            out.append(f"{entry.name}/ (no extract of that name; known: {', '.join(extracts)})")
+        else:
+            for item in sorted(entry.rglob("*")):
+                name = str(item.relative_to(landing_dir))
+                if any(part.startswith(".") for part in item.relative_to(entry).parts):
+                    continue
+                if item.is_dir() and item.name.lower().endswith(LANDING_SUFFIXES):
+                    out.append(f"{name}/ (a folder, not a file)")
+                elif item.is_file() and not item.name.lower().endswith(LANDING_SUFFIXES):
+                    out.append(f"{name} (not {', '.join(LANDING_SUFFIXES)})")
+    return out
+
+
 def file_sha256(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
@@ -141,7 +192,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
     con.execute("create schema if not exists raw")
     con.execute(REJECTED_ROWS_DDL)
     con.execute(LOAD_LOG_DDL)
-    con.execute("alter table raw.load_log add column if not exists file_mtime_ns bigint")
+    for column in ("file_mtime_ns bigint", "file_status varchar", "file_error varchar"):
+        con.execute(f"alter table raw.load_log add column if not exists {column}")
     cols = ",\n    ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
     con.execute(
         f"""create table if not exists raw.{extract.name} (
@@ -202,8 +254,10 @@ def _parse_expr(c: Column, v: str) -> str:
     raise ValueError(f"unknown column type {c.type}")
 
 
-def _error_expr(c: Column, v: str, parsed: str) -> str:
-    """'code: message' for the first problem of this column, or NULL."""
+def _error_expr(c: Column, v: str, parsed: str, future_limit: datetime | None = None) -> str:
+    """'code: message' for the first problem of this column, or NULL. A moment after
+    `future_limit` (the load time plus the definitions' tolerance) is `in_future`: one bad
+    date must not move the data's "now"."""
     name = c.name
     shown = f"left({v}, 80)"
     whens = []
@@ -227,6 +281,13 @@ def _error_expr(c: Column, v: str, parsed: str) -> str:
         whens.append(
             f"when {parsed} <= 0 then 'invalid_value: {name}: ' || {shown} || ' is not positive'"
         )
+    if future_limit is not None and c.type in ("timestamp", "date", "month") and not c.may_be_future:
+        limit = (f"{_lit(future_limit.isoformat(sep=' '))}::timestamp" if c.type == "timestamp"
+                 else f"{_lit(future_limit.date().isoformat())}::date")
+        whens.append(
+            f"when {parsed} > {limit} then 'in_future: {name}: ' || {shown} || "
+            f"{_lit(' is after the load time (' + future_limit.strftime('%Y-%m-%d %H:%M') + ' UTC, tolerance included)')}"
+        )
     return "case " + " ".join(whens) + " end"
 
 
@@ -239,7 +300,8 @@ class _FileRead:
     malformed: list[tuple[int, str | None, str, str]]  # line, column, message, raw line
 
 
-def _checked_select(extract: Extract, placeholders: Sequence[str]) -> str:
+def _checked_select(extract: Extract, placeholders: Sequence[str],
+                    future_limit: datetime | None = None) -> str:
     """Typed values plus, per row, the problems found. Reads the view _ingest_src.
 
     Only rows with a problem keep their raw text (as JSON), so memory follows the typed data.
@@ -252,7 +314,7 @@ def _checked_select(extract: Extract, placeholders: Sequence[str]) -> str:
         v = _q("s__" + c.name)
         p = _parse_expr(c, v)
         parsed.append(f"{p} as {_q(c.name)}")
-        errors.append(f"{_error_expr(c, v, p)} as {_q('e__' + c.name)}")
+        errors.append(f"{_error_expr(c, v, p, future_limit)} as {_q('e__' + c.name)}")
     error_cols = [_q("e__" + c) for c in extract.column_names]
     first_col = "coalesce(" + ", ".join(
         f"case when {e} is not null then {_lit(c)} end"
@@ -277,56 +339,74 @@ def _checked_select(extract: Extract, placeholders: Sequence[str]) -> str:
         )"""
 
 
-def _read_file(
-    con: duckdb.DuckDBPyConnection, path: Path, extract: Extract, seq: int, checked_sql: str
-) -> _FileRead:
-    """Read one file as text, validate and type it into ingest_work.checked.
+@dataclass
+class _Prepared:
+    """A new landing file, checked before the load's transaction."""
 
-    Malformed CSV lines (wrong number of fields, broken quoting) are returned, not lost.
-    """
-    is_parquet = path.name.lower().endswith(".parquet")
-    con.execute("drop table if exists ingest_work.file")
-    malformed: list[tuple[int, str | None, str, str]] = []
-    # A Parquet file is read where it lies (its schema and row count are in its footer); a
-    # CSV file is copied into a table first, for its rejects and its row order.
-    source = (f"read_parquet({_lit(str(path))}, file_row_number = true)" if is_parquet
-              else "ingest_work.file")
-    if is_parquet:
-        try:
-            source_cols = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()
-                           if r[0] != "file_row_number"]
-        except duckdb.Error as exc:
-            raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
+    path: Path
+    name: str
+    digest: str
+    read_path: Path  # what DuckDB reads: the file, or its UTF-8 copy
+    encoding: str = "utf-8"
+    rejection: ContractError | None = None
+
+    @property
+    def is_parquet(self) -> bool:
+        return self.path.name.lower().endswith(".parquet")
+
+    def csv_options(self) -> str:
+        """read_csv's options: the header record decides the delimiter and the columns, so
+        DuckDB has nothing to guess (shown only short or ragged rows, its sniffer took the
+        whole header for one column, or gave up)."""
+        delimiter, names = _csv_header(self)
+        columns = ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names)
+        return (f"auto_detect = false, header = true, delim = {_lit(delimiter)}, "
+                f"quote = '\"', escape = '\"', columns = {{{columns}}}")
+
+
+def _csv_header(prepared: _Prepared) -> tuple[str, list[str]]:
+    """The delimiter (the most frequent of , ; tab | in the first line) and the column names
+    of the header record (quoted names, even across lines, read as a CSV reader would)."""
+    with encoding.open_binary(prepared.read_path) as raw:
+        text = raw.read(1 << 20).decode("utf-8-sig", errors="replace")
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=counts.get)
+    record = next(csv.reader(text.splitlines(keepends=True), delimiter=delimiter), [])
+    names = [n.strip() or f"column{i}" for i, n in enumerate(record)]
+    if not names:
+        raise ContractError(prepared.path, "no header row", "empty_file")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ContractError(prepared.path, f"column(s) {', '.join(map(repr, repeated))} appear "
+                                           "more than once in the header", "ambiguous_columns")
+    return delimiter, names
+
+
+def _header_columns(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> list[str]:
+    """The file's column names, read by DuckDB's sniffer (a sample, not the whole file)."""
+    if prepared.is_parquet:
+        source = f"read_parquet({_lit(str(prepared.read_path))}, file_row_number = true)"
+        kind = "Parquet"
     else:
-        if path.stat().st_size == 0:
-            raise ContractError(path, "file is empty (not even a header row)")
-        for t in ("_ingest_rejects", "_ingest_reject_scans"):
-            con.execute(f"drop table if exists {t}")
-        try:
-            con.execute(
-                f"""create table ingest_work.file as select * from read_csv(
-                        {_lit(str(path))}, all_varchar = true, header = true,
-                        store_rejects = true, rejects_table = '_ingest_rejects',
-                        rejects_scan = '_ingest_reject_scans')"""
-            )
-        except duckdb.Error as exc:
-            raise ContractError(path, f"cannot read CSV file ({exc})") from exc
-        malformed = [
-            (int(line), col, f"{etype}: {msg}", raw)
-            for line, col, etype, msg, raw in con.execute(
-                "select line, column_name, error_type, error_message, csv_line "
-                "from _ingest_rejects order by line"
-            ).fetchall()
-        ]
-        source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
+        source = f"read_csv({_lit(str(prepared.read_path))}, {prepared.csv_options()})"
+        kind = "CSV"
+    try:
+        return [r[0] for r in con.execute(f"describe select * from {source}").fetchall()
+                if r[0] != "file_row_number"]
+    except duckdb.Error as exc:
+        raise ContractError(prepared.path, f"cannot read {kind} file ({_first_line(exc)})") from exc
 
+
+def _check_header(path: Path, extract: Extract, columns: list[str]) -> dict[str, str]:
+    """Normalised name -> the file's column; a clear error for missing or ambiguous ones."""
     normalised: dict[str, str] = {}
-    for col in source_cols:
+    for col in columns:
         norm = snake_case(col)
         if norm in normalised:
             raise ContractError(
-                path, f"columns {normalised[norm]!r} and {col!r} both mean {norm!r}"
-            )
+                path, f"columns {normalised[norm]!r} and {col!r} both mean {norm!r}",
+                "ambiguous_columns")
         normalised[norm] = col
     missing = [c for c in extract.required_columns if c not in normalised]
     if missing:
@@ -334,7 +414,123 @@ def _read_file(
             path,
             f"missing required column(s) {', '.join(missing)} for extract {extract.name}; "
             f"found: {', '.join(normalised) or '(none)'}",
+            "missing_columns",
         )
+    return normalised
+
+
+def _prepare_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, digest: str,
+                  extract: Extract, work_dir: Path, landing_dir: Path) -> _Prepared:
+    """Check a new file before the load's transaction (where an error would abort the whole
+    extract): its place, size, encoding and header. A UTF-16 or Windows-1252 file gets a
+    UTF-8 copy. A file that cannot be loaded comes back with its `rejection`."""
+    prepared = _Prepared(path, name, digest, path)
+    try:
+        if not _inside(path, landing_dir):
+            raise ContractError(path, f"links outside the landing folder {landing_dir} (to "
+                                      f"{path.resolve()}); not read", "outside_landing")
+        if path.stat().st_size == 0:
+            raise ContractError(path, "file is empty (not even a header row)", "empty_file")
+        if not prepared.is_parquet:
+            sample = encoding.head(path)
+            if not sample.strip():
+                raise ContractError(path, "file is empty (not even a header row)", "empty_file")
+            variant = encoding.utf16_variant(sample)
+            if variant or not encoding.is_utf8(sample):
+                if not variant:
+                    encoding.check_western(sample)
+                copy = encoding.utf8_copy(path, work_dir, variant)
+                prepared.read_path, prepared.encoding = copy.path, copy.encoding
+        _check_header(path, extract, _header_columns(con, prepared))
+    except encoding.UnsupportedEncoding as exc:
+        prepared.rejection = ContractError(path, str(exc), "unsupported_encoding")
+    except ContractError as exc:
+        prepared.rejection = exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip: truncated or not gzip at all
+        prepared.rejection = ContractError(path, f"cannot read the file ({exc})")
+    return prepared
+
+
+def _first_line(exc: BaseException) -> str:
+    """DuckDB's message without its SQL excerpt and hints (they fill screens)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _inside(path: Path, landing_dir: Path) -> bool:
+    """The file, links resolved, lies in the landing folder (a link out of it is refused:
+    its first line could end up in an error message)."""
+    try:
+        path.resolve().relative_to(landing_dir.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _rejected_file_rows(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> int:
+    """Copy every row that can be read from a rejected file into the temp table
+    _ingest_rejected_rows (outside the load's transaction: a read that fails there costs
+    nothing); returns how many. A CSV file's rows are its physical lines after the header."""
+    con.execute("""create temp table if not exists _ingest_rejected_rows (
+                       file_name varchar, row_number bigint, line_number bigint,
+                       raw_record json)""")
+    con.execute("delete from _ingest_rejected_rows where file_name = ?", [prepared.name])
+    code = prepared.rejection.code if prepared.rejection else ""
+    if code in ("outside_landing", "empty_file"):
+        return 0
+    try:
+        if prepared.is_parquet:
+            con.execute(
+                f"""insert into _ingest_rejected_rows
+                    select {_lit(prepared.name)}, file_row_number + 1, file_row_number + 1,
+                           to_json(t)
+                    from read_parquet({_lit(str(prepared.path))}, file_row_number = true) t""")
+        else:
+            batch: list[tuple] = []
+            for number, text in encoding.text_lines(prepared.path):
+                if number == 1 or not text.strip():
+                    continue  # the header, blank lines
+                batch.append((prepared.name, len(batch) + 1, number,
+                              json.dumps({"csv_line": text}, ensure_ascii=False)))
+            if batch:
+                con.executemany("insert into _ingest_rejected_rows values (?, ?, ?, ?)", batch)
+    except (duckdb.Error, OSError, EOFError, zlib.error, UnicodeError):
+        con.execute("delete from _ingest_rejected_rows where file_name = ?", [prepared.name])
+        return 0  # nothing readable: the file is rejected as a whole
+    return con.execute("select count(*) from _ingest_rejected_rows where file_name = ?",
+                       [prepared.name]).fetchone()[0]
+
+
+def _read_file(
+    con: duckdb.DuckDBPyConnection, prepared: _Prepared, extract: Extract, seq: int,
+    checked_sql: str, work_dir: Path,
+) -> _FileRead:
+    """Read one file as text, validate and type it into ingest_work.checked.
+
+    Malformed CSV lines (wrong number of fields, broken quoting) are returned, not lost.
+    Lines that are not UTF-8 (DuckDB's `INVALID ENCODING`) make the file be read again from
+    a UTF-8 copy, so their characters survive.
+    """
+    path = prepared.path
+    is_parquet = prepared.is_parquet
+    con.execute("drop table if exists ingest_work.file")
+    malformed: list[tuple[int, str | None, str, str]] = []
+    # A Parquet file is read where it lies (its schema and row count are in its footer); a
+    # CSV file is copied into a table first, for its rejects and its row order.
+    source = (f"read_parquet({_lit(str(path))}, file_row_number = true)" if is_parquet
+              else "ingest_work.file")
+    if is_parquet:
+        source_cols = _header_columns(con, prepared)
+    else:
+        malformed = _copy_csv(con, prepared)
+        if any(m[2].startswith("INVALID ENCODING") for m in malformed) \
+                and prepared.read_path == path:
+            copy = encoding.utf8_copy(path, work_dir)
+            prepared.read_path, prepared.encoding = copy.path, copy.encoding
+            con.execute("drop table ingest_work.file")
+            malformed = _copy_csv(con, prepared)
+        source_cols = [r[0] for r in con.execute("describe ingest_work.file").fetchall()]
+
+    normalised = _check_header(path, extract, source_cols)
     extras = [n for n in normalised if n not in extract.column_names]
 
     selects = []
@@ -365,13 +561,36 @@ def _read_file(
         if not is_parquet:
             raise
         # a damaged column chunk shows only when the rows are read
-        raise ContractError(path, f"cannot read Parquet file ({exc})") from exc
+        raise ContractError(path, f"cannot read Parquet file ({_first_line(exc)})") from exc
     rows = con.execute(f"select count(*) from {source}").fetchone()[0]
     if not is_parquet:
-        _fix_line_numbers(con, path, seq, rows, malformed)
+        _fix_line_numbers(con, prepared.read_path, seq, rows, malformed)
     con.execute("drop view _ingest_src")
     con.execute("drop table if exists ingest_work.file")
     return _FileRead(rows=rows, malformed=malformed)
+
+
+def _copy_csv(con: duckdb.DuckDBPyConnection, prepared: _Prepared
+              ) -> list[tuple[int, str | None, str, str]]:
+    """Copy a CSV file into ingest_work.file (all text); returns its malformed lines."""
+    for t in ("_ingest_rejects", "_ingest_reject_scans"):
+        con.execute(f"drop table if exists {t}")
+    try:
+        con.execute(
+            f"""create table ingest_work.file as select * from read_csv(
+                    {_lit(str(prepared.read_path))}, {prepared.csv_options()},
+                    store_rejects = true, rejects_table = '_ingest_rejects',
+                    rejects_scan = '_ingest_reject_scans')"""
+        )
+    except duckdb.Error as exc:
+        raise ContractError(prepared.path, f"cannot read CSV file ({_first_line(exc)})") from exc
+    return [
+        (int(line), col, f"{etype}: {msg}", raw)
+        for line, col, etype, msg, raw in con.execute(
+            "select line, column_name, error_type, error_message, csv_line "
+            "from _ingest_rejects order by line"
+        ).fetchall()
+    ]
 
 
 def _fix_line_numbers(
@@ -387,8 +606,8 @@ def _fix_line_numbers(
     """
     with path.open("rb") as fh:
         newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
-    if not malformed and newlines in (rows, rows + 1):
-        return
+    if rows == 0 or (not malformed and newlines in (rows, rows + 1)):
+        return  # nothing to number (every line malformed), or one line per record
     skipped_lines = {m[0] for m in malformed}
     starts: list[int] = []
     with path.open(newline="", encoding="utf-8", errors="replace") as fh:
@@ -438,53 +657,107 @@ def load_extract(
     load_id: str,
     source_timezone: str = "UTC",
     null_placeholders: Sequence[str] = ("",),
+    future_tolerance_hours: float = 24,
     progress: Callable[[str], None] | None = None,
 ) -> ExtractLoad:
-    """Load the new files of one extract in a single transaction."""
-    result = ExtractLoad(extract=extract.name)
+    """Load the new files of one extract in a single transaction.
+
+    Files are checked first, outside the transaction (a failing statement aborts a DuckDB
+    transaction): one that cannot be loaded is recorded as rejected and the others load. A
+    file whose damage shows only when its rows are read makes the load roll back and run
+    again without it.
+    """
     say = progress or (lambda _msg: None)
     con.execute(f"set TimeZone = {_lit(source_timezone)}")
-    con.execute("begin transaction")
-    try:
-        ensure_raw_tables(con, extract)
-        con.execute(f"create schema if not exists {WORK_SCHEMA}")
-        logged = con.execute(
-            "select file_hash, file_name, file_bytes, file_mtime_ns from raw.load_log "
-            "where extract = ?", [extract.name]).fetchall()
-        loaded_hashes = {r[0] for r in logged}
-        # A file seen before with the same name, size and modification time is not hashed
-        # again: a daily run should not read the whole history to find one new file.
-        seen = {(r[1], r[2], r[3]) for r in logged if r[3] is not None}
-        new_files: list[tuple[Path, str, str]] = []
-        for path in files:
-            name = _relative_name(path, landing_dir)
-            stat = path.stat()
-            if (name, stat.st_size, stat.st_mtime_ns) in seen:
-                result.skipped_files.append(name)
-                continue
-            digest = file_sha256(path)
-            if digest in loaded_hashes or digest in {d for _, _, d in new_files}:
-                result.skipped_files.append(name)
-            else:
-                new_files.append((path, name, digest))
-        if new_files:
-            groups = _file_groups(new_files, _memory_limit_bytes(con))
-            logged_loads: list[tuple[int, FileLoad, int, datetime, datetime]] = []
-            for number, group in enumerate(groups, start=1):
-                if len(groups) > 1:
-                    say(f"{extract.name}: file group {number} of {len(groups)} "
-                        f"({len(group)} files)")
-                logged_loads += _load_new_files(con, extract, group, result, load_id,
-                                                null_placeholders, say,
-                                                first_seq=len(logged_loads) + 1)
-            _log_loads(con, extract, load_id, logged_loads)
-        result.table_rows = con.execute(f"select count(*) from raw.{extract.name}").fetchone()[0]
-        _drop_work_tables(con)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return result
+    now = datetime.now(UTC).replace(tzinfo=None)
+    future_limit = now + timedelta(hours=future_tolerance_hours)
+    ensure_raw_tables(con, extract)
+    con.execute(f"drop schema if exists {WORK_SCHEMA} cascade")  # left by a killed load
+    skipped, new_files = _new_files(con, extract, files, landing_dir)
+    with tempfile.TemporaryDirectory(prefix=f"{extract.name}-", dir=_work_root(con)) as work:
+        work_dir = Path(work)
+        prepared = [_prepare_file(con, path, name, digest, extract, work_dir, landing_dir)
+                    for path, name, digest in new_files]
+        for item in prepared:
+            if item.rejection:
+                say(f"{extract.name}: {item.name} rejected - {item.rejection.message}")
+        while True:
+            result = ExtractLoad(extract=extract.name, skipped_files=list(skipped))
+            rejected_rows = {p.name: _rejected_file_rows(con, p) for p in prepared if p.rejection}
+            con.execute("begin transaction")
+            try:
+                _load_prepared(con, extract, prepared, rejected_rows, result, load_id,
+                               null_placeholders, future_limit, now, work_dir, say)
+                result.table_rows = con.execute(
+                    f"select count(*) from raw.{extract.name}").fetchone()[0]
+                _drop_work_tables(con)
+                con.execute("commit")
+                return result
+            except ContractError as exc:
+                con.execute("rollback")
+                failed = next((p for p in prepared if str(p.path) == exc.file), None)
+                if failed is None or failed.rejection:
+                    raise
+                failed.rejection = exc
+                say(f"{extract.name}: {failed.name} rejected - {exc.message}; loading again "
+                    "without it")
+            except BaseException:
+                con.execute("rollback")
+                raise
+
+
+def _work_root(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where UTF-8 copies of landing files go: beside the warehouse (its disk has room)."""
+    row = con.execute("select path from duckdb_databases() where database_name = "
+                      "current_database()").fetchone()
+    return Path(row[0]).parent if row and row[0] else None
+
+
+def _new_files(con: duckdb.DuckDBPyConnection, extract: Extract, files: Sequence[Path],
+               landing_dir: Path) -> tuple[list[str], list[tuple[Path, str, str]]]:
+    """(names already loaded, (path, name, sha256) of each new file). A file seen before with
+    the same name, size and modification time is not hashed again: a daily run should not
+    read the whole history to find one new file. A link out of the landing folder is not
+    read at all (its `hash` is its target's path)."""
+    logged = con.execute(
+        "select file_hash, file_name, file_bytes, file_mtime_ns from raw.load_log "
+        "where extract = ?", [extract.name]).fetchall()
+    loaded_hashes = {r[0] for r in logged}
+    seen = {(r[1], r[2], r[3]) for r in logged if r[3] is not None}
+    skipped: list[str] = []
+    new_files: list[tuple[Path, str, str]] = []
+    for path in files:
+        name = _relative_name(path, landing_dir)
+        stat = path.stat()
+        if (name, stat.st_size, stat.st_mtime_ns) in seen:
+            skipped.append(name)
+            continue
+        digest = (file_sha256(path) if _inside(path, landing_dir)
+                  else "link:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest())
+        if digest in loaded_hashes or digest in {d for _, _, d in new_files}:
+            skipped.append(name)
+        else:
+            new_files.append((path, name, digest))
+    return skipped, new_files
+
+
+def _load_prepared(con: duckdb.DuckDBPyConnection, extract: Extract, prepared: list[_Prepared],
+                   rejected_rows: dict[str, int], result: ExtractLoad, load_id: str,
+                   null_placeholders: Sequence[str], future_limit: datetime, now: datetime,
+                   work_dir: Path, say: Callable[[str], None]) -> None:
+    """The body of the load's transaction: every new file, in groups."""
+    con.execute(f"create schema if not exists {WORK_SCHEMA}")
+    if not prepared:
+        return
+    groups = _file_groups(prepared, _memory_limit_bytes(con))
+    logged_loads: list[tuple[int, FileLoad, int, datetime, datetime]] = []
+    for number, group in enumerate(groups, start=1):
+        if len(groups) > 1:
+            say(f"{extract.name}: file group {number} of {len(groups)} ({len(group)} files)")
+        logged_loads += _load_new_files(con, extract, group, result, load_id,
+                                        null_placeholders, say, future_limit, now, work_dir,
+                                        rejected_rows, first_seq=len(logged_loads) + 1)
+    _log_loads(con, extract, load_id, logged_loads)
 
 
 # One group's files weigh at most the memory limit, counted as CSV text: Parquet holds about
@@ -503,18 +776,19 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"drop schema {WORK_SCHEMA}")
 
 
-def _file_groups(new_files: list[tuple[Path, str, str]], memory_bytes: int | None
-                 ) -> list[list[tuple[Path, str, str]]]:
+def _file_groups(new_files: list[_Prepared], memory_bytes: int | None
+                 ) -> list[list[_Prepared]]:
     """Split a load's new files (in arrival order) into groups that are checked and written
     one after the other, so each group's key search and joins stay near the memory limit on a
     first load of a long history. A later group's rows replace the earlier groups' rows of
     their key like any stored row; the accounting stays that of one batch."""
     if memory_bytes is None:
         return [new_files]
-    groups: list[list[tuple[Path, str, str]]] = [[]]
+    groups: list[list[_Prepared]] = [[]]
     weight = 0.0
     for item in new_files:
-        w = item[0].stat().st_size * _EXPANSION.get(item[0].suffix.lower(), 1)
+        w = (0 if item.rejection
+             else item.read_path.stat().st_size * _EXPANSION.get(item.read_path.suffix.lower(), 1))
         if groups[-1] and weight + w > memory_bytes:
             groups.append([])
             weight = 0.0
@@ -535,26 +809,34 @@ def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def _relative_name(path: Path, landing_dir: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(landing_dir.resolve()))
-    except ValueError:
-        return str(path)
+    """The file's name under the landing folder, as listed (links not followed)."""
+    for candidate, root in ((path, landing_dir), (path.absolute(), landing_dir.absolute()),
+                            (path.resolve(), landing_dir.resolve())):
+        try:
+            return str(candidate.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _load_new_files(
     con: duckdb.DuckDBPyConnection,
     extract: Extract,
-    new_files: list[tuple[Path, str, str]],
+    new_files: list[_Prepared],
     result: ExtractLoad,
     load_id: str,
     null_placeholders: Sequence[str],
     say: Callable[[str], None],
+    future_limit: datetime,
+    now: datetime,
+    work_dir: Path,
+    rejected_rows: dict[str, int],
     first_seq: int = 1,
 ) -> list[tuple[int, FileLoad, int, datetime, datetime]]:
     """Check and write one group of new files; returns each file's (seq, load, mtime,
-    started, finished) for the load log."""
+    started, finished) for the load log. A rejected file's readable rows are quarantined
+    with its reason."""
     table = f"raw.{extract.name}"
-    now = datetime.now(UTC).replace(tzinfo=None)
     now_sql = f"{_lit(now.isoformat(sep=' '))}::timestamp"
     typed_cols = ", ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in extract.columns)
     con.execute(
@@ -570,16 +852,32 @@ def _load_new_files(
     )
     con.execute("create or replace table ingest_work.files (seq integer, name varchar)")
     con.executemany("insert into ingest_work.files values (?, ?)",
-                    [(seq, name) for seq, (_p, name, _d) in enumerate(new_files, start=first_seq)])
-    checked_sql = _checked_select(extract, null_placeholders)
+                    [(seq, f.name) for seq, f in enumerate(new_files, start=first_seq)])
+    checked_sql = _checked_select(extract, null_placeholders, future_limit)
 
     loads: dict[int, FileLoad] = {}
     mtimes: dict[int, int] = {}
-    for seq, (path, name, digest) in enumerate(new_files, start=first_seq):
-        say(f"{extract.name}: reading {name} ({seq - first_seq + 1}/{len(new_files)})")
-        read = _read_file(con, path, extract, seq, checked_sql)
-        loads[seq] = FileLoad(name, digest, path.stat().st_size, rows_read=read.rows)
-        mtimes[seq] = path.stat().st_mtime_ns
+    for seq, item in enumerate(new_files, start=first_seq):
+        stat = item.path.stat() if item.path.exists() else None
+        mtimes[seq] = stat.st_mtime_ns if stat else 0
+        if item.rejection:
+            rows = rejected_rows.get(item.name, 0)
+            loads[seq] = FileLoad(item.name, item.digest, stat.st_size if stat else 0,
+                                  rows_read=rows, status="rejected",
+                                  error=item.rejection.message, encoding=item.encoding)
+            reason = f"{item.rejection.code}: {item.rejection.message}"
+            con.execute(
+                """insert into ingest_work.rejected
+                   select ?, row_number, line_number, null, null, ?, ?, raw_record
+                   from _ingest_rejected_rows where file_name = ?""",
+                [seq, item.rejection.code, reason, item.name])
+            continue
+        say(f"{extract.name}: reading {item.name} ({seq - first_seq + 1}/{len(new_files)})")
+        read = _read_file(con, item, extract, seq, checked_sql, work_dir)
+        if item.encoding not in ("utf-8",):
+            say(f"{extract.name}: {item.name} read as {item.encoding}")
+        loads[seq] = FileLoad(item.name, item.digest, stat.st_size, rows_read=read.rows,
+                              encoding=item.encoding)
         by_line: dict[int, list] = {}
         for line, col, msg, raw in read.malformed:
             by_line.setdefault(line, []).append((col, msg, raw))
@@ -680,11 +978,13 @@ def _log_loads(con: duckdb.DuckDBPyConnection, extract: Extract, load_id: str,
         con.execute(
             """insert into raw.load_log (load_id, extract, file_name, file_hash, file_bytes,
                    file_seq, rows_read, rows_loaded, rows_rejected, rows_inserted, rows_updated,
-                   rows_superseded, started_at, finished_at, file_mtime_ns)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   rows_superseded, started_at, finished_at, file_mtime_ns, file_status,
+                   file_error)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [load_id, extract.name, load.file_name, load.file_hash, load.file_bytes, seq,
              load.rows_read, load.rows_loaded, load.rows_rejected, load.rows_inserted,
-             load.rows_updated, load.rows_superseded, started, finished, mtime],
+             load.rows_updated, load.rows_superseded, started, finished, mtime, load.status,
+             load.error],
         )
 
 

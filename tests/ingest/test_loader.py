@@ -5,7 +5,7 @@ import json
 import pytest
 
 from orchestration.ingest.contract import EXTRACTS
-from orchestration.ingest.loader import ContractError, snake_case
+from orchestration.ingest.loader import snake_case
 from tests.conftest import drop, load
 
 LEADS_HEADER = "lead_id,created_at,updated_at,acquisition_mode,employee_count,industry\n"
@@ -179,23 +179,35 @@ def test_line_numbers_are_physical_lines_when_records_span_lines(con, landing):
         ("two\nlines", 2)]
 
 
-def test_missing_required_column_fails_naming_file_and_columns(con, landing):
+def file_log(con, name):
+    return con.execute("""select file_status, file_error, rows_read, rows_loaded, rows_rejected
+                          from raw.load_log where file_name = ?""", [name]).fetchone()
+
+
+def test_a_file_missing_a_required_column_is_rejected_and_the_others_load(con, landing):
+    """One bad file no longer stops the extract: it is recorded as rejected in the load log,
+    with the file and the missing columns named, and its rows are quarantined; the good file
+    of the same run loads. The next run does not read it again."""
     drop(landing, "crm_leads", "ok.csv", LEADS_HEADER + "L1,2025-03-01,,inbound,1,software\n",
          mtime=1_000)
     load(con, landing, "crm_leads")
-    before = con.execute("select * from raw.crm_leads").fetchall()
-    log_before = con.execute("select count(*) from raw.load_log").fetchone()
-    # A good new file and a bad one in the same run: nothing of the run is kept.
     drop(landing, "crm_leads", "new.csv", LEADS_HEADER + "L2,2025-03-01,,inbound,1,software\n",
          mtime=2_000)
-    bad = drop(landing, "crm_leads", "broken.csv", "lead_id,updated_at\nL9,2025-01-01\n", mtime=3_000)
-    with pytest.raises(ContractError) as err:
-        load(con, landing, "crm_leads")
-    message = str(err.value)
-    assert str(bad) in message
-    assert "created_at" in message and "acquisition_mode" in message
-    assert con.execute("select * from raw.crm_leads").fetchall() == before
-    assert con.execute("select count(*) from raw.load_log").fetchone() == log_before
+    drop(landing, "crm_leads", "broken.csv", "lead_id,updated_at\nL9,2025-01-01\n", mtime=3_000)
+    result = load(con, landing, "crm_leads")
+    assert [f.file_name for f in result.rejected_files] == ["crm_leads/broken.csv"]
+    status, error, read, loaded, rejected_rows = file_log(con, "crm_leads/broken.csv")
+    assert (status, read, loaded, rejected_rows) == ("rejected", 1, 0, 1)
+    assert "created_at" in error and "acquisition_mode" in error
+    assert con.execute("select lead_id from raw.crm_leads order by 1").fetchall() == [
+        ("L1",), ("L2",)]
+    [(name, line, _col, _value, code, reason)] = rejected(con)
+    assert (name, line, code) == ("crm_leads/broken.csv", 2, "missing_columns")
+    assert reason.startswith("missing_columns: missing required column(s) created_at")
+    assert json.loads(con.execute("select raw_record from raw.rejected_rows").fetchone()[0]) == {
+        "csv_line": "L9,2025-01-01"}
+    again = load(con, landing, "crm_leads")
+    assert again.files == [] and "crm_leads/broken.csv" in again.skipped_files
 
 
 def test_extra_columns_are_kept_as_json(con, landing):
@@ -237,10 +249,10 @@ def test_parquet_files_load_like_csv(con, landing, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["not_parquet", "damaged_data_page"])
-def test_a_damaged_parquet_file_is_a_clear_error_and_loads_nothing(con, landing, damage):
+def test_a_damaged_parquet_file_is_rejected_and_the_good_one_loads(con, landing, damage):
     """Parquet files are read where they lie: damage found only while the rows are read (a
-    data page, past an intact footer) is reported like an unreadable footer, and the load's
-    earlier good file is rolled back with it."""
+    data page, past an intact footer) rolls the load back, which runs again without that
+    file: it is recorded as rejected, the good file of the run loads."""
     import duckdb
 
     folder = landing / "sdr_costs"
@@ -259,11 +271,17 @@ def test_a_damaged_parquet_file_is_a_clear_error_and_loads_nothing(con, landing,
         bad.write_bytes(bytes(data))
         # the footer is intact: the schema reads, the rows do not
         duckdb.sql(f"describe select * from read_parquet('{bad}')").fetchall()
-    with pytest.raises(ContractError, match="cannot read Parquet file") as err:
-        load(con, landing, "sdr_costs")
-    assert err.value.file == str(bad)
-    assert con.execute("select count(*) from information_schema.tables "
-                       "where table_schema = 'raw' and table_name = 'sdr_costs'").fetchone() == (0,)
+    messages = []
+    result = load(con, landing, "sdr_costs", progress=messages.append)
+    [rejected_file] = result.rejected_files
+    assert rejected_file.file_name == "sdr_costs/b_bad.parquet"
+    assert "cannot read Parquet file" in rejected_file.error
+    status, _error, read, loaded, rejected_count = file_log(con, "sdr_costs/b_bad.parquet")
+    assert status == "rejected" and read == loaded + rejected_count and loaded == 0
+    assert con.execute("select team, cost::double from raw.sdr_costs").fetchall() == [
+        ("SDR EMEA", 10.0)]
+    if damage == "damaged_data_page":
+        assert any("loading again without it" in m for m in messages), messages
 
 
 def test_optional_extract_without_files_gives_empty_table(con, landing):
@@ -272,11 +290,11 @@ def test_optional_extract_without_files_gives_empty_table(con, landing):
     assert con.execute("select count(*) from raw.fx_rates").fetchone() == (0,)
 
 
-def test_empty_file_is_a_clear_error(con, landing):
-    path = drop(landing, "sdr_costs", "empty.csv", "")
-    with pytest.raises(ContractError, match="empty"):
-        load(con, landing, "sdr_costs")
-    assert str(path) in str(pytest.raises(ContractError, load, con, landing, "sdr_costs").value)
+def test_an_empty_file_is_recorded_as_rejected_with_the_reason(con, landing):
+    drop(landing, "sdr_costs", "empty.csv", "")
+    result = load(con, landing, "sdr_costs")
+    assert [f.error for f in result.rejected_files] == ["file is empty (not even a header row)"]
+    assert file_log(con, "sdr_costs/empty.csv")[0] == "rejected"
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
