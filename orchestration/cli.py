@@ -311,7 +311,7 @@ def dbt(dbt_args) -> None:
         vars_json = dbt_vars_arg()
     except DefinitionsError as exc:
         raise click.ClickException(str(exc)) from exc
-    args = [dbt_executable(), *dbt_args]
+    args = [dbt_executable(owned=False), *dbt_args]
     if dbt_args and dbt_args[0] not in ("deps", "clean", "debug", "--version", "--help", "-h"):
         args += ["--vars", vars_json]
     os.chdir(DBT_PROJECT_DIR)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import connect_read_only
-
 STATE_DDL = """
 create table if not exists audit.dbt_builds (
     model varchar,
@@ -136,18 +134,17 @@ def last_model_build_started(con: duckdb.DuckDBPyConnection) -> datetime | None:
     return con.execute("select max(started_at) from audit.dbt_invocations").fetchone()[0]
 
 
-def published_at(serving_path: Path) -> datetime | None:
-    """When the serving file was last published (None when there is none)."""
-    if not serving_path.exists():
+def published_at(con: duckdb.DuckDBPyConnection, serving_path: Path) -> datetime | None:
+    """When the warehouse last published the serving file that is there now (None when there
+    is none, or it is not that publish: damaged, replaced, held open read-write - then a run
+    publishes again)."""
+    from orchestration.publish import last_publish, verified_previous
+
+    recorded = last_publish(con)
+    if recorded is None:
         return None
-    con = connect_read_only(serving_path)
-    try:
-        return con.execute("select timezone('UTC', max(published_at)) from audit.publish_log"
-                           ).fetchone()[0]
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
+    current, _why_not = verified_previous(con, serving_path)
+    return recorded[1] if current else None
 
 
 def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,

@@ -49,6 +49,7 @@ class RunSummary:
     published_to: Path | None = None
     nothing_new: bool = False  # dbt had nothing to rebuild: the serving file is current
     rejected_files: list[tuple[str, str]] = field(default_factory=list)  # this run: (file, why)
+    notes: list[str] = field(default_factory=list)  # what the publish wants a person to know
     ignored: list[str] = field(default_factory=list)  # landing entries no extract reads
     models_built: int = 0
     report: Path | None = None
@@ -89,6 +90,7 @@ class RunSummary:
                       for c in self.checks_failed]
             if self.published_to:
                 lines.append(f"Serving file: published to {self.published_to}")
+                lines += [f"  note: {n}" for n in self.notes]
             elif self.nothing_new:
                 lines.append("Serving file: unchanged - nothing was loaded since the published "
                              "build, and the definitions and dbt code are the same")
@@ -289,7 +291,7 @@ def run_report(settings: Settings, week: date, *, say: Callable[[str], None] = p
         asset_selection=[REPORT_ASSET_KEY], raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     if not result.success:
-        errors = [failure_reason(root_cause(ev.event_specific_data.error).message)
+        errors = [step_failure_reason(ev.event_specific_data.error)
                   for ev in result.all_events
                   if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error]
         raise ReportError("; ".join(errors) or "the report run failed (see the Dagster logs)")
@@ -318,7 +320,7 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
     result = job.execute_in_process(
         instance=instance, raise_on_error=False, run_config=run_config)
     failures = [
-        f"{ev.step_key}: {failure_reason(ev.event_specific_data.error.message)}"
+        f"{ev.step_key}: {step_failure_reason(ev.event_specific_data.error)}"
         for ev in result.all_events
         if ev.is_step_failure and ev.event_specific_data and ev.event_specific_data.error
     ]
@@ -396,15 +398,10 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
         elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
             if event.asset_key.path == ["serving", "warehouse"]:
                 summary.published_to = settings.serving_path
+                notes = event.event_specific_data.materialization.metadata.get("notes")
+                summary.notes += list(notes.value) if notes is not None else []
             elif event.asset_key.path[0] in DBT_SCHEMAS:
                 summary.models_built += 1
-
-
-def root_cause(error):
-    """The innermost error of a Dagster step failure (the step wrapper says nothing useful)."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error
 
 
 def failure_reason(message: str) -> str:
@@ -415,7 +412,36 @@ def failure_reason(message: str) -> str:
         lines = [ln.strip() for ln in text.split(marker, 1)[1].splitlines() if ln.strip()]
         useful = [ln for ln in lines if not ln.startswith(("Encountered an error", "Done."))]
         return " | ".join(useful[:6])
-    return text.splitlines()[0]
+    return text.splitlines()[0] if text else ""
+
+
+# Dagster's wrappers around the error that happened, which say nothing of the cause.
+_WRAPPERS = ("Error occurred while executing", "dagster._core.errors.Dagster")
+
+
+def step_failure_reason(error) -> str:
+    """The cause of a failed step in one line: dbt's errors, the blocking checks that failed,
+    or the innermost error (a full disk, a locked file, a rejected file), with its class when
+    that says something (OSError: [Errno 28] No space left on device: '...')."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    for err in chain:
+        if "Errors parsed from dbt logs:" in (err.message or ""):
+            return failure_reason(err.message)
+    for err in chain:
+        if err.cls_name == "DagsterAssetCheckFailedError":
+            lines = [ln.strip() for ln in (err.message or "").splitlines() if ln.strip()]
+            return "blocking check(s) failed: " + ", ".join(
+                ln.lstrip("- ") for ln in lines[1:]) if len(lines) > 1 else lines[0]
+    root = chain[-1]
+    text = failure_reason(root.message or "")
+    for prefix in (f"{root.cls_name}: ", f"dagster._core.definitions.events.{root.cls_name}: "):
+        text = text.removeprefix(prefix)
+    if root.cls_name in ("Failure", "WarehouseLocked") or text.startswith(_WRAPPERS):
+        return text
+    return f"{root.cls_name}: {text}"
 
 
 def summarise_warehouse(duckdb_path: Path) -> list[ExtractSummary]:

@@ -16,6 +16,13 @@ copied whole.
 Beside the marts, an `audit` schema records what was published and how it was checked: the
 publish itself, every check result of the run, the load log and a summary of quarantined rows
 (counts per file and reason, never the raw records, which may hold personal data).
+
+The pipeline never writes to the published file, and decides nothing by opening it: the
+warehouse keeps the record of each publish (audit.publishes, audit.published_builds). The
+previous serving file is patched only after it opened read-only and showed the publish the
+warehouse recorded; a damaged file, or one a BI tool holds open read-write, is rebuilt whole
+instead (the holder is named in the run's notes). Temporary files of a publish that was
+killed are removed by the next one.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +40,8 @@ import duckdb
 import pandas as pd
 
 from orchestration.incremental import LEAD_SOURCES, raw_tables
-from orchestration.settings import connect_read_only
+from orchestration.processes import lock_holder
+from orchestration.settings import connect_snapshot
 
 SERVED_SCHEMAS = ("marts", "definitions")
 
@@ -51,10 +60,14 @@ AUDIT_FROM_RAW = {
 def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                     schemas: tuple[str, ...] = SERVED_SCHEMAS, *,
                     checks: list[dict] | None = None, run_id: str | None = None,
-                    say=lambda _msg: None) -> dict[str, int | None]:
+                    say=lambda _msg: None,
+                    note: Callable[[str], None] = lambda _msg: None) -> dict[str, int | None]:
     """Write the tables and views of `schemas` (and the audit tables) into a new file, then
-    rename it over `serving_path`. Returns rows per table (None for a view)."""
+    rename it over `serving_path`. Returns rows per table (None for a view). `note` receives
+    what a person should know (a BI tool holding the file read-write)."""
     serving_path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in remove_leftovers(serving_path):
+        say(f"serving: removed {leftover.name}, left by a publish that did not finish")
     tmp = serving_path.with_name(f".{serving_path.name}.{uuid.uuid4().hex}.tmp")
     relations = warehouse.execute(
         f"""select table_schema, table_name, table_type from information_schema.tables
@@ -68,13 +81,43 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
     tables = [(s, t) for s, t, kind in relations if kind != "VIEW"]
     tables += sorted({read for sql in views.values() for read in _tables_read(warehouse, sql)}
                      - set(tables))
-    patchable = _patchable_tables(warehouse, serving_path, tables)
-    if patchable:
-        shutil.copyfile(serving_path, tmp)
+    previous, why_not = verified_previous(warehouse, serving_path)
+    if why_not:
+        say(f"serving: {why_not}: the serving file is rebuilt whole, not patched")
+        if "read-write" in why_not:
+            note(f"{why_not}. It was replaced anyway; that client keeps the old data until it "
+                 "reconnects. BI tools should open the serving file read-only.")
+    patchable = _patchable_tables(warehouse, tables) if previous else {}
+    try:
+        published, builds = _write(warehouse, serving_path, tmp, tables, views, patchable,
+                                   checks or [], run_id, say)
+    except duckdb.Error as exc:
+        if not patchable:
+            raise
+        # The previous file opened but is damaged further in: never patch from it.
+        say(f"serving: patching the previous file failed ({str(exc).splitlines()[0]}): "
+            "it is rebuilt whole from the warehouse")
+        published, builds = _write(warehouse, serving_path, tmp, tables, views, {},
+                                   checks or [], run_id, say)
+    _record_publish(warehouse, serving_path, run_id, builds)
+    return published
+
+
+def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
+           tables: list[tuple[str, str]], views: dict[tuple[str, str], str],
+           patchable: dict, checks: list[dict], run_id: str | None, say
+           ) -> tuple[dict[str, int | None], list[tuple]]:
+    """Write the new serving file beside the old one (a copy of it to patch, or a new file)
+    and rename it over it. On any failure the temporary file goes and the old file stays."""
+    patchable = dict(patchable)
+    say(f"serving: writing {tmp.name} ({len(tables)} tables, {len(patchable)} of them patched "
+        f"by lead in a copy of the previous file), then renaming it over {serving_path.name}")
     published: dict[str, int | None] = {}
     catalog = warehouse.execute("select current_database()").fetchone()[0]
-    warehouse.execute(f"attach '{tmp}' as serving_new")
     try:
+        if patchable:
+            shutil.copyfile(serving_path, tmp)
+        warehouse.execute(f"attach '{tmp}' as serving_new")
         _drop_all_but(warehouse, set(patchable))  # a copy keeps only what is patched
         for schema in sorted({s for s, _ in tables} | {s for s, _ in views}):
             warehouse.execute(f'create schema if not exists serving_new."{schema}"')
@@ -102,15 +145,89 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                 published[f"{schema}.{view}"] = None
         finally:
             warehouse.execute(f'use "{catalog}"')
-        published.update(_write_audit(warehouse, checks or [], run_id))
+        published.update(_write_audit(warehouse, checks, run_id))
+        builds = (warehouse.execute("select * from serving_new.audit.published_builds").fetchall()
+                  if "audit.published_builds" in published else [])
         warehouse.execute("detach serving_new")
         os.replace(tmp, serving_path)
     except BaseException:
         with contextlib.suppress(duckdb.Error):
+            warehouse.execute(f'use "{catalog}"')
+        with contextlib.suppress(duckdb.Error):
             warehouse.execute("detach serving_new")
-        tmp.unlink(missing_ok=True)
+        for path in (tmp, tmp.with_name(tmp.name + ".wal")):
+            path.unlink(missing_ok=True)
         raise
-    return published
+    return published, builds
+
+
+def remove_leftovers(serving_path: Path) -> list[Path]:
+    """Temporary files of publishes that were killed or hit a full disk (the pool lets one
+    publish run at a time, so none of them is in use)."""
+    removed = []
+    for pattern in (f".{serving_path.name}.*.tmp", f".{serving_path.name}.*.tmp.wal"):
+        for path in serving_path.parent.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def last_publish(warehouse: duckdb.DuckDBPyConnection) -> tuple[str | None, datetime] | None:
+    """(run id, UTC time) of the last publish the warehouse recorded."""
+    if not _has_audit_table(warehouse, "publishes"):
+        return None
+    return warehouse.execute("select run_id, published_at from audit.publishes "
+                             "order by published_at desc limit 1").fetchone()
+
+
+def verified_previous(warehouse: duckdb.DuckDBPyConnection, serving_path: Path
+                      ) -> tuple[bool, str]:
+    """Whether the serving file is the one the warehouse last published and opens read-only
+    (then it may be patched, or kept as current); otherwise why not."""
+    if not serving_path.exists():
+        return False, ""
+    recorded = last_publish(warehouse)
+    if recorded is None:
+        return False, ""
+    try:
+        with connect_snapshot(serving_path) as serving:
+            run_id = serving.execute("select any_value(run_id) from audit.publish_log").fetchone()[0]
+    except duckdb.Error as exc:
+        holder = lock_holder(exc)
+        if holder is not None:
+            return False, f"{serving_path} is open read-write: {holder.describe()}"
+        return False, f"{serving_path} cannot be read ({str(exc).splitlines()[0]})"
+    if run_id != recorded[0]:
+        return False, (f"{serving_path} is not the last publish the warehouse recorded (run "
+                       f"{run_id}, not {recorded[0]})")
+    return True, ""
+
+
+def _record_publish(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
+                    run_id: str | None, builds: list[tuple]) -> None:
+    """The warehouse's record of what it published (after the rename: the publish happened):
+    the next run decides from it, never by opening the serving file (a BI tool may hold it)."""
+    warehouse.execute("create schema if not exists audit")
+    warehouse.execute("""create table if not exists audit.publishes (
+                             published_at timestamp, run_id varchar, serving_path varchar,
+                             definitions_version varchar)""")
+    warehouse.execute(
+        """insert into audit.publishes
+           select timezone('UTC', now()), ?, ?, (select any_value(definitions_version)
+                                                 from definitions.def_settings)""",
+        [run_id, str(serving_path)])
+    warehouse.execute("""create or replace table audit.published_builds (
+                             model varchar, fingerprint varchar, source_loaded_to timestamp,
+                             built_at timestamp)""")
+    if builds:
+        warehouse.executemany("insert into audit.published_builds values (?, ?, ?, ?)", builds)
+
+
+def _has_audit_table(warehouse: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return warehouse.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'audit' and table_name = ?", [name]).fetchone()[0] > 0
 
 
 def _drop_all_but(warehouse: duckdb.DuckDBPyConnection, keep: set[tuple[str, str]]) -> None:
@@ -142,15 +259,7 @@ def _write_audit(warehouse: duckdb.DuckDBPyConnection, checks: list[dict],
         "as definitions_version", [run_id])
     # what each published incremental table reflects: the next publish patches from there
     if _has_builds(warehouse):
-        warehouse.execute(
-            """create table serving_new.audit.published_builds as
-               select model, arg_max(fingerprint, built_at) as fingerprint,
-                      arg_max(source_loaded_to, built_at) as source_loaded_to,
-                      max(built_at) as built_at
-               from audit.dbt_builds
-               where model in (select table_name from duckdb_tables()
-                               where database_name = 'serving_new')
-               group by model""")
+        warehouse.execute(f"create table serving_new.audit.published_builds as {_BUILDS_SERVED}")
     present = raw_tables(warehouse)
     for name, (needs, sql) in AUDIT_FROM_RAW.items():
         if needs in present:
@@ -160,6 +269,16 @@ def _write_audit(warehouse: duckdb.DuckDBPyConnection, checks: list[dict],
         "where database_name = 'serving_new' and schema_name = 'audit'").fetchall()]
     return {f"audit.{t}": warehouse.execute(
         f"select count(*) from serving_new.audit.{t}").fetchone()[0] for t in tables}
+
+
+# Per served incremental table, the build it reflects (the warehouse keeps the same record).
+_BUILDS_SERVED = """
+    select model, arg_max(fingerprint, built_at) as fingerprint,
+           arg_max(source_loaded_to, built_at) as source_loaded_to, max(built_at) as built_at
+    from audit.dbt_builds
+    where model in (select table_name from duckdb_tables() where database_name = 'serving_new'
+                    and schema_name <> 'audit')
+    group by model"""
 
 
 def _has_builds(warehouse: duckdb.DuckDBPyConnection) -> bool:
@@ -184,22 +303,17 @@ def _tables_read(warehouse: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[s
             if re.search(rf'(?<![\w.]){re.escape(s)}"?\."?{re.escape(t)}(?!\w)', sql)]
 
 
-def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
-                      tables: list[tuple[str, str]]
+def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]
                       ) -> dict[tuple[str, str], tuple[datetime, datetime, bool]]:
-    """Tables of by-lead incremental models that the previous serving file holds as of a
-    build whose changes since are all incremental with the same fingerprint: table -> the
-    newest load that serving copy reflects, when the build it holds was recorded, and
-    whether its rows carry `built_at`."""
-    if not serving_path.exists() or not _has_builds(warehouse):
+    """Tables of by-lead incremental models that the previous serving file (verified to be the
+    last publish) holds as of a build whose changes since are all incremental with the same
+    fingerprint: table -> the newest load that serving copy reflects, when the build it
+    holds was recorded, and whether its rows carry `built_at`."""
+    if not _has_builds(warehouse) or not _has_audit_table(warehouse, "published_builds"):
         return {}
-    try:
-        with connect_read_only(serving_path) as serving:
-            served = {m: (fp, loaded, built) for m, fp, loaded, built in serving.execute(
-                "select model, fingerprint, source_loaded_to, built_at "
-                "from audit.published_builds").fetchall()}
-    except duckdb.Error:
-        return {}
+    served = {m: (fp, loaded, built) for m, fp, loaded, built in warehouse.execute(
+        "select model, fingerprint, source_loaded_to, built_at "
+        "from audit.published_builds").fetchall()}
     columns = warehouse.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where table_catalog = current_database() and column_name in ('lead_id', 'built_at')"

@@ -47,6 +47,25 @@ def connect_read_only(path: Path | str):
     return duckdb.connect(str(path), read_only=True, config={"memory_limit": limit})
 
 
+def connect_snapshot(path: Path | str):
+    """A reader of the serving file, which each publish replaces by a rename: the file is
+    attached (read-only) into a fresh in-memory database, so the reader gets the file as it
+    is now. `duckdb.connect(path)` would not when this process still holds any connection to
+    the path: DuckDB reuses that database instance - the replaced file. Queries name tables
+    as usual (`marts.dim_leads`)."""
+    import duckdb
+
+    limit = memory_limit_or_default(os.environ.get("DUCKDB_MEMORY_LIMIT", ""))
+    con = duckdb.connect(config={"memory_limit": limit})
+    try:
+        con.execute("attach '" + str(path).replace("'", "''") + "' as serving (read_only)")
+        con.execute("use serving")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 @dataclass(frozen=True)
 class Settings:
     duckdb_path: Path

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.funnel_definitions import FunnelDefinitions
-from orchestration.settings import DBT_PROJECT_DIR, connect_read_only
+from orchestration.settings import DBT_PROJECT_DIR, connect_snapshot
 
 # What decides which leads are MQL. A proposal that changes anything else of these needs a
 # rebuild (the scores themselves change); the rest of the file does not touch MQLs.
@@ -117,7 +117,7 @@ def rescoring_changes(current: FunnelDefinitions, proposed: FunnelDefinitions) -
 def open_serving_for_backtest(serving_path: Path) -> duckdb.DuckDBPyConnection:
     if not serving_path.exists():
         raise BacktestError(f"No published warehouse at {serving_path}: run `funnel run` first.")
-    con = connect_read_only(serving_path)
+    con = connect_snapshot(serving_path)
     has = con.execute("select count(*) from information_schema.tables where table_schema = "
                       "'marts' and table_name in ('fct_lead_score_peaks', "
                       "'fct_threshold_backtest')").fetchone()[0]

@@ -116,15 +116,19 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
     def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         from orchestration.publish import publish_serving
 
+        notes: list[str] = []
         with warehouse.connect() as con:
             copied = publish_serving(con, Path(warehouse.serving_path),
                                      checks=run_check_results(context), run_id=context.run.run_id,
-                                     say=context.log.info)
+                                     say=context.log.info, note=notes.append)
+        for text in notes:
+            context.log.warning(text)
         context.log.info(f"published {len(copied)} tables and views to {warehouse.serving_path}")
         return dg.MaterializeResult(metadata={
             "path": warehouse.serving_path,
             "tables": len(copied),
             "rows": dg.MetadataValue.json(copied),
+            "notes": dg.MetadataValue.json(notes),
         })
 
     return serving_warehouse

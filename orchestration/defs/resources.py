@@ -48,11 +48,39 @@ class WarehouseResource(dg.ConfigurableResource):
         config = {"memory_limit": self.memory_limit}
         if self.temp_directory:
             config["temp_directory"] = self.temp_directory
-        con = duckdb.connect(self.duckdb_path, config=config)
+        con = open_writer(Path(self.duckdb_path), config)
         try:
             yield con
         finally:
             con.close()
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the warehouse file; the message names it."""
+
+
+def open_writer(path: Path, config: dict) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing. A dbt left running by a dead pipeline run is stopped
+    (it would hold the lock forever); any other holder is named, with what to do."""
+    import logging
+
+    from orchestration.processes import lock_holder, stop
+
+    try:
+        return duckdb.connect(str(path), config=config)
+    except duckdb.IOException as exc:
+        holder = lock_holder(exc)
+        if holder is None:
+            raise
+        if holder.is_pipeline_dbt and holder.is_orphan:
+            logging.getLogger("funnel").warning(
+                f"{holder.describe()}: a dbt of a pipeline run that is gone - stopping it")
+            if stop(holder.pid):
+                return duckdb.connect(str(path), config=config)
+        raise WarehouseLocked(
+            f"the warehouse {path} is locked: {holder.describe()}. Wait for it to finish or "
+            "stop it; BI tools and people read the serving file (SERVING_DUCKDB_PATH), "
+            "read-only, never the warehouse.") from None
 
 
 class ServingResource(dg.ConfigurableResource):

@@ -240,14 +240,14 @@ def transform_assets() -> dg.AssetsDefinition:
             newest_any = incremental.newest_load(con, EXTRACTS)
             last_build = incremental.last_whole_build(con)
             last_dbt_build = incremental.last_model_build_started(con)
+            published = incremental.published_at(con, Path(warehouse.serving_path))
         full_refresh = False
         if audit_only:
             context.log.info(f"audit: {len(context.selected_asset_check_keys)} dbt data tests "
                              "on the warehouse as it is; no model is built")
             build_args = dbt_audit_args(vars_json)
         elif not config.full_refresh and incremental.nothing_new(
-                last_build, fingerprint, newest_any,
-                incremental.published_at(Path(warehouse.serving_path)), last_dbt_build):
+                last_build, fingerprint, newest_any, published, last_dbt_build):
             context.log.info(
                 f"nothing new: no file loaded since the build of {last_build[2]:%Y-%m-%d %H:%M} "
                 "UTC, same definitions and dbt code, no dbt command since, and that build is "
@@ -264,6 +264,7 @@ def transform_assets() -> dg.AssetsDefinition:
                 context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
                                  f"loaded after their previous build only")
             build_args = dbt_build_args(vars_json, full_refresh)
+        os.environ["FUNNEL_PARENT_PID"] = str(os.getpid())  # funnel-dbt checks it is still ours
         attempts = [dbt.cli(build_args, context=context)]
         held_back: list[dg.AssetCheckResult] = []
         try:
@@ -324,10 +325,14 @@ def transform_assets() -> dg.AssetsDefinition:
     return dbt_models
 
 
-def dbt_executable() -> str:
-    """The dbt installed beside this Python, so a caller need not activate the venv."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+def dbt_executable(owned: bool = True) -> str:
+    """The dbt installed beside this Python, so a caller need not activate the venv. `owned`:
+    through `funnel-dbt`, which makes dbt die with the process that starts it (a killed run
+    leaves no dbt holding the warehouse; orchestration/processes.py)."""
+    local = Path(sys.executable).parent
+    if owned and (local / "funnel-dbt").exists():
+        return str(local / "funnel-dbt")
+    return str(local / "dbt") if (local / "dbt").exists() else (shutil.which("dbt") or "dbt")
 
 
 class LeanDbtCliResource(DbtCliResource):

@@ -686,6 +686,10 @@ def load_extract(
             rejected_rows = {p.name: _rejected_file_rows(con, p) for p in prepared if p.rejection}
             con.execute("begin transaction")
             try:
+                if moved := _quarantine_stored_future_rows(con, extract, future_limit, load_id,
+                                                           now):
+                    say(f"{extract.name}: {moved} stored row(s) dated after the load time moved "
+                        "to the quarantine (in_future); the next dbt build is a full refresh")
                 _load_prepared(con, extract, prepared, rejected_rows, result, load_id,
                                null_placeholders, future_limit, now, work_dir, say)
                 result.table_rows = con.execute(
@@ -704,6 +708,55 @@ def load_extract(
             except BaseException:
                 con.execute("rollback")
                 raise
+
+
+def _quarantine_stored_future_rows(con: duckdb.DuckDBPyConnection, extract: Extract,
+                                   future_limit: datetime, load_id: str, now: datetime) -> int:
+    """Rows stored by an earlier load (before the in_future check existed) and dated after
+    the load time go to the quarantine too: one bad date must never move "now". Per file, the
+    load log gets a row that moves them from loaded to rejected (read stays the same), and the
+    next dbt build is a full refresh (a by-lead build would not see a removed row)."""
+    table = f"raw.{extract.name}"
+    checks = []
+    for c in extract.columns:
+        if c.type in ("timestamp", "date", "month") and not c.may_be_future:
+            limit = (f"{_lit(future_limit.isoformat(sep=' '))}::timestamp" if c.type == "timestamp"
+                     else f"{_lit(future_limit.date().isoformat())}::date")
+            checks.append((c.name, f"{_q(c.name)} > {limit}"))
+    if not checks:
+        return 0
+    where = " or ".join(cond for _, cond in checks)
+    found = con.execute(f"select count(*) from {table} where {where}").fetchone()[0]
+    if not found:
+        return 0
+    column = "coalesce(" + ", ".join(f"case when {cond} then {_lit(name)} end"
+                                     for name, cond in checks) + ")"
+    con.execute(
+        f"""insert into raw.rejected_rows
+            select {_lit(load_id)}, {_lit(extract.name)}, _file_name, null, _line_number,
+                   {column}, null, 'in_future',
+                   'in_future: stored by an earlier load and dated after the load time '
+                   || '({future_limit:%Y-%m-%d %H:%M} UTC, tolerance included): moved to the '
+                   || 'quarantine',
+                   {_typed_record(extract, alias=extract.name)},
+                   {_lit(now.isoformat(sep=' '))}::timestamp
+            from {table} where {where}""")
+    con.execute(
+        f"""insert into raw.load_log (load_id, extract, file_name, file_hash, file_bytes,
+                file_seq, rows_read, rows_loaded, rows_rejected, rows_inserted, rows_updated,
+                rows_superseded, started_at, finished_at, file_mtime_ns, file_status,
+                file_error)
+            select {_lit(load_id)}, {_lit(extract.name)}, _file_name, null, null, null,
+                   0, -count(*), count(*), -count(*), 0, 0,
+                   {_lit(now.isoformat(sep=' '))}::timestamp,
+                   {_lit(now.isoformat(sep=' '))}::timestamp, null, 'adjusted',
+                   count(*) || ' stored row(s) dated after the load time moved to the quarantine'
+            from {table} where {where} group by _file_name""")
+    con.execute(f"delete from {table} where {where}")
+    if con.execute("select count(*) from duckdb_tables() where database_name = current_database()"
+                   " and schema_name = 'audit' and table_name = 'dbt_builds'").fetchone()[0]:
+        con.execute("delete from audit.dbt_builds")  # the next build rebuilds everything
+    return found
 
 
 def _work_root(con: duckdb.DuckDBPyConnection) -> Path | None:

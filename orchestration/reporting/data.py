@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.reporting.weeks import last_complete_week_of_data, week_label
-from orchestration.settings import connect_read_only
+from orchestration.settings import connect_snapshot
 
 TREND_WEEKS = 12
 FUNNEL_STAGES = [("leads", "Lead"), ("mqls", "MQL"), ("sqls", "SQL"),
@@ -173,7 +173,18 @@ def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
         raise ReportError(
             f"No published warehouse at {serving_path}. Run `funnel run` (or `make run`) first: "
             "the report reads only data that passed the quality checks and was published.")
-    con = connect_read_only(serving_path)
+    try:
+        con = connect_snapshot(serving_path)
+    except duckdb.Error as exc:
+        from orchestration.processes import lock_holder
+
+        holder = lock_holder(exc)
+        if holder is not None:
+            raise ReportError(f"{serving_path} cannot be read: {holder.describe()} (open "
+                              "read-write). Open the serving file read-only in BI tools; the "
+                              "next `funnel run` or `funnel check` publishes a new file.") from None
+        raise ReportError(f"{serving_path} cannot be read ({str(exc).splitlines()[0]}): run "
+                          "`funnel check` to publish it again from the warehouse.") from None
     tables = {f"{s}.{t}" for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables").fetchall()}
     needed = {"marts.fct_funnel_summary_weekly", "marts.fct_funnel_weekly",

@@ -356,3 +356,32 @@ def test_a_load_in_file_groups_equals_one_batch(tmp_path, monkeypatch):
     assert grouped[1] == one_batch[1]
     superseded = sum(r[8] for r in one_batch[1] if r[0] == "crm_leads")
     assert superseded > 0  # the case the groups must account like one batch
+
+
+def test_a_future_row_stored_by_an_earlier_load_is_moved_to_the_quarantine(con, landing):
+    """A warehouse loaded before rows were checked against the load time holds an activity of
+    2030: the next load moves it to the quarantine (it must not move "now"), the load log says
+    so in a row that keeps rows read = loaded + rejected, and the next dbt build is a full
+    refresh (it would not otherwise see a removed row)."""
+    header = "activity_id,lead_id,occurred_at,activity_type\n"
+    drop(landing, "crm_activities", "old.csv", header + "A1,L1,2030-01-01 10:00:00,page_view\n"
+         "A2,L1,2025-01-01 10:00:00,page_view\n", mtime=1_000)
+    load(con, landing, "crm_activities", future_tolerance_hours=10_000_000)  # no check then
+    con.execute("create schema if not exists audit")
+    con.execute("create table audit.dbt_builds as select 'int_activities_scored' as model")
+    assert con.execute("select count(*) from raw.crm_activities").fetchone() == (2,)
+
+    messages = []
+    load(con, landing, "crm_activities", progress=messages.append)
+    assert con.execute("select activity_id from raw.crm_activities").fetchall() == [("A2",)]
+    assert con.execute("""select line_number, column_name, reason_code, raw_record->>'activity_id'
+                          from raw.rejected_rows""").fetchall() == [
+        (2, "occurred_at", "in_future", "A1")]
+    per_file = con.execute("""select sum(rows_read), sum(rows_loaded), sum(rows_rejected),
+                                     sum(rows_inserted), count(*) filter (where
+                                     rows_read <> rows_loaded + rows_rejected)
+                              from raw.load_log where file_name = 'crm_activities/old.csv'
+                              """).fetchone()
+    assert per_file == (2, 1, 1, 1, 0)
+    assert con.execute("select count(*) from audit.dbt_builds").fetchone() == (0,)
+    assert any("moved to the quarantine" in m for m in messages)

@@ -1,0 +1,134 @@
+"""Processes a run depends on: the dbt child that must die with its run, and whoever holds a
+DuckDB file's lock.
+
+- `funnel-dbt` (the console script `dbt_child`) is how the pipeline starts dbt: it asks Linux
+  to send it SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), then becomes
+  dbt. Killing `funnel run` - any signal, `kill -9` included - stops its dbt too, so no
+  orphan keeps the warehouse locked.
+- DuckDB names the process holding a file's lock in its error. `lock_holder()` reads it; a
+  dbt left by a dead pipeline run (an earlier version's, or one started elsewhere) is
+  stopped safely (DuckDB rolls back what it had not committed); any other holder is named,
+  with its command line, in the error the run reports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCK_ERROR = re.compile(r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held '
+                        r"in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+# dagster-dbt runs each build in a target folder named after the op: how a pipeline's dbt is
+# told from a `funnel dbt build` a person started.
+PIPELINE_DBT_MARK = "dbt_models-"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    file: str
+    pid: int
+    command: str  # its command line, shortened ("" when it is gone or not readable)
+    parent_pid: int | None
+
+    @property
+    def is_pipeline_dbt(self) -> bool:
+        return "dbt" in self.command and PIPELINE_DBT_MARK in self.command
+
+    @property
+    def is_orphan(self) -> bool:
+        """Its parent is gone (it was re-parented to init or a reaper that is no pipeline)."""
+        if self.parent_pid in (None, 0, 1):
+            return True
+        parent = command_line(self.parent_pid)
+        return not any(word in parent for word in ("funnel", "dagster", "orchestration"))
+
+    def describe(self) -> str:
+        what = f"PID {self.pid}" + (f" ({self.command})" if self.command else "")
+        return f"{what} holds a lock on {self.file}"
+
+
+def command_line(pid: int, limit: int = 160) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    text = " ".join(" ".join(part.decode(errors="replace").split())
+                    for part in raw.split(b"\0") if part)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: fields follow the last ')'
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("State:"):
+                return line.lower()
+    except OSError:
+        pass
+    return ""
+
+
+def lock_holder(error: BaseException | str) -> LockHolder | None:
+    """Who holds the lock DuckDB could not take, from its error message."""
+    match = LOCK_ERROR.search(str(error))
+    if not match:
+        return None
+    pid = int(match.group("pid"))
+    return LockHolder(match.group("file"), pid, command_line(pid) or match.group("program"),
+                      parent_pid(pid))
+
+
+def stop(pid: int, grace_seconds: float = 30) -> bool:
+    """Interrupt a process as Ctrl-C would (dbt rolls back and closes the warehouse), kill it
+    if it has not ended after `grace_seconds`. True when it is gone."""
+    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 5)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return True
+            time.sleep(0.1)
+    return not alive(pid)
+
+
+def dbt_child() -> None:
+    """`funnel-dbt`: become dbt, but die with the process that started us."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        expected = os.environ.get("FUNNEL_PARENT_PID")
+        if expected and os.getppid() != int(expected):
+            sys.exit("funnel-dbt: the run that started dbt is gone; not starting it")
+    dbt = Path(sys.executable).parent / "dbt"
+    os.execv(str(dbt), [str(dbt), *sys.argv[1:]])

@@ -1,0 +1,278 @@
+"""No fault wedges the pipeline. Each test injects one - `kill -9` during ingestion, dbt or the
+publish, a BI tool holding the serving file read-write, a truncated serving file, temporary
+files left by a killed publish, a full disk, a landing folder full of bad files - and then
+checks what must always hold: rows read = loaded + rejected in the load log, the serving file
+is the previous good one or a new good one, nothing holds the warehouse, and the next run
+succeeds without anyone cleaning up."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.demo.append import append_held_back, hold_back_last_day
+from orchestration.demo.generator import DemoConfig, generate
+from orchestration.pipeline import run_pipeline
+from orchestration.settings import PROJECT_ROOT
+from tests.conftest import settings_at
+
+pytestmark = pytest.mark.slow(seconds=330)  # runs the pipeline a dozen times
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A published warehouse of 600 demo leads, its last day held back (new data for a run)."""
+    root = tmp_path_factory.mktemp("faults")
+    settings = settings_at(root)
+    generate(DemoConfig(leads=600, seed=3), settings.landing_dir)
+    hold_back_last_day(settings.landing_dir, root / "held", settings.duckdb_config)
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, summary.failures
+    return root
+
+
+def copy_of(base: Path, tmp_path: Path, *, with_new_day: bool = True):
+    """The base warehouse, serving file and landing folder, copied; the held-back day appended."""
+    root = tmp_path / "run"
+    root.mkdir()
+    for name in ("funnel.duckdb", "serving.duckdb"):
+        shutil.copy(base / name, root / name)
+    shutil.copytree(base / "landing", root / "landing")
+    shutil.copytree(base / "held", root / "held")
+    if with_new_day:
+        append_held_back(root / "held", root / "landing")
+    return settings_at(root)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cli_run(settings, *args: str, preexec=None, dagster_home: Path | None = None
+            ) -> subprocess.Popen:
+    env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path),
+           "LANDING_DIR": str(settings.landing_dir),
+           "SERVING_DUCKDB_PATH": str(settings.serving_path),
+           "REPORTS_DIR": str(settings.reports_path)}
+    if dagster_home:
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", dagster_home)
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return subprocess.Popen([sys.executable, "-m", "orchestration.cli", "run", "--demo-leads",
+                             "0", *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=preexec)
+
+
+def kill_when(proc: subprocess.Popen, marker: str, delay: float = 0.0,
+              timeout: float = 300) -> str:
+    """kill -9 the run once `marker` shows in its output (after `delay` seconds); returns
+    the output. Fails the test when the run ends before the marker."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while not any(marker in line for line in list(lines)):
+        assert proc.poll() is None, "the run ended before " + marker + ":\n" + "".join(lines[-30:])
+        assert time.monotonic() < deadline, "timed out waiting for " + marker
+        time.sleep(0.02)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    reader.join(timeout=10)
+    return "".join(lines)
+
+
+def assert_consistent(settings, good_serving: str) -> None:
+    """What must hold after any fault."""
+    deadline = time.monotonic() + 15
+    while True:  # nothing holds the warehouse: no dbt outlived its run
+        try:
+            con = duckdb.connect(str(settings.duckdb_path))
+            break
+        except duckdb.IOException:
+            assert time.monotonic() < deadline, "the warehouse is still locked after the fault"
+            time.sleep(0.2)
+    try:
+        unbalanced = con.execute("""select count(*) from raw.load_log
+                                    where rows_read <> rows_loaded + rows_rejected""").fetchone()
+        per_file = con.execute("""select count(*) from (
+                                      select file_name from raw.load_log group by 1
+                                      having sum(rows_read) <> sum(rows_loaded)
+                                                             + sum(rows_rejected))""").fetchone()
+    finally:
+        con.close()
+    assert unbalanced == (0,) and per_file == (0,)
+    if sha(settings.serving_path) != good_serving:
+        with duckdb.connect(str(settings.serving_path), read_only=True) as serving:
+            failed = serving.execute("""select count(*) from audit.check_results
+                                        where not passed and severity = 'ERROR'""").fetchone()
+            assert failed == (0,)
+            assert serving.execute("select count(*) from marts.dim_leads").fetchone()[0] > 0
+
+
+def recovers(settings) -> None:
+    """The next run succeeds without any cleanup, and publishes."""
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, (summary.failures, summary.checks_failed)
+    leftovers = list(settings.serving_path.parent.glob(".serving.duckdb.*"))
+    assert leftovers == []
+    assert_consistent(settings, "")
+
+
+@pytest.mark.parametrize(("stage", "marker", "delay"), [
+    ("ingestion", "crm_activities: reading", 0.0),
+    ("dbt", "Running dbt command", 2.0),
+    ("publish", "serving: writing .serving.duckdb.", 0.0),
+])
+def test_kill_9_at_any_stage_leaves_nothing_to_clean_up(base, tmp_path, stage, marker, delay):
+    settings = copy_of(base, tmp_path)
+    good = sha(settings.serving_path)
+    output = kill_when(cli_run(settings), marker, delay)
+    assert marker in output
+    assert_consistent(settings, good)
+    recovers(settings)
+
+
+def test_a_bi_tool_holding_the_serving_file_read_write_never_fails_a_run(base, tmp_path):
+    """DuckDB's CLI and DBeaver open files read-write by default. The run still publishes (the
+    file is replaced, never written in place) and names the holder in its summary; the
+    report is built from the new file."""
+    settings = copy_of(base, tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print(c.execute('select run_id from audit.publish_log').fetchone()[0], flush=True); "
+         "time.sleep(600)", str(settings.serving_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        old_run = holder.stdout.readline().strip()
+        summary = run_pipeline(settings, say=lambda _m: None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert summary.success, summary.failures
+    assert summary.published_to == settings.serving_path and summary.report.exists()
+    text = summary.render()
+    assert f"is open read-write: PID {holder.pid}" in text and "read-only" in text
+    with duckdb.connect(str(settings.serving_path), read_only=True) as serving:
+        assert serving.execute("select run_id from audit.publish_log").fetchone()[0] != old_run
+
+
+READER = """
+import duckdb, sys
+path = sys.argv[1]
+held = duckdb.connect(path, read_only=True)  # kept open for the whole session
+def fresh():  # the README's pattern
+    con = duckdb.connect()
+    con.execute(f"attach '{path}' as serving (read_only)")
+    try:
+        return con.execute("select run_id from serving.audit.publish_log").fetchone()[0]
+    finally:
+        con.close()
+for command in sys.stdin:
+    if command.strip() == "fresh":
+        print(fresh(), flush=True)
+    else:
+        print(held.execute("select run_id from audit.publish_log").fetchone()[0], flush=True)
+"""
+
+
+def test_the_documented_reader_pattern_sees_a_new_publish(base, tmp_path):
+    """A reader that attaches the serving file read-only into a fresh in-memory connection per
+    query (the README's pattern) sees each new publish, even in a process that holds another
+    connection to it; `duckdb.connect(path)` kept open keeps reading the replaced file."""
+    settings = copy_of(base, tmp_path)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(command: str) -> str:
+        reader.stdin.write(command + "\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
+    try:
+        before = ask("fresh")
+        assert ask("held") == before
+        summary = run_pipeline(settings, say=lambda _m: None)
+        assert summary.success and summary.published_to
+        assert ask("fresh") not in ("", before)
+        assert ask("held") == before
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_a_truncated_serving_file_and_leftover_temporary_files_are_mended(base, tmp_path):
+    """The serving file is damaged (truncated) and a killed publish left its temporary files:
+    the next run rebuilds the serving file whole from the warehouse and removes them."""
+    settings = copy_of(base, tmp_path)
+    folder = settings.serving_path.parent
+    for name in (".serving.duckdb.0123abcd.tmp", ".serving.duckdb.0123abcd.tmp.wal"):
+        (folder / name).write_bytes(b"left by a killed publish")
+    with settings.serving_path.open("r+b") as f:
+        f.truncate(settings.serving_path.stat().st_size // 3)
+    recovers(settings)
+
+
+def _file_size_limit(limit: int):
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_a_full_disk_fails_the_run_with_its_cause_and_loses_nothing(base, tmp_path):
+    """A disk-full stand-in: the run may write no file past its first 4 MiB (the warehouse is
+    bigger: loading the new day cannot be written). The run fails and says why in its
+    summary; the warehouse and the serving file are as they were, and the next run (room
+    again) succeeds. (Dagster's own files are kept apart, below the limit.)"""
+    settings = copy_of(base, tmp_path)
+    good = sha(settings.serving_path)
+    assert settings.duckdb_path.stat().st_size > 4 << 20
+    proc = cli_run(settings, preexec=_file_size_limit(4 << 20),
+                   dagster_home=tmp_path / "dagster_home")
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    failed = [line for line in output.splitlines() if line.startswith("  failed:")]
+    assert failed and any("File too large" in line for line in failed), output[-3000:]
+    assert not any("Error occurred while executing" in line for line in failed)
+    assert_consistent(settings, good)
+    recovers(settings)
+
+
+def test_a_landing_folder_of_bad_files_does_not_stop_the_run(base, tmp_path):
+    """A file missing a column, an activity dated 2030, a folder no extract knows, a text
+    file and a folder named like a CSV file: the run succeeds, names each, and "now" is not
+    moved by the bad date; the run after it has nothing new."""
+    settings = copy_of(base, tmp_path)
+    landing = settings.landing_dir
+    (landing / "crm_leads" / "broken.csv").write_text("lead_id,updated_at\nX1,2025-01-01\n")
+    (landing / "crm_activities" / "late.csv").write_text(
+        "activity_id,lead_id,occurred_at,activity_type\nFUTURE1,L00000001,2030-01-01,page_view\n")
+    (landing / "crm_contacts").mkdir()
+    (landing / "crm_contacts" / "contacts.csv").write_text("a,b\n1,2\n")
+    (landing / "crm_leads" / "notes.txt").write_text("for the record")
+    (landing / "crm_leads" / "old.csv").mkdir()
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success, summary.failures
+    assert [name for name, _ in summary.rejected_files] == ["crm_leads/broken.csv"]
+    assert {e.split(" ")[0] for e in summary.ignored} == {
+        "crm_contacts/", "crm_leads/notes.txt", "crm_leads/old.csv/"}
+    text = summary.render()
+    assert "Files rejected as a whole" in text and "Ignored in the landing folder" in text
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        quarantined = con.execute("select reason_code from raw.rejected_rows "
+                                  "where raw_record->>'activity_id' = 'FUTURE1'").fetchall()
+        cut_off = con.execute("select scored_as_of_at from intermediate.int_scoring_as_of"
+                              ).fetchone()[0]
+    assert quarantined == [("in_future",)] and cut_off.year < 2030
+    assert run_pipeline(settings, say=lambda _m: None).nothing_new
