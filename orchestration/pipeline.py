@@ -335,9 +335,14 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
     dbt_ran = any(ev.is_step_success and ev.step_key == "dbt_models" for ev in result.all_events)
     summary.nothing_new = dbt_ran and not summary.models_built
     if settings.duckdb_path.exists():
-        summary.extracts = summarise_warehouse(settings.duckdb_path)
-        summary.funnel = summarise_funnel(settings.duckdb_path)
-        summary.rejected_files = rejected_files(settings.duckdb_path, run_started)
+        import duckdb
+
+        try:
+            summary.extracts = summarise_warehouse(settings.duckdb_path)
+            summary.funnel = summarise_funnel(settings.duckdb_path)
+            summary.rejected_files = rejected_files(settings.duckdb_path, run_started)
+        except duckdb.Error:  # held by another process: the failed steps already say by whom
+            summary.success = False
     return summary
 
 

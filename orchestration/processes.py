@@ -32,7 +32,7 @@ PIPELINE_DBT_MARK = "dbt_models-"
 class LockHolder:
     file: str
     pid: int
-    command: str  # its command line, shortened ("" when it is gone or not readable)
+    command: str  # its whole command line ("" when it is gone or not readable)
     parent_pid: int | None
 
     @property
@@ -48,17 +48,20 @@ class LockHolder:
         return not any(word in parent for word in ("funnel", "dagster", "orchestration"))
 
     def describe(self) -> str:
-        what = f"PID {self.pid}" + (f" ({self.command})" if self.command else "")
+        what = f"PID {self.pid}" + (f" ({shorten(self.command)})" if self.command else "")
         return f"{what} holds a lock on {self.file}"
 
 
-def command_line(pid: int, limit: int = 160) -> str:
+def command_line(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
-    text = " ".join(" ".join(part.decode(errors="replace").split())
+    return " ".join(" ".join(part.decode(errors="replace").split())
                     for part in raw.split(b"\0") if part)
+
+
+def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import processes
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
@@ -276,3 +277,56 @@ def test_a_landing_folder_of_bad_files_does_not_stop_the_run(base, tmp_path):
                               ).fetchone()[0]
     assert quarantined == [("in_future",)] and cut_off.year < 2030
     assert run_pipeline(settings, say=lambda _m: None).nothing_new
+
+
+HOLD = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('holding', flush=True); "
+        "time.sleep(600)")
+
+
+def test_a_process_holding_the_warehouse_is_named_not_a_traceback(base, tmp_path):
+    settings = copy_of(base, tmp_path, with_new_day=False)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(settings.duckdb_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        summary = run_pipeline(settings, say=lambda _m: None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not summary.success
+    assert any(f"is locked: PID {holder.pid}" in f and "read-only" in f
+               for f in summary.failures), summary.failures
+    assert not any("Traceback" in f or "Error occurred while executing" in f
+                   for f in summary.failures)
+
+
+def test_a_dbt_left_by_a_dead_pipeline_run_is_stopped_and_the_run_goes_on(base, tmp_path):
+    """An orphan (its run is gone) of an earlier version, still holding the warehouse: the
+    next run stops it - DuckDB rolls back what it had not committed - and goes on."""
+    settings = copy_of(base, tmp_path)
+    # the go-between starts the holder and exits at once: the holder's parent is gone
+    go_between = ("import subprocess, sys; "
+                  "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); print(p.pid)")
+    started = subprocess.run(
+        [sys.executable, "-c", go_between, sys.executable, "-c", HOLD, str(settings.duckdb_path),
+         "dbt", "build", "--target-path", "target/dbt_models-0a1b2c3-deadbee"],
+        stdout=subprocess.PIPE, text=True, check=True)
+    orphan_pid = int(started.stdout.split()[0])
+    try:
+        deadline = time.monotonic() + 30
+        while not _holds_lock(settings.duckdb_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes.parent_pid(orphan_pid) != os.getpid()
+        summary = run_pipeline(settings, say=lambda _m: None)
+        assert not processes.alive(orphan_pid)
+    finally:
+        processes.stop(orphan_pid, grace_seconds=1)
+    assert summary.success, summary.failures
+
+
+def _holds_lock(path) -> bool:
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException:
+        return True
+    return False
