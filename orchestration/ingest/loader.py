@@ -286,7 +286,7 @@ def _error_expr(c: Column, v: str, parsed: str, future_limit: datetime | None = 
                  else f"{_lit(future_limit.date().isoformat())}::date")
         whens.append(
             f"when {parsed} > {limit} then 'in_future: {name}: ' || {shown} || "
-            f"{_lit(' is after the load time (' + future_limit.strftime('%Y-%m-%d %H:%M') + ' UTC, tolerance included)')}"
+            f"{_lit(' is later than ' + future_limit.strftime('%Y-%m-%d %H:%M') + ' UTC (the load time plus ingest.future_tolerance_hours)')}"
         )
     return "case " + " ".join(whens) + " end"
 
@@ -735,9 +735,9 @@ def _quarantine_stored_future_rows(con: duckdb.DuckDBPyConnection, extract: Extr
         f"""insert into raw.rejected_rows
             select {_lit(load_id)}, {_lit(extract.name)}, _file_name, null, _line_number,
                    {column}, null, 'in_future',
-                   'in_future: stored by an earlier load and dated after the load time '
-                   || '({future_limit:%Y-%m-%d %H:%M} UTC, tolerance included): moved to the '
-                   || 'quarantine',
+                   'in_future: stored by an earlier load and dated later than '
+                   || '{future_limit:%Y-%m-%d %H:%M} UTC (the load time plus '
+                   || 'ingest.future_tolerance_hours): moved to the quarantine',
                    {_typed_record(extract, alias=extract.name)},
                    {_lit(now.isoformat(sep=' '))}::timestamp
             from {table} where {where}""")
