@@ -133,7 +133,7 @@ def recovers(settings) -> None:
 
 @pytest.mark.parametrize(("stage", "marker", "delay"), [
     ("ingestion", "crm_activities: reading", 0.0),
-    ("dbt", "Running dbt command", 2.0),
+    ("dbt", "START sql incremental model", 0.5),  # mid-build: some models done
     ("publish", "serving: writing .serving.duckdb.", 0.0),
 ])
 def test_kill_9_at_any_stage_leaves_nothing_to_clean_up(base, tmp_path, stage, marker, delay):
