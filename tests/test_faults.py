@@ -1,6 +1,7 @@
 """No fault wedges the pipeline. Each test injects one - `kill -9` during ingestion, dbt or the
 publish, a BI tool holding the serving file read-write, a truncated serving file, temporary
-files left by a killed publish, a full disk, a landing folder full of bad files - and then
+files left by a killed publish, a full disk, a landing folder full of bad files, a process
+holding the warehouse, a dbt left by a dead run, readers querying during a publish - and then
 checks what must always hold: rows read = loaded + rejected in the load log, the serving file
 is the previous good one or a new good one, nothing holds the warehouse, and the next run
 succeeds without anyone cleaning up."""
@@ -210,6 +211,47 @@ def test_the_documented_reader_pattern_sees_a_new_publish(base, tmp_path):
     finally:
         reader.kill()
         reader.wait()
+
+
+HAMMER = """
+import duckdb, os, sys
+path, stop = sys.argv[1], sys.argv[2]
+while not os.path.exists(stop):
+    try:
+        con = duckdb.connect()
+        con.execute(f"attach '{path}' as s (read_only)")
+        row = con.execute(\"\"\"select (select run_id from s.audit.publish_log),
+                                       (select count(*) from s.marts.dim_leads),
+                                       (select sum(leads) from s.marts.fct_funnel_summary_weekly)
+                            \"\"\").fetchone()
+        con.close()
+        print(*row, sep="|", flush=True)
+    except Exception as exc:  # a half-written or missing file would show here
+        print("ERROR", type(exc).__name__, str(exc).splitlines()[0], sep="|", flush=True)
+"""
+
+
+def test_readers_querying_during_a_publish_see_the_old_file_or_the_new_one(base, tmp_path):
+    """A reader querying the serving file in a loop while a run publishes: every query
+    succeeds, and each sees one whole publish - its run, its leads, its weekly sums."""
+    settings = copy_of(base, tmp_path)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", HAMMER, str(settings.serving_path),
+                               str(stop)], stdout=subprocess.PIPE, text=True)
+    try:
+        first = reader.stdout.readline().strip()
+        summary = run_pipeline(settings, say=lambda _m: None)
+        time.sleep(1)  # a few queries of the new file
+    finally:
+        stop.touch()
+        rest, _ = reader.communicate(timeout=60)
+    assert summary.success and summary.published_to, summary.failures
+    answers = [first, *rest.splitlines()]
+    assert not [a for a in answers if a.startswith("ERROR")]
+    seen = {tuple(a.split("|")) for a in answers}
+    assert len(seen) == 2, seen  # the file before, the file after: nothing in between
+    assert all(leads == weekly for _run, leads, weekly in seen)
+    assert len(answers) > 50
 
 
 def test_a_truncated_serving_file_and_leftover_temporary_files_are_mended(base, tmp_path):
