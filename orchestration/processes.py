@@ -41,9 +41,13 @@ class LockHolder:
 
     @property
     def is_orphan(self) -> bool:
-        """Its parent is gone (it was re-parented to init or a reaper that is no pipeline)."""
+        """The run that started it is gone: it was re-parented (to init, or to a reaper)."""
         if self.parent_pid in (None, 0, 1):
             return True
+        started_by = environment(self.pid).get("FUNNEL_PARENT_PID", "")
+        if started_by.isdigit():  # started by `funnel-dbt`, which records its run
+            return self.parent_pid != int(started_by)
+        # an earlier version's dbt: orphaned unless its parent is a pipeline process
         parent = command_line(self.parent_pid)
         return not any(word in parent for word in ("funnel", "dagster", "orchestration"))
 
@@ -63,6 +67,15 @@ def command_line(pid: int) -> str:
 
 def shorten(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def environment(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (part.decode(errors="replace").partition("=") for part in raw.split(b"\0") if part)
+    return {key: value for key, _, value in pairs}
 
 
 def parent_pid(pid: int) -> int | None:

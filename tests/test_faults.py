@@ -23,6 +23,7 @@ import duckdb
 import pytest
 
 from orchestration import processes
+from orchestration.defs.resources import WarehouseLocked, open_writer
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
@@ -372,3 +373,22 @@ def _holds_lock(path) -> bool:
     except duckdb.IOException:
         return True
     return False
+
+
+def test_the_dbt_of_a_run_still_going_is_named_never_stopped(tmp_path):
+    """Two runs at once: the second finds the first's dbt holding the warehouse. Its run is
+    alive, so it is no orphan: the second run stops, naming it, and the first goes on."""
+    path = tmp_path / "funnel.duckdb"
+    duckdb.connect(str(path)).close()
+    running = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), "dbt", "build", "--target-path",
+         "target/dbt_models-0a1b2c3-deadbee"], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "FUNNEL_PARENT_PID": str(os.getpid())})
+    try:
+        assert running.stdout.readline().strip() == "holding"
+        with pytest.raises(WarehouseLocked, match=f"is locked: PID {running.pid} "):
+            open_writer(path, {})
+        assert running.poll() is None
+    finally:
+        running.kill()
+        running.wait()
