@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.processes import RunInProgress, exclusive_run
 from orchestration.settings import PROJECT_ROOT, Settings
 
 
@@ -100,7 +101,7 @@ def run(landing, warehouse, demo_leads, full_refresh) -> None:
     try:
         summary = run_pipeline(settings, demo_leads_if_empty=demo_leads or None,
                                full_refresh=full_refresh, say=_echo_step(time.perf_counter()))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, RunInProgress) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.render())
     if not summary.success:
@@ -122,7 +123,10 @@ def check(warehouse) -> None:
     if not settings.duckdb_path.exists():
         raise click.ClickException(
             f"No warehouse at {settings.duckdb_path}: run `funnel run` (or `make run`) first.")
-    summary = run_job(settings, "audit_publish", say=_echo_step(time.perf_counter()))
+    try:
+        summary = run_job(settings, "audit_publish", say=_echo_step(time.perf_counter()))
+    except RunInProgress as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(summary.render())
     if not summary.success:
         sys.exit(1)
@@ -312,10 +316,19 @@ def dbt(dbt_args) -> None:
     except DefinitionsError as exc:
         raise click.ClickException(str(exc)) from exc
     args = [dbt_executable(owned=False), *dbt_args]
-    if dbt_args and dbt_args[0] not in ("deps", "clean", "debug", "--version", "--help", "-h"):
+    command = dbt_args[0] if dbt_args else ""
+    if command and command not in ("deps", "clean", "debug", "--version", "--help", "-h"):
         args += ["--vars", vars_json]
     os.chdir(DBT_PROJECT_DIR)
     os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
+    if command in ("build", "run", "test", "seed", "snapshot", "run-operation", "show",
+                   "compile", "retry", "source"):  # the commands that open the warehouse
+        settings = Settings.from_env()
+        try:  # dbt inherits the run lock: no pipeline run starts while it writes
+            with exclusive_run(settings.duckdb_path, inherit=True):
+                os.execv(args[0], args)
+        except RunInProgress as exc:
+            raise click.ClickException(str(exc)) from exc
     os.execv(args[0], args)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files, ignored_landing_entries
+from orchestration.processes import exclusive_run
 from orchestration.reporting.data import ReportError
 from orchestration.reporting.weeks import last_complete_week, week_label, week_start
 from orchestration.settings import Settings, connect_read_only
@@ -203,6 +204,12 @@ def run_pipeline(
     full_refresh: bool = False,
     say: Callable[[str], None] = print,
 ) -> RunSummary:
+    with exclusive_run(settings.duckdb_path):
+        return _run_pipeline(settings, demo_leads_if_empty, seed, full_refresh, say)
+
+
+def _run_pipeline(settings: Settings, demo_leads_if_empty: int | None, seed: int,
+                  full_refresh: bool, say: Callable[[str], None]) -> RunSummary:
     start = time.perf_counter()
     demo = False
     if demo_leads_if_empty and landing_is_empty(settings):
@@ -304,6 +311,12 @@ def run_job(settings: Settings, job_name: str, *, say: Callable[[str], None] = p
             start: float | None = None, demo: bool = False,
             full_refresh: bool = False) -> RunSummary:
     """Execute one job of the code location in-process and summarise the warehouse after it."""
+    with exclusive_run(settings.duckdb_path):
+        return _run_job(settings, job_name, say, start, demo, full_refresh)
+
+
+def _run_job(settings: Settings, job_name: str, say: Callable[[str], None],
+             start: float | None, demo: bool, full_refresh: bool) -> RunSummary:
     from orchestration.definitions import build_definitions
 
     start = start if start is not None else time.perf_counter()

@@ -1,5 +1,5 @@
-"""Processes a run depends on: the dbt child that must die with its run, and whoever holds a
-DuckDB file's lock.
+"""Processes a run depends on: the dbt child that must die with its run, whoever holds a
+DuckDB file's lock, and the one run at a time that may write a warehouse.
 
 - `funnel-dbt` (the console script `dbt_child`) is how the pipeline starts dbt: it asks Linux
   to send it SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), then becomes
@@ -9,16 +9,24 @@ DuckDB file's lock.
   dbt left by a dead pipeline run (an earlier version's, or one started elsewhere) is
   stopped safely (DuckDB rolls back what it had not committed); any other holder is named,
   with its command line, in the error the run reports.
+- A run holds the warehouse's run lock (`<warehouse>.run.lock`, an flock the system releases
+  when the process dies, whatever killed it) from start to end, so a second run fails at once
+  naming the first, before it opens the warehouse between two of the first run's steps and
+  makes the next one fail. Steps of runs launched by Dagster check it before opening.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOCK_ERROR = re.compile(r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held '
@@ -148,3 +156,65 @@ def dbt_child() -> None:
             sys.exit("funnel-dbt: the run that started dbt is gone; not starting it")
     dbt = Path(sys.executable).parent / "dbt"
     os.execv(str(dbt), [str(dbt), *sys.argv[1:]])
+
+
+class RunInProgress(RuntimeError):
+    """Another run (or `funnel dbt`) is writing the warehouse; the message names it."""
+
+
+_HELD: dict[str, int] = {}  # run locks this process holds: lock file -> descriptor
+
+
+def run_lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".run.lock")
+
+
+@contextmanager
+def exclusive_run(warehouse: Path, *, inherit: bool = False) -> Iterator[None]:
+    """Hold the warehouse's run lock, or raise RunInProgress naming who holds it. Nested use in
+    one process is free. `inherit`: the lock passes to a program this process execs."""
+    path = run_lock_path(warehouse)
+    key = str(path.resolve())
+    if key in _HELD:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunInProgress(_busy_message(warehouse, path)) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, (f"PID {os.getpid()} ({shorten(command_line(os.getpid()))}), started "
+                  f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC").encode())
+    os.set_inheritable(fd, inherit)
+    _HELD[key] = fd
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        os.close(fd)  # releases the lock
+
+
+def check_no_other_run(warehouse: Path) -> None:
+    """Raise RunInProgress when another process holds the warehouse's run lock."""
+    path = run_lock_path(warehouse)
+    if str(path.resolve()) in _HELD or not path.exists():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunInProgress(_busy_message(warehouse, path)) from None
+    finally:
+        os.close(fd)  # a shared lock taken to look is released with it
+
+
+def _busy_message(warehouse: Path, path: Path) -> str:
+    try:
+        holder = path.read_text().strip() or "a process"
+    except OSError:
+        holder = "a process"
+    return (f"another run is writing the warehouse {warehouse}: {holder}. One run at a time "
+            "writes a warehouse; wait for it to finish (it holds " + path.name + ")")

@@ -27,6 +27,7 @@ from orchestration.defs.resources import WarehouseLocked, open_writer
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.pipeline import run_pipeline
+from orchestration.processes import RunInProgress
 from orchestration.settings import PROJECT_ROOT
 from tests.conftest import settings_at
 
@@ -392,3 +393,45 @@ def test_the_dbt_of_a_run_still_going_is_named_never_stopped(tmp_path):
     finally:
         running.kill()
         running.wait()
+
+
+def test_a_second_run_while_one_is_going_stops_at_once_and_the_first_succeeds(base, tmp_path):
+    """Two runs at once: the second would open the warehouse between the first's steps and make
+    them fail. It stops before touching it, naming the first; the first is not disturbed."""
+    settings = copy_of(base, tmp_path)
+    first = cli_run(settings)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(first.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not any("crm_activities: reading" in line for line in list(lines)):
+        assert first.poll() is None and time.monotonic() < deadline, "".join(lines[-30:])
+        time.sleep(0.02)
+    for _ in range(20):  # again and again while the first runs
+        with pytest.raises(RunInProgress, match=f"PID {first.pid} "):
+            run_pipeline(settings, say=lambda _m: None)
+    assert first.wait(timeout=300) == 0, "".join(lines[-40:])
+    reader.join(timeout=10)
+    assert "Run succeeded" in "".join(lines)
+    assert run_pipeline(settings, say=lambda _m: None).success  # the lock went with the run
+
+
+def test_the_run_lock_is_released_when_its_holder_is_killed(tmp_path):
+    warehouse = tmp_path / "funnel.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from orchestration.processes import exclusive_run\n"
+         "with exclusive_run(Path(sys.argv[1])):\n    print('holding', flush=True); "
+         "time.sleep(600)", str(warehouse)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(RunInProgress, match=f"PID {holder.pid} "):
+            processes.check_no_other_run(warehouse)
+        with pytest.raises(RunInProgress), processes.exclusive_run(warehouse):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    processes.check_no_other_run(warehouse)
+    with processes.exclusive_run(warehouse), processes.exclusive_run(warehouse):
+        pass  # nested in one process

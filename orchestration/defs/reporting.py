@@ -65,13 +65,14 @@ def build_report_asset(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetsDe
 
 
 def weekly_report_job():
-    from orchestration.defs.jobs import audit_selection
+    from orchestration.defs.jobs import WRITES_WAREHOUSE, audit_selection
 
     return dg.define_asset_job(
         "weekly_report",
         selection=audit_selection(SERVING_ASSET_KEY) | dg.AssetSelection.assets(REPORT_ASSET_KEY),
         description="Audit the warehouse (every guard and dbt data test), publish it when the "
                     "blocking checks pass, then build the week's report from the published file.",
+        tags=WRITES_WAREHOUSE,
     )
 
 

@@ -64,8 +64,9 @@ def open_writer(path: Path, config: dict) -> duckdb.DuckDBPyConnection:
     (it would hold the lock forever); any other holder is named, with what to do."""
     import logging
 
-    from orchestration.processes import lock_holder, stop
+    from orchestration.processes import check_no_other_run, lock_holder, stop
 
+    check_no_other_run(path)
     try:
         return duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
