@@ -101,7 +101,7 @@ def run(landing, warehouse, demo_leads, full_refresh) -> None:
     try:
         summary = run_pipeline(settings, demo_leads_if_empty=demo_leads or None,
                                full_refresh=full_refresh, say=_echo_step(time.perf_counter()))
-    except (FileNotFoundError, RunInProgress) as exc:
+    except (OSError, RunInProgress) as exc:  # no data, another run, a folder not writable
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.render())
     if not summary.success:
@@ -125,7 +125,7 @@ def check(warehouse) -> None:
             f"No warehouse at {settings.duckdb_path}: run `funnel run` (or `make run`) first.")
     try:
         summary = run_job(settings, "audit_publish", say=_echo_step(time.perf_counter()))
-    except RunInProgress as exc:
+    except (OSError, RunInProgress) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(summary.render())
     if not summary.success:

@@ -178,8 +178,12 @@ def exclusive_run(warehouse: Path, *, inherit: bool = False) -> Iterator[None]:
     if key in _HELD:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write the warehouse's folder ({exc.strerror}); a "
+                        "run writes its run lock beside the warehouse", str(path)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

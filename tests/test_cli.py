@@ -42,6 +42,17 @@ def test_run_with_an_empty_landing_folder_says_there_is_no_data(tmp_path):
     assert "funnel demo" in result.output and "funnel import" in result.output
 
 
+def test_run_into_a_folder_it_cannot_write_names_it_without_a_traceback(tmp_path):
+    (tmp_path / "landing" / "crm_leads").mkdir(parents=True)
+    (tmp_path / "not_a_folder").write_text("a file where the warehouse folder should be")
+    result = CliRunner().invoke(main, ["run", "--landing", str(tmp_path / "landing"),
+                                       "--warehouse", str(tmp_path / "not_a_folder" / "w.duckdb"),
+                                       "--demo-leads", "0"])
+    assert result.exit_code == 1
+    assert "cannot write the warehouse's folder" in result.output
+    assert str(tmp_path / "not_a_folder") in result.output and "Traceback" not in result.output
+
+
 def test_a_failed_import_exits_non_zero_and_does_not_say_next_run(tmp_path):
     junk = tmp_path / "junk.csv"
     junk.write_text("foo,bar\n1,2\n")
