@@ -217,43 +217,62 @@ def test_the_documented_reader_pattern_sees_a_new_publish(base, tmp_path):
 
 HAMMER = """
 import duckdb, os, sys
-path, stop = sys.argv[1], sys.argv[2]
-while not os.path.exists(stop):
-    try:
-        con = duckdb.connect()
-        con.execute(f"attach '{path}' as s (read_only)")
-        row = con.execute(\"\"\"select (select run_id from s.audit.publish_log),
-                                       (select count(*) from s.marts.dim_leads),
-                                       (select sum(leads) from s.marts.fct_funnel_summary_weekly)
-                            \"\"\").fetchone()
-        con.close()
-        print(*row, sep="|", flush=True)
-    except Exception as exc:  # a half-written or missing file would show here
-        print("ERROR", type(exc).__name__, str(exc).splitlines()[0], sep="|", flush=True)
+path, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(out, "w") as answers:  # a file, not a pipe: a full pipe would stall the reader
+    while not os.path.exists(stop):
+        try:
+            con = duckdb.connect()
+            con.execute(f"attach '{path}' as s (read_only)")
+            row = con.execute(\"\"\"select (select run_id from s.audit.publish_log),
+                                           (select count(*) from s.marts.dim_leads),
+                                           (select sum(leads) from s.marts.fct_funnel_summary_weekly)
+                                \"\"\").fetchone()
+            con.close()
+            print(*row, sep="|", file=answers, flush=True)
+        except Exception as exc:  # a half-written or missing file would show here
+            print("ERROR", type(exc).__name__, str(exc).splitlines()[0], sep="|",
+                  file=answers, flush=True)
 """
+
+
+def _lines(path: Path) -> list[str]:
+    """The reader's complete answers so far (a line being written is left out)."""
+    text = path.read_text() if path.exists() else ""
+    return text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+
+
+def _wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_readers_querying_during_a_publish_see_the_old_file_or_the_new_one(base, tmp_path):
     """A reader querying the serving file in a loop while a run publishes: every query
     succeeds, and each sees one whole publish - its run, its leads, its weekly sums."""
     settings = copy_of(base, tmp_path)
-    stop = tmp_path / "stop"
+    stop, out = tmp_path / "stop", tmp_path / "answers.txt"
     reader = subprocess.Popen([sys.executable, "-c", HAMMER, str(settings.serving_path),
-                               str(stop)], stdout=subprocess.PIPE, text=True)
+                               str(stop), str(out)])
     try:
-        first = reader.stdout.readline().strip()
+        assert _wait_for(lambda: _lines(out), 60), "the reader never answered"
+        before = _lines(out)[0].split("|")[0]
         summary = run_pipeline(settings, say=lambda _m: None)
-        time.sleep(1)  # a few queries of the new file
+        # the reader goes on until it has answered from the new file a few times
+        assert _wait_for(lambda: sum(not a.startswith(before) for a in _lines(out)) >= 5, 60)
     finally:
         stop.touch()
-        rest, _ = reader.communicate(timeout=60)
+        reader.wait(timeout=60)
     assert summary.success and summary.published_to, summary.failures
-    answers = [first, *rest.splitlines()]
+    answers = _lines(out)
     assert not [a for a in answers if a.startswith("ERROR")]
     seen = {tuple(a.split("|")) for a in answers}
     assert len(seen) == 2, seen  # the file before, the file after: nothing in between
     assert all(leads == weekly for _run, leads, weekly in seen)
-    assert len(answers) > 50
+    print(f"{len(answers)} reader queries during the run, {len(seen)} states seen")
 
 
 def test_a_truncated_serving_file_and_leftover_temporary_files_are_mended(base, tmp_path):
