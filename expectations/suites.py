@@ -9,12 +9,14 @@ top repeated keys for the 30 M activities (each probe says which).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from orchestration.funnel_definitions import FunnelDefinitions
-from orchestration.ingest.contract import EXTRACTS, Extract
+if TYPE_CHECKING:  # types only: the orchestration passes both in (it imports this package)
+    from orchestration.funnel_definitions import FunnelDefinitions
+    from orchestration.ingest.contract import Extract
 
 Kind = Literal["contract", "definition", "reconciliation", "drift"]
 
@@ -441,22 +443,24 @@ def _definition_guards(d: FunnelDefinitions, ledger_lead_bounds: tuple[str, ...]
     return guards
 
 
-def build_guards(d: FunnelDefinitions, fx_currencies: set[str] | None = None,
+def build_guards(d: FunnelDefinitions, extracts: Mapping[str, Extract],
+                 fx_currencies: set[str] | None = None,
                  now: datetime | None = None, history_loads: set[str] = frozenset(),
                  ledger_lead_bounds: tuple[str, ...] = (), version: str = "") -> list[Guard]:
-    """Every guard, parameterised by the definitions and the currencies fx_rates carries
-    (with the reporting currency, the only ones amounts can be converted from).
+    """Every guard, parameterised by the definitions, the extract contract (`extracts`, by
+    name) and the currencies fx_rates carries (with the reporting currency, the only ones
+    amounts can be converted from).
     `history_loads`: extracts whose latest load wrote most of their table;
     `ledger_lead_bounds`: where the ledger guard splits the leads (see ledger_lead_bounds);
     `version`: the definitions file's version, which the warehouse must have been built with."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     currencies = {d.reporting.currency, *(fx_currencies or ())}
     guards = [_contract_guard(e, d, now, currencies, e.name in history_loads)
-              for e in EXTRACTS.values()]
+              for e in extracts.values()]
     return guards + _definition_guards(d, ledger_lead_bounds, version)
 
 
-def history_loads(con) -> set[str]:
+def history_loads(con, extracts: Mapping[str, Extract]) -> set[str]:
     """Extracts whose latest load wrote more than half of their raw table's rows."""
     if not con.execute("select count(*) from information_schema.tables where table_schema = "
                        "'raw' and table_name = 'load_log'").fetchone()[0]:
@@ -469,7 +473,7 @@ def history_loads(con) -> set[str]:
     present = {t for (t,) in con.execute(
         "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
     return {extract for extract, rows in written
-            if extract in EXTRACTS and extract in present and rows
+            if extract in extracts and extract in present and rows
             and 2 * rows > con.execute(f"select count(*) from raw.{extract}").fetchone()[0]}
 
 
@@ -499,10 +503,3 @@ def ledger_lead_bounds(con) -> tuple[str, ...]:
                 select lead_id from marts.dim_leads using sample reservoir(200000 rows)
                 repeatable (7))""").fetchone()
     return tuple(dict.fromkeys(b for b in bounds if b is not None))
-
-
-def guard_names() -> list[str]:
-    """Names of all guards, known without a warehouse (for building the Dagster checks)."""
-    from orchestration.funnel_definitions import definitions_version, load_definitions
-
-    return [g.name for g in build_guards(load_definitions(), version=definitions_version())]

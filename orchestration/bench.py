@@ -21,7 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, connect_read_only
+from orchestration.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+from orchestration.settings import Settings, connect_read_only
 
 
 @dataclass
@@ -314,7 +315,7 @@ def generate_in_subprocess(leads: int, seed: int, landing: Path, file_format: st
 def _run_results_since(since: float) -> list[dict]:
     """The run_results of the dbt builds written since `since`, oldest first: one, or two when
     the asset built again on one thread what ran out of memory (transform.py)."""
-    from orchestration.defs.transform import dbt_project, target_dir
+    from orchestration.transform.project import dbt_project, target_dir
 
     files = sorted((p for p in target_dir(dbt_project()).rglob("run_results.json")
                     if p.stat().st_mtime >= since), key=lambda p: p.stat().st_mtime)
@@ -337,7 +338,7 @@ def _run_steps(instance, run_started: float, rows: dict[str, int],
                memory: PeakMemory | None = None) -> list[Step]:
     """Per-step wall times (and memory peaks) of the Dagster runs started since `run_started`
     (ELT, then report)."""
-    from expectations.suites import guard_names
+    from orchestration.defs.quality import guard_names
 
     guards = guard_names()
     steps = []
@@ -364,7 +365,7 @@ def _run_steps(instance, run_started: float, rows: dict[str, int],
 
 def _dbt_steps(run_started: float, rows: dict[str, int],
                memory: PeakMemory | None = None) -> list[Step]:
-    from orchestration.defs.transform import latest_results
+    from orchestration.transform.commands import latest_results
 
     attempts = _run_results_since(run_started)
     if not attempts:
@@ -406,7 +407,7 @@ def _note_outcome(result: BenchResult, run: str, summary) -> None:
 
 
 def _timed_run(settings: Settings, say: Callable[[str], None], memory: PeakMemory | None = None):
-    from orchestration.pipeline import dagster_instance, run_pipeline
+    from orchestration.in_process import dagster_instance, run_pipeline
 
     run_started = time.time()
     start = time.perf_counter()
@@ -423,15 +424,15 @@ def fixed_costs(settings: Settings, nodata_seconds: float, nodata_steps: list[St
     import subprocess
     import sys
 
-    from orchestration.defs.transform import dbt_executable
     from orchestration.funnel_definitions import dbt_vars_arg
+    from orchestration.transform.project import dbt_executable
 
     env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path),
            "LANDING_DIR": str(settings.landing_dir)}
     probe = ("import time; t = time.perf_counter(); "
-             "import dagster, dagster_dbt, orchestration.pipeline, orchestration.definitions; "
+             "import dagster, dagster_dbt, orchestration.in_process, orchestration.code_location; "
              "i = time.perf_counter() - t; t = time.perf_counter(); "
-             "orchestration.definitions.build_definitions(); "
+             "orchestration.code_location.build_definitions(); "
              "print(i, time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
                          cwd=PROJECT_ROOT, check=True).stdout.split()

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
+from orchestration.paths import PROJECT_ROOT
 from orchestration.processes import RunInProgress, exclusive_run
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import Settings
 
 
 def _echo_step(start: float):
@@ -91,7 +92,7 @@ def run(landing, warehouse, demo_leads, full_refresh) -> None:
     """Run the whole pipeline in-process (ingest -> dbt -> checks -> publish -> the report of
     the last complete week) and print a summary. Daily runs are incremental: only leads with
     new rows are rescored."""
-    from orchestration.pipeline import run_pipeline
+    from orchestration.in_process import run_pipeline
 
     if landing:
         os.environ["LANDING_DIR"] = str(landing.resolve())
@@ -115,7 +116,7 @@ def check(warehouse) -> None:
     """Run every check of a full run - the guards, dbt's data tests and reconciliations - on
     the warehouse as it is (nothing is loaded or built); publish the serving file if the
     blocking ones pass. Exits non-zero when a blocking check fails."""
-    from orchestration.pipeline import run_job
+    from orchestration.in_process import run_job
 
     if warehouse:
         os.environ["DUCKDB_PATH"] = str(warehouse.resolve())
@@ -142,7 +143,7 @@ def check(warehouse) -> None:
 def report(week, out) -> None:
     """Build the weekly funnel report of one ISO week from the published serving file:
     self-contained HTML with charts, a Markdown summary and the KPI table as CSV."""
-    from orchestration.pipeline import default_report_week, run_report
+    from orchestration.in_process import default_report_week, run_report
     from orchestration.reporting.data import ReportError
     from orchestration.reporting.weeks import WeekError, week_start
 
@@ -249,10 +250,10 @@ def import_(preset, extract, map_file, landing, files) -> None:
 
     Example: funnel import --preset hubspot --extract crm_leads contacts.csv
     """
-    from orchestration.imports.importer import import_file
-    from orchestration.imports.mapping import MappingError, load_mapping_file, merge, parse
-    from orchestration.imports.presets import preset_mapping
-    from orchestration.imports.reading import ReadError
+    from orchestration.vendor_exports.importer import import_file
+    from orchestration.vendor_exports.mapping import MappingError, load_mapping_file, merge, parse
+    from orchestration.vendor_exports.presets import preset_mapping
+    from orchestration.vendor_exports.reading import ReadError
 
     landing = (landing or Settings.from_env().landing_dir).resolve()
     try:
@@ -306,9 +307,10 @@ def dbt(dbt_args) -> None:
 
     Example: funnel dbt build --select marts
     """
-    from orchestration.defs.transform import dbt_executable
     from orchestration.funnel_definitions import DefinitionsError, dbt_vars_arg
-    from orchestration.settings import DBT_PROJECT_DIR, export_for_dbt
+    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.settings import export_for_dbt
+    from orchestration.transform.project import dbt_executable
 
     export_for_dbt(Settings.from_env())
     try:

@@ -11,12 +11,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.paths import DBT_PROJECT_DIR
 
 DEFAULT_DEFINITIONS_PATH = DBT_PROJECT_DIR / "definitions" / "funnel.yml"
 
@@ -82,7 +82,8 @@ class ChannelRule(_Strict):
             raise ValueError(f"channel rule for {self.group!r} has no condition")
         return self
 
-    CONDITIONS: tuple[str, ...] = (
+    # the fields a rule may test (def_channel_rules reads every one a rule sets)
+    CONDITIONS: ClassVar[tuple[str, ...]] = (
         "lead_source", "utm_source", "utm_medium", "utm_campaign", "acquisition_mode")
 
 
@@ -368,14 +369,19 @@ def definitions_version(path: Path | str | None = None) -> str:
 
 
 def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
-    """What dbt receives: the validated definitions, flattened where SQL wants rows."""
+    """What dbt receives: the validated definitions (`funnel`), flattened where SQL wants
+    rows, and the key of each extract (`extract_keys`, from the extract contract: the staging
+    models' unique keys)."""
+    from orchestration.ingest.contract import EXTRACTS
+
     defs = load_definitions(path)
     data = defs.model_dump(mode="json")
     data["fit_rules"] = defs.resolved_fit_rules()
     channels = defs.channels
     data["channels"]["labels"] = {g: channels.label(g) for g in
                                   [*channels.groups, channels.unattributed_spend_group]}
-    return {"funnel": data, "definitions_version": definitions_version(path)}
+    return {"funnel": data, "definitions_version": definitions_version(path),
+            "extract_keys": {name: list(e.key) for name, e in EXTRACTS.items()}}
 
 
 def dbt_vars_arg(path: Path | str | None = None) -> str:

@@ -39,9 +39,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.incremental import LEAD_SOURCES, raw_tables
 from orchestration.processes import lock_holder
 from orchestration.settings import connect_snapshot
+from orchestration.transform.build_state import LEAD_SOURCES, raw_tables
 
 SERVED_SCHEMAS = ("marts", "definitions")
 

@@ -7,11 +7,13 @@ writer points at one DuckDB file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+from orchestration.funnel_definitions import load_definitions
+
 
 def _path_from_env(name: str, default: str) -> Path:
     raw = os.environ.get(name) or default
@@ -97,10 +99,17 @@ class Settings:
         return {"memory_limit": memory_limit_or_default(self.memory_limit),
                 "temp_directory": str(temp)}
 
+    def dbt_environment(self) -> dict[str, str]:
+        """What dbt's profiles.yml reads (it has no defaults of its own): the warehouse, as an
+        absolute path (dbt-duckdb resolves a relative one against profiles.yml), its memory
+        limit and spill folder."""
+        config = self.duckdb_config
+        return {"DUCKDB_PATH": str(self.duckdb_path),
+                "DUCKDB_MEMORY_LIMIT": config["memory_limit"],
+                "DUCKDB_TEMP_DIR": config["temp_directory"]}
+
     @classmethod
     def from_env(cls) -> Settings:
-        from orchestration.funnel_definitions import load_definitions
-
         # What means "no value", and how far in the future a row may be dated, are business
         # definitions: they live in the definitions file.
         definitions = load_definitions()
@@ -121,8 +130,21 @@ class Settings:
 
 
 def export_for_dbt(settings: Settings) -> None:
-    """dbt-duckdb resolves a relative path against profiles.yml: always hand it an absolute one."""
-    os.environ["DUCKDB_PATH"] = str(settings.duckdb_path)
-    config = settings.duckdb_config
-    os.environ["DUCKDB_MEMORY_LIMIT"] = config["memory_limit"]
-    os.environ["DUCKDB_TEMP_DIR"] = config["temp_directory"]
+    """For a command that hands over to dbt (`funnel dbt`, `funnel ui`): its environment."""
+    os.environ.update(settings.dbt_environment())
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with `values` for the block and as it was after: dagster-dbt starts dbt with
+    this process's environment, and loading the code location must change nothing."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

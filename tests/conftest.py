@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
 def isolated_dagster_home(tmp_path_factory):
     """Test runs (some fail on purpose) go to a throwaway Dagster instance, never into the
     run history of the developer's dagster_home/ that `make test` exports."""
-    from orchestration.settings import PROJECT_ROOT
+    from orchestration.paths import PROJECT_ROOT
 
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
@@ -106,7 +106,7 @@ def published_demo(tmp_path_factory):
     """One full `funnel run` on 2,000 demo leads: warehouse, serving file and the report of the
     last complete week. Shared by the quality and report tests; treat it as read-only."""
     from orchestration.demo.generator import DemoConfig, generate
-    from orchestration.pipeline import run_pipeline
+    from orchestration.in_process import run_pipeline
 
     root = tmp_path_factory.mktemp("published_demo")
     settings = settings_at(root)

@@ -9,7 +9,7 @@ import textwrap
 import time
 
 from orchestration.defs.resources import WAREHOUSE_POOL
-from orchestration.settings import PROJECT_ROOT
+from orchestration.paths import PROJECT_ROOT
 
 JOB = textwrap.dedent(f"""
     import sys, time
@@ -28,7 +28,7 @@ JOB = textwrap.dedent(f"""
 def test_a_killed_run_is_failed_and_frees_its_pool_slot(tmp_path, monkeypatch):
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from orchestration.pipeline import release_abandoned_runs
+    from orchestration.in_process import release_abandoned_runs
 
     home = tmp_path / "dagster_home"
     home.mkdir()

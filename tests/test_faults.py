@@ -26,9 +26,9 @@ from orchestration import processes
 from orchestration.defs.resources import WarehouseLocked, open_writer
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
-from orchestration.pipeline import run_pipeline
+from orchestration.in_process import run_pipeline
+from orchestration.paths import PROJECT_ROOT
 from orchestration.processes import RunInProgress
-from orchestration.settings import PROJECT_ROOT
 from tests.conftest import settings_at
 
 pytestmark = pytest.mark.slow(seconds=330)  # runs the pipeline a dozen times

@@ -28,11 +28,16 @@ def test_the_masks_spell_out_exactly_the_rules_each_lead_matched(tmp_path):
                for n in range(40)}
     matched["lead_last_bits"] = {"rule_061", "rule_062", "rule_123", "rule_124", "rule_129"}
     values = ", ".join(f"('{lead}', '{rule}')" for lead, rules in matched.items() for rule in rules)
-    code = ("select lead_id, {{ matched_fit_rules_label('m') }} as label from ("
+    code = ("-- depends_on: {{ ref('def_fit_rules') }}\n"
+            "select lead_id, {{ matched_fit_rules_label('m') }} as label from ("
             "select lead_id {{ fit_rule_mask_aggregates('rule_id') }} "
             f"from (values {values}) as matches(lead_id, rule_id) group by lead_id) as m")
     env = {**os.environ, "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
            "FUNNEL_DEFINITIONS": str(variant)}
+    rules = subprocess.run(  # the macros read the rule ids from the definitions layer's table
+        [sys.executable, "-m", "orchestration.cli", "dbt", "run", "--quiet", "--select",
+         "def_fit_rules"], env=env, capture_output=True, text=True, timeout=300)
+    assert rules.returncode == 0, rules.stdout[-2000:] + rules.stderr[-2000:]
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "dbt", "compile", "--quiet", "--inline", code],
         env=env, capture_output=True, text=True, timeout=300)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.pipeline import run_pipeline
+from orchestration.in_process import run_pipeline
 from orchestration.settings import Settings
 
 pytestmark = pytest.mark.slow(seconds=120)  # runs the pipeline; orders the parallel workers

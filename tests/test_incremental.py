@@ -19,11 +19,11 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from orchestration import incremental
-from orchestration.defs.transform import dbt_project, target_dir
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
-from orchestration.pipeline import run_pipeline
+from orchestration.in_process import run_pipeline
+from orchestration.transform import build_state
+from orchestration.transform.project import dbt_project, target_dir
 from tests.conftest import settings_at
 
 pytestmark = pytest.mark.slow(seconds=370)  # runs the pipeline; orders the parallel workers
@@ -421,27 +421,27 @@ def test_nothing_new_needs_the_same_data_code_and_a_publish_after_the_build():
     built, published = datetime(2026, 11, 2, 6), datetime(2026, 11, 2, 6, 5)
     dbt_started = datetime(2026, 11, 2, 5, 50)  # the whole build's own dbt command
     last = ("abc", datetime(2026, 11, 2, 5), built)
-    assert incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, dbt_started)
-    assert not incremental.nothing_new(last, "def", datetime(2026, 11, 2, 5), published,
+    assert build_state.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, dbt_started)
+    assert not build_state.nothing_new(last, "def", datetime(2026, 11, 2, 5), published,
                                        dbt_started)
-    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 7), published,
+    assert not build_state.nothing_new(last, "abc", datetime(2026, 11, 2, 7), published,
                                        dbt_started)
-    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5),
+    assert not build_state.nothing_new(last, "abc", datetime(2026, 11, 2, 5),
                                        datetime(2026, 11, 2, 5, 59), dbt_started)  # never published
-    assert not incremental.nothing_new(None, "abc", datetime(2026, 11, 2, 5), published,
+    assert not build_state.nothing_new(None, "abc", datetime(2026, 11, 2, 5), published,
                                        dbt_started)
     # a `funnel dbt build` after the whole build (say with other definitions) changed the marts
-    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published,
+    assert not build_state.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published,
                                        datetime(2026, 11, 2, 6, 10))
-    assert not incremental.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, None)
+    assert not build_state.nothing_new(last, "abc", datetime(2026, 11, 2, 5), published, None)
 
 
 def test_a_changed_definition_forces_a_full_refresh():
     recorded = {"int_activities_scored": "abc", "int_lead_mql_episodes": "abc"}
     models = list(recorded)
-    assert incremental.needs_full_refresh(recorded, models, "abc") == []
-    assert incremental.needs_full_refresh(recorded, models, "def") == models
-    assert incremental.needs_full_refresh({}, models, "abc") == models
+    assert build_state.needs_full_refresh(recorded, models, "abc") == []
+    assert build_state.needs_full_refresh(recorded, models, "def") == models
+    assert build_state.needs_full_refresh({}, models, "abc") == models
 
 
 def _dbt_test_failures(warehouse, test_name: str) -> dict[str, int]:
@@ -552,6 +552,6 @@ def test_a_model_whose_test_failed_is_not_recorded_as_built():
                {"unique_id": "test.p.unique_a_id", "status": "fail"},
                {"unique_id": "test.p.not_null_b_id", "status": "pass"},
                {"unique_id": "test.p.assert_totals", "status": "error"}]
-    assert incremental.models_with_failed_tests(results, manifest) == {"model.p.a"}
+    assert build_state.models_with_failed_tests(results, manifest) == {"model.p.a"}
     results[1]["status"] = "warn"  # a warning does not hold the build back
-    assert incremental.models_with_failed_tests(results, manifest) == set()
+    assert build_state.models_with_failed_tests(results, manifest) == set()

@@ -1,7 +1,7 @@
 """Numbers that cannot silently disagree: one definitions version per build on every path, SLA
 as of the data's cut-off, one calendar, no zero that means "unknown", money to the cent and
 rebuilds identical to the bit. The audit that re-tests the marts is in
-tests/quality/test_guards.py; CRM stages kept in order in tests/imports/test_real_exports.py.
+tests/quality/test_guards.py; CRM stages kept in order in tests/vendor_exports/test_real_exports.py.
 """
 
 import os
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from orchestration.funnel_definitions import definitions_path, definitions_version
-from orchestration.pipeline import default_report_week, run_pipeline
+from orchestration.in_process import default_report_week, run_pipeline
 from tests.conftest import settings_at
 
 pytestmark = pytest.mark.slow(seconds=150)  # runs dbt and the pipeline; orders the workers
@@ -101,7 +101,7 @@ def test_the_audit_refuses_to_publish_a_warehouse_built_with_other_definitions(
         published_demo, tmp_path, monkeypatch):
     """`funnel check` with an edited definitions file and no rebuild: nothing is published, and
     the summary says what to run."""
-    from orchestration.pipeline import run_job
+    from orchestration.in_process import run_job
 
     settings = copy_of(published_demo, tmp_path)
     served = settings.serving_path.read_bytes()

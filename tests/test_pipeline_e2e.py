@@ -6,8 +6,8 @@ import duckdb
 import pytest
 
 from orchestration.demo.generator import DemoConfig, generate
+from orchestration.in_process import run_pipeline
 from orchestration.ingest.contract import EXTRACTS
-from orchestration.pipeline import run_pipeline
 from orchestration.settings import Settings
 from tests.conftest import PLACEHOLDERS
 
@@ -93,7 +93,7 @@ STARVED_SUBSET = ("stg_crm__activities", "int_activities_scored", "int_score_led
 
 def _starved_subset_job(settings):
     """The elt job of `settings` and the asset keys of STARVED_SUBSET."""
-    from orchestration.definitions import build_definitions
+    from orchestration.code_location import build_definitions
 
     job = build_definitions(settings).resolve_job_def("elt")
     keys = [k for k in job.asset_layer.executable_asset_keys if k.path[-1] in STARVED_SUBSET]

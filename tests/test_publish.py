@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from orchestration.incremental import STATE_DDL
 from orchestration.publish import publish_serving
+from orchestration.transform.build_state import STATE_DDL
 
 T0 = datetime(2026, 11, 20, 6)
 

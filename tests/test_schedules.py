@@ -64,7 +64,7 @@ def test_the_daily_schedule_runs_the_elt_job_at_six_in_the_reporting_zone():
 
 
 def report_schedule(tmp_path):
-    from orchestration.definitions import build_definitions
+    from orchestration.code_location import build_definitions
     from tests.conftest import make_settings
 
     defs = build_definitions(make_settings(tmp_path))

@@ -9,7 +9,7 @@ import yaml
 
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.funnel_definitions import DEFAULT_DEFINITIONS_PATH, load_definitions
-from orchestration.pipeline import run_pipeline
+from orchestration.in_process import run_pipeline
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow(seconds=145)  # runs the pipeline; orders the parallel workers
@@ -166,7 +166,7 @@ def test_every_column_of_every_model_is_documented(warehouse):
     """BI users read the docs: each table column has a description, and no doc is stale."""
     import json
 
-    from orchestration.defs.transform import dbt_project
+    from orchestration.transform.project import dbt_project
 
     _, settings = warehouse
     manifest = json.loads(dbt_project().manifest_path.read_text())

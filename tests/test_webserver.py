@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT
+from orchestration.paths import PROJECT_ROOT
 from tests.conftest import make_settings
 
 QUERY = """{
@@ -36,7 +36,7 @@ def graphql(port: int, query: str) -> dict:
 
 
 def test_the_webserver_lists_every_asset_and_check(tmp_path):
-    from orchestration.definitions import build_definitions
+    from orchestration.code_location import build_definitions
 
     settings = make_settings(tmp_path)
     defs = build_definitions(settings)

@@ -76,7 +76,7 @@
 
 {#- on-run-start: the registry, and a record of every dbt invocation that can build models.
     The pipeline skips a run with nothing new only when no dbt command built anything since
-    its last whole-project build (orchestration/incremental.py nothing_new): a `funnel dbt
+    its last whole-project build (orchestration/transform/build_state.py nothing_new): a `funnel dbt
     build` in between leaves the warehouse as the pipeline did not. -#}
 {% macro record_invocation() -%}
     {%- set builds_models = [] -%}

@@ -3,12 +3,18 @@
     (fit_rule_mask_aggregates) and spelled out again (matched_fit_rules_label). At 10 M
     leads a list aggregate spilled past the memory limit: 41 of the model's 58 s. -#}
 
-{#- Each rule id in id order with its mask number and bit value. -#}
+{#- Each rule id in id order with its mask number and bit value. The ids are read from
+    def_fit_rules when the model runs (nothing is needed to parse it): outside
+    models/definitions/ no model reads the definitions var. A caller declares
+    `-- depends_on: {{ ref('def_fit_rules') }}`. -#}
 {% macro fit_rule_bits() -%}
     {%- set bits = [] -%}
-    {%- for id in funnel_definitions().fit_rules | map(attribute='id') | unique | sort -%}
-        {%- do bits.append((id, loop.index0 // 62, 2 ** (loop.index0 % 62))) -%}
-    {%- endfor -%}
+    {%- if execute -%}
+        {%- set ids = run_query("select distinct rule_id from " ~ ref('def_fit_rules')).columns[0].values() -%}
+        {%- for id in ids | sort -%}
+            {%- do bits.append((id, loop.index0 // 62, 2 ** (loop.index0 % 62))) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {{ return(bits) }}
 {%- endmacro %}
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from orchestration.funnel_definitions import FunnelDefinitions
-from orchestration.settings import DBT_PROJECT_DIR, connect_snapshot
+from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.settings import connect_snapshot
 
 # What decides which leads are MQL. A proposal that changes anything else of these needs a
 # rebuild (the scores themselves change); the rest of the file does not touch MQLs.

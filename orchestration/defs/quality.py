@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.ingest.contract import EXTRACTS
 
 SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
 
@@ -29,9 +30,9 @@ def current_guards(con, name: str | None = None):
                          "where table_schema = 'raw' and table_name = 'fx_rates'").fetchone()[0]
     if has_fx:
         fx = {r[0] for r in con.execute("select distinct currency from raw.fx_rates").fetchall()}
-    loads = history_loads(con) if name is None or name.endswith("_contract") else set()
+    loads = history_loads(con, EXTRACTS) if name is None or name.endswith("_contract") else set()
     bounds = ledger_lead_bounds(con) if name in (None, LEDGER_GUARD) else ()
-    return {g.name: g for g in build_guards(load_definitions(), fx, history_loads=loads,
+    return {g.name: g for g in build_guards(load_definitions(), EXTRACTS, fx, history_loads=loads,
                                              ledger_lead_bounds=bounds,
                                              version=definitions_version())}
 
@@ -89,12 +90,21 @@ def _details_table(details: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def guard_checks() -> list[dg.AssetChecksDefinition]:
+def guard_names() -> list[str]:
+    """Names of all guards, known without a warehouse (for building the Dagster checks)."""
+    return [g.name for g in _guards_without_data()]
+
+
+def _guards_without_data():
     from expectations.suites import build_guards
     from orchestration.funnel_definitions import definitions_version, load_definitions
 
+    return build_guards(load_definitions(), EXTRACTS, version=definitions_version())
+
+
+def guard_checks() -> list[dg.AssetChecksDefinition]:
     return [build_guard_check(g.name, g.asset, g.blocking, g.description)
-            for g in build_guards(load_definitions(), version=definitions_version())]
+            for g in _guards_without_data()]
 
 
 def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:

@@ -24,7 +24,7 @@ class WarehouseResource(dg.ConfigurableResource):
     source_timezone: str = "UTC"
     null_placeholders: list[str] = []
     future_tolerance_hours: float = 24
-    memory_limit: str = "4GB"
+    memory_limit: str = ""  # "": the default of orchestration/settings.py
     temp_directory: str = ""
     serving_path: str = ""
 
@@ -41,14 +41,21 @@ class WarehouseResource(dg.ConfigurableResource):
             serving_path=str(settings.serving_path),
         )
 
+    def settings(self) -> Settings:
+        """The settings this resource was made of: their defaults apply to what it leaves empty."""
+        return Settings(duckdb_path=Path(self.duckdb_path), landing_dir=Path(self.landing_dir),
+                        source_timezone=self.source_timezone,
+                        null_placeholders=tuple(self.null_placeholders),
+                        future_tolerance_hours=self.future_tolerance_hours,
+                        memory_limit=self.memory_limit,
+                        temp_dir=Path(self.temp_directory) if self.temp_directory else None,
+                        serving_duckdb_path=Path(self.serving_path) if self.serving_path else None)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection that is always closed, so that dbt can open the file next."""
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": self.memory_limit}
-        if self.temp_directory:
-            config["temp_directory"] = self.temp_directory
-        con = open_writer(Path(self.duckdb_path), config)
+        con = open_writer(Path(self.duckdb_path), self.settings().duckdb_config)
         try:
             yield con
         finally:

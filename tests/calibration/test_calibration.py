@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow(seconds=115)  # runs the pipeline; orders the para
 def default_demo(tmp_path_factory):
     """`funnel run` on the default demo data (20,000 leads, seed 42)."""
     from orchestration.demo.generator import DemoConfig, generate
-    from orchestration.pipeline import run_pipeline
+    from orchestration.in_process import run_pipeline
 
     root = tmp_path_factory.mktemp("default_demo")
     settings = settings_at(root)

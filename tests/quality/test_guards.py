@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from orchestration.defs.quality import current_guards
-from orchestration.pipeline import run_pipeline
+from orchestration.in_process import run_pipeline
+from orchestration.ingest.contract import EXTRACTS
 from tests.conftest import settings_at
 
 pytestmark = pytest.mark.slow(seconds=185)  # runs the pipeline; orders the parallel workers
@@ -231,8 +232,8 @@ def audited_copy(clean, tmp_path):
 
 
 def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_path):
-    from orchestration.definitions import build_definitions
-    from orchestration.pipeline import dagster_instance
+    from orchestration.code_location import build_definitions
+    from orchestration.in_process import dagster_instance
 
     _, settings, _ = clean
     tampered = audited_copy(clean, tmp_path)
@@ -271,8 +272,8 @@ def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, 
     duplicated by hand and an outbound lead given an MQL date are caught and not published;
     the clean warehouse is, and its publish lists as many checks as the full run's (the
     report's data-quality section shows that set)."""
-    from orchestration.definitions import build_definitions
-    from orchestration.pipeline import dagster_instance
+    from orchestration.code_location import build_definitions
+    from orchestration.in_process import dagster_instance
 
     _, settings, summary = clean
     audited = audited_copy(clean, tmp_path)
@@ -358,7 +359,7 @@ def test_a_contract_guard_checks_the_rows_of_the_latest_load_against_the_whole_t
     drop(landing, "crm_leads", "day2.csv", header + "N1,2025-03-02,,inbound\n"
          "N2,2025-03-02,,outbound\n", mtime=2_000)
     load(con, landing, "crm_leads", load_id="day2")
-    guard = next(g for g in build_guards(load_definitions()) if g.name == "crm_leads_contract")
+    guard = next(g for g in build_guards(load_definitions(), EXTRACTS) if g.name == "crm_leads_contract")
     result = run_guard(con, guard)
     assert result.passed
     assert result.details[0]["probe"].startswith("every row of the latest load")
@@ -434,12 +435,12 @@ def test_a_first_load_of_the_activities_is_checked_by_one_aggregate_with_the_sam
     drop(landing, "crm_activities", "history.csv", header + "".join(
         f"A{i},L{i % 7},2025-03-01 10:00:00,page_view\n" for i in range(40)), mtime=1_000)
     load(con, landing, "crm_activities", load_id="history")
-    assert history_loads(con) == {"crm_activities"}
+    assert history_loads(con, EXTRACTS) == {"crm_activities"}
 
     def verdicts():
         out = []
         for history in (set(), {"crm_activities"}):
-            guard = next(g for g in build_guards(load_definitions(), history_loads=history)
+            guard = next(g for g in build_guards(load_definitions(), EXTRACTS, history_loads=history)
                          if g.name == "crm_activities_contract")
             result = run_guard(con, guard)
             out.append((result.passed, sorted(result.sample_keys), result.failing_rows))
@@ -454,7 +455,7 @@ def test_a_first_load_of_the_activities_is_checked_by_one_aggregate_with_the_sam
     drop(landing, "crm_activities", "day.csv", header + "A100,L1,2025-03-02 10:00:00,page_view\n",
          mtime=2_000)
     load(con, landing, "crm_activities", load_id="day")
-    assert history_loads(con) == set()  # a daily load keeps the semi join on its own keys
+    assert history_loads(con, EXTRACTS) == set()  # a daily load keeps the semi join on its own keys
 
 
 def test_the_ledger_guard_in_lead_ranges_has_the_verdict_of_one_pass(clean, tmp_path, monkeypatch):
@@ -474,7 +475,7 @@ def test_the_ledger_guard_in_lead_ranges_has_the_verdict_of_one_pass(clean, tmp_
     def check():
         results = []
         for b in ((), bounds):
-            guard = next(g for g in suites.build_guards(load_definitions(), ledger_lead_bounds=b)
+            guard = next(g for g in suites.build_guards(load_definitions(), EXTRACTS, ledger_lead_bounds=b)
                          if g.name == suites.LEDGER_GUARD)
             assert len(guard.probes[0].statements()) == len(b) + 1
             r = run_guard(con, guard)

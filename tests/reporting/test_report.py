@@ -84,9 +84,9 @@ def test_without_a_serving_file_the_report_says_to_run_the_pipeline(tmp_path):
 
 
 def test_a_failing_blocking_check_stops_the_weekly_report_and_names_the_check(published_demo, tmp_path):
-    from orchestration.definitions import build_definitions
+    from orchestration.code_location import build_definitions
     from orchestration.defs.reporting import REPORT_ASSET_KEY
-    from orchestration.pipeline import dagster_instance
+    from orchestration.in_process import dagster_instance
 
     _, settings, _ = published_demo
     tampered = settings_at(tmp_path, landing=settings.landing_dir)
@@ -176,7 +176,7 @@ def test_the_report_in_headless_chromium(published_demo, tmp_path):
 def test_a_week_older_than_the_schedules_first_partition_is_still_built(published_demo, tmp_path):
     from dataclasses import replace
 
-    from orchestration.pipeline import run_report
+    from orchestration.in_process import run_report
 
     _, settings, _ = published_demo
     old = replace(settings, report_first_week="2030-W01", reports_dir=tmp_path)

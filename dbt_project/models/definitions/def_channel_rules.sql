@@ -4,8 +4,9 @@
 {%- set rows = [] -%}
 {%- for rule in channels.rules -%}
     {%- set rule_order = loop.index -%}
-    {%- for field in ['lead_source', 'utm_source', 'utm_medium', 'utm_campaign', 'acquisition_mode'] -%}
-        {%- for value in (rule[field] or []) -%}
+    {#- every condition the rule sets (ChannelRule in orchestration/funnel_definitions.py) -#}
+    {%- for field, values in rule.items() if field != 'group' -%}
+        {%- for value in (values or []) -%}
             {%- do rows.append([rule_order, rule.group, field, value]) -%}
         {%- endfor -%}
     {%- endfor -%}

@@ -1,0 +1,125 @@
+{#- The part of the scoring's evaluation set (int_scoring_evaluation) that no later day
+    changes: each inbound lead scored at its evaluation moment - `calibration.horizon_days`
+    after creation, or just before it became SQL (or got an opportunity) if that came sooner -
+    from prospect activities strictly before that moment, and its outcome within the maturity
+    windows after the horizon. Whether those windows have passed depends on the day, so the
+    status is added downstream.
+
+    Incremental by lead (macros/by_lead_incremental.sql): a new opportunity or CRM stage entry moves a
+    lead's evaluation moment, and counts as a new row of the lead like any other.
+-#}
+{{ by_lead_incremental() }}
+
+with {{ rebuilt_leads_cte() }}
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
+),
+
+lifecycle as (
+    select * from {{ ref('int_lead_lifecycle') }}{{ of_rebuilt_leads() }}
+),
+
+activities as (
+    select * from {{ ref('int_activities_scored') }}{{ of_rebuilt_leads(built_at='built_at') }}
+),
+
+qualifications as (
+    select * from {{ ref('stg_crm__qualifications') }}{{ of_rebuilt_leads() }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+population as (
+    select
+        l.lead_id,
+        l.created_at,
+        l.is_excluded,
+        l.fit_score,
+        lc.sql_at,
+        lc.opportunity_at,
+        {{ dbt.dateadd('day', 's.calibration_horizon_days', 'l.created_at') }} as horizon_at,
+        s.mql_to_sql_maturity_days as sql_window_days,
+        s.mql_to_sql_maturity_days + s.sql_to_opportunity_maturity_days as opportunity_window_days
+    from leads as l
+    inner join lifecycle as lc on l.lead_id = lc.lead_id
+    cross join settings as s
+    where l.acquisition_mode = 'inbound'
+),
+
+moments as (
+    select
+        p.*,
+        case
+            when p.sql_at is not null and p.sql_at < p.horizon_at
+                and (p.opportunity_at is null or p.sql_at <= p.opportunity_at) then p.sql_at
+            when p.opportunity_at is not null and p.opportunity_at < p.horizon_at then p.opportunity_at
+            else p.horizon_at
+        end as evaluated_at
+    from population as p
+),
+
+prior_activities as (
+    select
+        a.lead_id,
+        a.activity_id,
+        a.occurred_at,
+        a.episode,
+        a.episode_origin_at,
+        a.decayed_sum_at_origin,
+        m.evaluated_at
+    from activities as a
+    inner join moments as m
+        on a.lead_id = m.lead_id and a.occurred_at < m.evaluated_at
+),
+
+last_prior_activity as (
+    {{ first_row_per('prior_activities', 'lead_id', 'occurred_at desc, activity_id desc') }}
+),
+
+recycles_before as (
+    select q.lead_id, count(*) as recycles
+    from qualifications as q
+    inner join moments as m on q.lead_id = m.lead_id and q.qualified_at < m.evaluated_at
+    where q.outcome = 'recycled'
+    group by q.lead_id
+),
+
+engagement as (
+    select
+        m.lead_id,
+        {{ engagement_at('la', 'm.evaluated_at', 'r.recycles') }} as engagement_score,
+        la.occurred_at as last_activity_at
+    from moments as m
+    cross join settings as s
+    left join last_prior_activity as la on m.lead_id = la.lead_id
+    left join recycles_before as r on m.lead_id = r.lead_id
+),
+
+final as (
+    select
+        m.lead_id,
+        m.created_at,
+        m.is_excluded,
+        m.horizon_at,
+        m.evaluated_at,
+        m.fit_score,
+        e.engagement_score,
+        {{ round_score('s.fit_weight * m.fit_score + s.engagement_weight * e.engagement_score') }} as lead_score,
+        e.last_activity_at,
+        m.sql_at,
+        m.opportunity_at,
+        m.sql_window_days,
+        m.opportunity_window_days,
+        coalesce(m.sql_at <= {{ dbt.dateadd('day', 'm.sql_window_days', 'm.horizon_at') }}, false)
+            as converted_to_sql,
+        coalesce(m.opportunity_at <= {{ dbt.dateadd('day', 'm.opportunity_window_days', 'm.horizon_at') }}, false)
+            as converted_to_opportunity
+    from moments as m
+    inner join engagement as e on m.lead_id = e.lead_id
+    cross join settings as s
+)
+
+select * from final

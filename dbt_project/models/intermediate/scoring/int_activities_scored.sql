@@ -1,0 +1,251 @@
+{#- One row per prospect activity, with the lead's score right after it (SPEC §6).
+
+    engagement(t) = clamp(sum of counted_points_i * 0.5 ^ ((t - t_i) / half_life), 0, 100),
+    where a rule stops counting once it has added `cap` points in the engagement episode.
+    Computed in O(activities) with one running sum per lead and episode:
+        sum_i counted_i * 2 ^ ((t_i - t0) / h)   scaled by   2 ^ (-(t - t0) / h),
+    where t0, the episode's first activity, keeps the exponent bounded.
+    Episodes: a recycled qualification starts a new one (and, by default, resets engagement).
+
+    Incremental by lead (macros/by_lead_incremental.sql): a daily run rescores only the leads with
+    new rows, from their whole history. A big build scores its leads in buckets whose sorts
+    fit in memory: ranges of lead_id (macros/lead_buckets.sql).
+-#}
+{{ by_lead_incremental(post_hook="{{ insert_other_lead_buckets() }}") }}
+{%- set bucket_bounds = lead_bucket_bounds(lead_bucket_count()) %}
+
+with {{ rebuilt_leads_cte() }}
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+    where {{ in_lead_bucket(bucket_bounds) }}
+        {{- of_rebuilt_leads(keyword='and') }}
+),
+
+prospect_activities as (
+    select * from {{ ref('stg_crm__activities') }}
+    where coalesce(actor, 'prospect') = 'prospect'
+        and {{ in_lead_bucket(bucket_bounds) }}
+        {{- of_rebuilt_leads(keyword='and') }}
+),
+
+-- The lead's columns join here, on the scan: joined after the windows, DuckDB misjudged
+-- which side is smaller and hashed every scored activity instead of the bucket's leads.
+activities as (
+    select
+        a.activity_id,
+        a.lead_id,
+        a.occurred_at,
+        a.activity_type,
+        l.fit_score,
+        l.is_excluded,
+        l.acquisition_mode,
+        l.created_at as lead_created_at
+    from prospect_activities as a
+    inner join leads as l on a.lead_id = l.lead_id
+),
+
+qualifications as (
+    select * from {{ ref('stg_crm__qualifications') }}
+    where {{ in_lead_bucket(bucket_bounds) }}
+        {{- of_rebuilt_leads(keyword='and') }}
+),
+
+rules as (
+    select * from {{ ref('def_engagement_rules') }}
+),
+
+settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+recycles as (
+    select lead_id, qualification_id, qualified_at
+    from qualifications
+    where outcome = 'recycled'
+),
+
+-- Only a lead with a recycle has more than one episode: only its activities need the sort
+-- that numbers episodes (every other activity is in episode 0).
+recycled_leads as (
+    select distinct lead_id from recycles
+),
+
+-- A recycle at the same moment as an activity comes first: the activity opens the new episode.
+-- Activities carry their columns through the sort (joining them back by id would cost a
+-- second pass over every activity).
+timeline as (
+    select
+        a.lead_id,
+        a.activity_id,
+        a.occurred_at as event_at,
+        1 as event_order,
+        0 as is_recycle,
+        a.activity_type,
+        a.fit_score,
+        a.is_excluded,
+        a.acquisition_mode,
+        a.lead_created_at
+    from activities as a
+    semi join recycled_leads as r on a.lead_id = r.lead_id
+    union all
+    select
+        lead_id,
+        qualification_id,
+        qualified_at,
+        0,
+        1,
+        null,
+        null,
+        null,
+        null,
+        null
+    from recycles
+),
+
+episodes as (
+    select
+        lead_id,
+        activity_id,
+        event_at as occurred_at,
+        activity_type,
+        fit_score,
+        is_excluded,
+        acquisition_mode,
+        lead_created_at,
+        is_recycle,
+        cast(sum(is_recycle) over (
+            partition by lead_id order by event_at, event_order, activity_id
+            rows between unbounded preceding and current row
+        ) as integer) as episode  -- not HUGEINT: every sort below carries it
+    from timeline
+    union all
+    select
+        a.lead_id,
+        a.activity_id,
+        a.occurred_at,
+        a.activity_type,
+        a.fit_score,
+        a.is_excluded,
+        a.acquisition_mode,
+        a.lead_created_at,
+        0,
+        0
+    from activities as a
+    anti join recycled_leads as r on a.lead_id = r.lead_id
+),
+
+activity_episodes as (
+    select
+        e.activity_id,
+        e.lead_id,
+        e.occurred_at,
+        e.activity_type,
+        e.fit_score,
+        e.is_excluded,
+        e.acquisition_mode,
+        e.lead_created_at,
+        e.episode,
+        case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
+        coalesce(r.points, 0) as rule_points,
+        r.cap_points,
+        coalesce(r.is_fast_track, false) as is_fast_track
+    from episodes as e
+    cross join settings as s
+    left join rules as r on e.activity_type = r.activity_type
+    where e.is_recycle = 0
+),
+
+-- An aggregate and a join cost less than a window partitioned by episode.
+episode_origins as (
+    select
+        lead_id,
+        score_episode,
+        min(occurred_at) as episode_origin_at
+    from activity_episodes
+    group by lead_id, score_episode
+),
+
+capped as (
+    select
+        a.*,
+        o.episode_origin_at,
+        coalesce(sum(a.rule_points) over (
+            partition by a.lead_id, a.score_episode, a.activity_type
+            order by a.occurred_at, a.activity_id
+            rows between unbounded preceding and 1 preceding
+        ), 0) as rule_points_before
+    from activity_episodes as a
+    inner join episode_origins as o
+        on a.lead_id = o.lead_id and a.score_episode = o.score_episode
+),
+
+counted as (
+    select
+        *,
+        case
+            when cap_points is null or rule_points <= 0 then rule_points
+            else greatest(0, least(rule_points, cap_points - rule_points_before))
+        end as counted_points,
+        {{ dbt.datediff('episode_origin_at', 'occurred_at', 'second') }} / 86400.0 as days_from_origin
+    from capped
+),
+
+running as (
+    select
+        c.*,
+        s.half_life_days,
+        sum(c.counted_points * power(2.0, c.days_from_origin / s.half_life_days)) over (
+            partition by c.lead_id, c.score_episode
+            order by c.occurred_at, c.activity_id
+            rows between unbounded preceding and current row
+        ) as decayed_sum_at_origin
+    from counted as c
+    cross join settings as s
+),
+
+scored as (
+    select
+        r.activity_id,
+        r.lead_id,
+        r.occurred_at,
+        r.activity_type,
+        r.episode,
+        r.score_episode,
+        r.episode_origin_at,
+        r.rule_points,
+        r.cap_points,
+        r.counted_points,
+        r.is_fast_track,
+        r.decayed_sum_at_origin,
+        r.decayed_sum_at_origin * power(0.5, r.days_from_origin / r.half_life_days) as engagement_raw,
+        r.fit_score,
+        r.is_excluded,
+        r.acquisition_mode,
+        r.lead_created_at
+    from running as r
+),
+
+final as (
+    select
+        sc.*,
+        {{ clamp_score('sc.engagement_raw') }} as engagement_score,
+        {{ round_score('s.fit_weight * sc.fit_score + s.engagement_weight * ' ~ clamp_score('sc.engagement_raw')) }} as lead_score,
+        s.mql_threshold,
+        s.mql_min_fit,
+        s.fit_weight,
+        s.engagement_weight
+    from scored as sc
+    cross join settings as s
+)
+
+select
+    *,
+    -- when the build that wrote the row started (UTC): models reading by lead skip older rows
+    {{ build_stamp() }} as built_at,
+    acquisition_mode = 'inbound'
+        and not is_excluded
+        and occurred_at >= lead_created_at
+        and {{ meets_mql_rule('fit_score', 'engagement_score', 'is_fast_track', 'mql_threshold',
+                              'mql_min_fit', 'fit_weight', 'engagement_weight') }} as is_mql_candidate
+from final

@@ -1,2 +1,0 @@
-{#- The weekly funnel, all segments, channels and modes together: one row per week. -#}
-{{ funnel_weekly_kpis([]) }}
