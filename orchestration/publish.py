@@ -204,6 +204,17 @@ def verified_previous(warehouse: duckdb.DuckDBPyConnection, serving_path: Path
     return True, ""
 
 
+def published_at(con: duckdb.DuckDBPyConnection, serving_path: Path) -> datetime | None:
+    """When the warehouse last published the serving file that is there now (None when there
+    is none, or it is not that publish: damaged, replaced, held open read-write - then a run
+    publishes again)."""
+    recorded = last_publish(con)
+    if recorded is None:
+        return None
+    current, _why_not = verified_previous(con, serving_path)
+    return recorded[1] if current else None
+
+
 def _record_publish(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
                     run_id: str | None, builds: list[tuple]) -> None:
     """The warehouse's record of what it published (after the rename: the publish happened):

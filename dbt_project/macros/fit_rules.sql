@@ -6,7 +6,7 @@
 {#- Each rule id in id order with its mask number and bit value. The ids are read from
     def_fit_rules when the model runs (nothing is needed to parse it): outside
     models/definitions/ no model reads the definitions var. A caller declares
-    `-- depends_on: {{ ref('def_fit_rules') }}`. -#}
+    `-- depends_on: {{ ref('def_fit_rules') }}`; a unit test overrides fit_rule_bits. -#}
 {% macro fit_rule_bits() -%}
     {%- set bits = [] -%}
     {%- if execute -%}

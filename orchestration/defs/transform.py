@@ -15,16 +15,16 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.funnel_definitions import dbt_vars_arg
+from orchestration.publish import published_at
 from orchestration.settings import Settings, environment
 from orchestration.transform import build_state
 from orchestration.transform.commands import (
-    dbt_audit_args,
-    dbt_build_args,
     final_results,
     out_of_memory_nodes,
     retry_on_one_thread_args,
     stop_dbt,
 )
+from orchestration.transform.plan import NoLeads, plan_build
 from orchestration.transform.project import (
     DBT_ASSETS_NAME,
     dbt_executable,
@@ -82,49 +82,22 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                    warehouse: WarehouseResource, config: DbtBuildConfig):
-        from orchestration.ingest.contract import EXTRACTS
-
-        vars_json = dbt_vars_arg()
-        fingerprint = build_state.build_fingerprint(Path(project.project_dir), vars_json)
         whole_project = set(context.selected_asset_keys) == set(context.assets_def.keys)
         # Checks without their models: the audit before a publish re-tests the warehouse.
         audit_only = not context.selected_asset_keys
         with warehouse.connect() as con:  # closed before dbt opens the file
-            if not audit_only and not build_state.has_leads(con):
-                raise dg.Failure(description=(
-                    "no lead in raw.crm_leads: the marts need a CRM export. Put one under "
-                    f"{warehouse.landing_dir}/crm_leads/ (`funnel import`, or `funnel demo`) "
-                    "and run again."))
-            stale = build_state.needs_full_refresh(
-                build_state.recorded_fingerprints(con), models, fingerprint)
-            loaded_to = build_state.newest_load(con)
-            newest_any = build_state.newest_load(con, EXTRACTS)
-            last_build = build_state.last_whole_build(con)
-            last_dbt_build = build_state.last_model_build_started(con)
-            published = build_state.published_at(con, Path(warehouse.serving_path))
-        full_refresh = False
-        if audit_only:
-            context.log.info(f"audit: {len(context.selected_asset_check_keys)} dbt data tests "
-                             "on the warehouse as it is; no model is built")
-            build_args = dbt_audit_args(vars_json)
-        elif not config.full_refresh and build_state.nothing_new(
-                last_build, fingerprint, newest_any, published, last_dbt_build):
-            context.log.info(
-                f"nothing new: no file loaded since the build of {last_build[2]:%Y-%m-%d %H:%M} "
-                "UTC, same definitions and dbt code, no dbt command since, and that build is "
-                "published; dbt not run")
+            try:
+                plan = plan_build(
+                    con, project_dir=Path(project.project_dir), vars_json=dbt_vars_arg(),
+                    models=models, published=published_at(con, Path(warehouse.serving_path)),
+                    landing_dir=warehouse.landing_dir, full_refresh=config.full_refresh,
+                    audit_checks=len(context.selected_asset_check_keys) if audit_only else None)
+            except NoLeads as exc:
+                raise dg.Failure(description=str(exc)) from None
+        context.log.info(plan.reason)
+        if plan.dbt_args is None:
             return
-        else:
-            full_refresh = config.full_refresh or bool(stale)
-            if full_refresh:
-                context.log.info("full refresh of the incremental models: " + (
-                    "asked for" if config.full_refresh else
-                    f"{', '.join(stale)} last built with other definitions or dbt code "
-                    "(or never)"))
-            else:
-                context.log.info(f"incremental build of {', '.join(models)}: leads with rows "
-                                 f"loaded after their previous build only")
-            build_args = dbt_build_args(vars_json, full_refresh)
+        build_args, full_refresh = plan.dbt_args, plan.full_refresh
         # dagster-dbt hands dbt this process's environment: the warehouse's settings for the
         # profile, and our PID, which funnel-dbt checks is still its parent
         dbt_env = {**warehouse.settings().dbt_environment(), "FUNNEL_PARENT_PID": str(os.getpid())}
@@ -180,12 +153,13 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                      and f"model.{project.name}.{m}" not in failed_on]
             if built:
                 with warehouse.connect() as con:
-                    build_state.record_builds(con, built, fingerprint, loaded_to, full_refresh)
+                    build_state.record_builds(con, built, plan.fingerprint, plan.loaded_to,
+                                             full_refresh)
         # reached only when dbt succeeded
         if whole_project and not audit_only:
             with warehouse.connect() as con:
-                build_state.record_builds(con, [build_state.WHOLE_PROJECT], fingerprint,
-                                          newest_any, full_refresh)
+                build_state.record_builds(con, [build_state.WHOLE_PROJECT], plan.fingerprint,
+                                          plan.newest_load, full_refresh)
 
     return dbt_models
 

@@ -145,19 +145,6 @@ def last_model_build_started(con: duckdb.DuckDBPyConnection) -> datetime | None:
     return con.execute("select max(started_at) from audit.dbt_invocations").fetchone()[0]
 
 
-def published_at(con: duckdb.DuckDBPyConnection, serving_path: Path) -> datetime | None:
-    """When the warehouse last published the serving file that is there now (None when there
-    is none, or it is not that publish: damaged, replaced, held open read-write - then a run
-    publishes again)."""
-    from orchestration.publish import last_publish, verified_previous
-
-    recorded = last_publish(con)
-    if recorded is None:
-        return None
-    current, _why_not = verified_previous(con, serving_path)
-    return recorded[1] if current else None
-
-
 def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,
                 newest: datetime | None, published: datetime | None,
                 last_dbt_build: datetime | None) -> bool:
