@@ -154,6 +154,9 @@ def dbt_child() -> None:
         expected = os.environ.get("FUNNEL_PARENT_PID")
         if expected and os.getppid() != int(expected):
             sys.exit("funnel-dbt: the run that started dbt is gone; not starting it")
+    # A run started where Ctrl-C is ignored (a daemon, some test runners) would hand that on:
+    # dbt must honour the interrupt that stops it cleanly (orchestration/transform/commands.py)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     dbt = Path(sys.executable).parent / "dbt"
     os.execv(str(dbt), [str(dbt), *sys.argv[1:]])
 

@@ -116,8 +116,10 @@ def test_a_dbt_process_left_running_is_stopped(ignores_interrupts):
     import signal
     import time
 
+    # a dbt honours Ctrl-C (funnel-dbt restores it even where the run's own process ignores it)
     code = ("import signal, time\n"
-            + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignores_interrupts else "")
+            + ("signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignores_interrupts else
+               "signal.signal(signal.SIGINT, signal.default_int_handler)\n")
             + "print('ready', flush=True)\ntime.sleep(60)")
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert process.stdout.readline().strip() == b"ready"  # its handler is in place

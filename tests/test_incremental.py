@@ -276,7 +276,8 @@ def _compiled_since(started: float) -> dict[str, str]:
     """The select of each model dbt built since `started` (its compiled/ folder: run/ holds
     only the insert of an incremental model), by model name."""
     return {path.stem: path.read_text()
-            for path in _build_files_since(started, "dbt_models-*/compiled/*/models/**/*.sql")}
+            for path in _build_files_since(started, "dbt_models-*/compiled/*/models/**/*.sql")
+            if path.parent.suffix != ".yml"}  # a test's SQL sits in a folder named after its YAML
 
 
 def _scoring_buckets_since(started: float) -> set[int]:
