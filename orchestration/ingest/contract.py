@@ -5,6 +5,7 @@ Pure data, no I/O: the loader, the tests and the demo generator all read it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -199,3 +200,11 @@ EXTRACTS: dict[str, Extract] = {
         ),
     )
 }
+
+
+def snake_case(name: str) -> str:
+    """Header normalisation: 'Lead ID' -> 'lead_id', 'utmSource' -> 'utm_source'."""
+    name = name.strip().lstrip("\ufeff")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+    return name

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.ingest import encoding
-from orchestration.ingest.contract import SQL_TYPES, Column, Extract
+from orchestration.ingest.contract import SQL_TYPES, Column, Extract, snake_case
 
 LANDING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -120,14 +120,6 @@ class ExtractLoad:
     @property
     def rejected_files(self) -> list[FileLoad]:
         return [f for f in self.files if f.status == "rejected"]
-
-
-def snake_case(name: str) -> str:
-    """Header normalisation: 'Lead ID' -> 'lead_id', 'utmSource' -> 'utm_source'."""
-    name = name.strip().lstrip("\ufeff")
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    name = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
-    return name
 
 
 def discover_files(landing_dir: Path, extract: str) -> list[Path]:

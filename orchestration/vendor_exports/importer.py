@@ -4,7 +4,8 @@ Each row is mapped, typed to the contract (UTC timestamps with an explicit offse
 numbers, true/false) and written to `landing/<extract>/<export name>.csv`; a row that cannot
 be mapped goes to `landing/_rejected/<extract>/<export name>.csv` with its line, column, value
 and reason. Rows read = rows written + rows quarantined (exploded extracts write several rows
-per source row and say so).
+per source row, aggregated ones sum several into one, and say so). Columns no target reads
+land as they are (`unmapped: keep`): a CRM's own fields.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration.ingest.contract import EXTRACTS
+from orchestration.ingest.contract import EXTRACTS, snake_case
 from orchestration.vendor_exports.mapping import ColumnSpec, Mapping, MappingError
 from orchestration.vendor_exports.reading import looks_excel_mangled, parse_number, read_export
 
@@ -65,8 +67,9 @@ class ImportResult:
 
 
 class _Converter:
-    def __init__(self, mapping: Mapping):
+    def __init__(self, mapping: Mapping, file_name: str = ""):
         self.m = mapping
+        self.file_name = file_name
         self.contract = EXTRACTS[mapping.extract]
         self.placeholders = {p.strip().lower() for p in mapping.placeholders}
         self.tz = ZoneInfo(mapping.source_timezone)
@@ -77,11 +80,15 @@ class _Converter:
         v = value.strip()
         return None if v.lower() in self.placeholders else v
 
-    def raw(self, target: str, spec: ColumnSpec, record: dict[str, str]) -> str | None:
+    def raw(self, target: str, spec: ColumnSpec, record: dict[str, str],
+            line: int = 0) -> str | None:
         if spec.value is not None:
             return spec.value if isinstance(spec.value, str) else json.dumps(spec.value)
         if spec.derive:
-            parts = [self.blank(record.get(c)) for c in spec.derive]
+            parts = [self.blank(record.get(part)) if isinstance(part, str)
+                     else part.value if part.value is not None
+                     else self.file_name if part.file_name else str(line)
+                     for part in spec.derive]
             if any(p is None for p in parts):
                 return None
             return "id_" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
@@ -186,9 +193,11 @@ def _first_match(text: str, formats) -> datetime | None:
     return None
 
 
-def convert(rows, header: list[str], mapping: Mapping):
-    """Yield ('ok', line, values), ('skip', line) or ('reject', line, RowError, record)."""
-    conv = _Converter(mapping)
+def convert(rows, header: list[str], mapping: Mapping, file_name: str = ""):
+    """Yield ('ok', line, values), ('skip', line) or ('reject', line, RowError, record).
+    `values` holds the mapped columns, then the carried ones (carried_columns)."""
+    conv = _Converter(mapping, file_name)
+    carried = carried_columns(header, mapping)
     specs = mapping.specs()
     skips = {c: re.compile(p, re.IGNORECASE) for c, p in mapping.skip_when.items()}
     position = {c: i for i, c in enumerate(header)}
@@ -204,8 +213,10 @@ def convert(rows, header: list[str], mapping: Mapping):
             continue
         record = dict(zip(header, fields, strict=True))
         try:
-            base = {t: conv.typed(t, conv.mapped(t, s, conv.raw(t, s, record)), s.format)
+            base = {t: conv.typed(t, conv.mapped(t, s, conv.raw(t, s, record, line)), s.format)
                     for t, s in specs.items()}
+            base.update({name: conv.blank(record[column]) or ""
+                         for column, name in carried.items()})
             missing = [c for c in conv.contract.required_columns
                        if c in base and base[c] == "" and not (
                            mapping.explode and c in mapping.explode.into)]
@@ -226,6 +237,60 @@ def convert(rows, header: list[str], mapping: Mapping):
             yield ("reject", line, err, record)
 
 
+def carried_columns(header: list[str], mapping: Mapping) -> dict[str, str]:
+    """The export's own columns that land as they are (`unmapped: keep`), by the name they get:
+    the loader's snake_case, prefixed with `export_` where that would be a column of the
+    contract or of another carried column (the loader keeps them in `extra`)."""
+    if mapping.unmapped == "drop":
+        return {}
+    taken = set(EXTRACTS[mapping.extract].column_names) | set(mapping.target_columns())
+    read, dropped = mapping.read_columns(), set(mapping.drop)
+    out: dict[str, str] = {}
+    for column in header:
+        if column in read or column in dropped or not snake_case(column):
+            continue
+        name = snake_case(column)
+        while name in taken:
+            name = "export_" + name
+        taken.add(name)
+        out[column] = name
+    return out
+
+
+def aggregate(rows: list[tuple[int, dict]], mapping: Mapping
+              ) -> tuple[list[dict], list[tuple[int, RowError, dict]]]:
+    """One row per key of the extract: the `aggregate.sum` columns added up (exactly, as
+    decimals); a key whose rows disagree on any other column is quarantined whole, naming the
+    column, so nothing is summed that should not be."""
+    keys, measures = EXTRACTS[mapping.extract].key, mapping.aggregate.sum
+    groups: dict[tuple, list[tuple[int, dict]]] = {}
+    for line, row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append((line, row))
+    out, rejected = [], []
+    for key, members in groups.items():
+        first = members[0][1]
+        clash = next((c for c in first if c not in measures
+                      and any(row[c] != first[c] for _line, row in members)), None)
+        if clash is not None:
+            values = sorted({row[clash] for _line, row in members})
+            err = RowError(clash, " | ".join(values[:3]),
+                           f"rows of key {', '.join(map(str, key))} disagree on {clash} "
+                           f"({len(values)} values): not summed")
+            rejected += [(line, err, row) for line, row in members]
+            continue
+        total = dict(first)
+        for column in measures:
+            present = [Decimal(row[column]) for _line, row in members if row[column] != ""]
+            total[column] = _number_text(sum(present)) if present else ""
+        out.append(total)
+    return out, rejected
+
+
+def _number_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _csv_text(columns: list[str], rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -234,19 +299,22 @@ def _csv_text(columns: list[str], rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _write_new(path: Path, text: str) -> bool:
-    """Write `text` at `path` unless the same bytes are there; never replace other content."""
+def _write_new(path: Path, text: str) -> tuple[Path, bool]:
+    """Write `text` at `path`, or beside it when another content holds that name (two exports
+    named alike both land: `<name>.<content hash>.csv`); never replace a file. Returns where it
+    is and whether it was written (False: those bytes had landed already)."""
     data = text.encode("utf-8")
+    if path.exists() and path.read_bytes() != data:
+        path = path.with_name(f"{path.stem}.{hashlib.sha256(data).hexdigest()[:8]}{path.suffix}")
     if path.exists():
         if path.read_bytes() == data:
-            return False
-        raise MappingError(f"{path} already exists with other content: it is never "
-                           "overwritten. Rename the export (e.g. add its date) and import again.")
+            return path, False
+        raise MappingError(f"{path} already exists with other content: it is never overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    return True
+    return path, True
 
 
 def import_file(path: Path, mapping: Mapping, landing_dir: Path) -> ImportResult:
@@ -257,26 +325,48 @@ def import_file(path: Path, mapping: Mapping, landing_dir: Path) -> ImportResult
     mapping.check(source.header, str(path))
     result = ImportResult(path, mapping.extract, rows_read=len(source.rows),
                           warnings=list(source.warnings))
-    written, rejected = [], []
+    written: list[tuple[int, dict]] = []
+    rejected = []
     skipped = 0
-    for kind, line, *rest in convert(source.rows, source.header, mapping):
+
+    def reject(line: int, err: RowError, record: dict) -> None:
+        rejected.append({"source_file": path.name, "source_line": line,
+                         "column": err.column, "value": err.value or "",
+                         "reason": err.reason, "record": json.dumps(record)})
+
+    for kind, line, *rest in convert(source.rows, source.header, mapping, path.name):
         if kind == "ok":
-            written.append(rest[0])
+            written.append((line, rest[0]))
         elif kind == "skip":
             skipped += 1
         else:
-            err, record = rest
-            rejected.append({"source_file": path.name, "source_line": line,
-                             "column": err.column, "value": err.value or "",
-                             "reason": err.reason, "record": json.dumps(record)})
+            reject(line, *rest)
+    rows = [row for _line, row in written]
+    if mapping.aggregate:
+        rows, clashes = aggregate(written, mapping)
+        for line, err, record in clashes:
+            reject(line, err, record)
+        result.warnings.append(
+            f"{len(written) - len(clashes):,} rows summed into {len(rows):,}, one per "
+            f"{', '.join(EXTRACTS[mapping.extract].key)} ({', '.join(mapping.aggregate.sum)} "
+            "added up)")
+    carried = list(carried_columns(source.header, mapping).values())
+    if carried:
+        result.warnings.append(f"carried as they are (the loader keeps them in `extra`): "
+                               f"{', '.join(carried)}")
     stem = path.name.rsplit(".", 1)[0]
-    columns = [c for c in EXTRACTS[mapping.extract].column_names if c in mapping.target_columns()]
-    result.rows_written, result.rows_quarantined = len(written), len(rejected)
+    columns = [c for c in EXTRACTS[mapping.extract].column_names
+               if c in mapping.target_columns()] + carried
+    result.rows_written, result.rows_quarantined = len(rows), len(rejected)
     result.rows_skipped = skipped
-    result.output = landing_dir / mapping.extract / f"{stem}.csv"
-    result.unchanged = not _write_new(result.output, _csv_text(columns, written))
+    result.output, written_now = _write_new(landing_dir / mapping.extract / f"{stem}.csv",
+                                            _csv_text(columns, rows))
+    result.unchanged = not written_now
+    if result.output.name != f"{stem}.csv":
+        result.warnings.append(f"another export named {stem} landed before: this one is "
+                               f"{result.output.name}")
     if rejected:
-        result.rejects = landing_dir / "_rejected" / mapping.extract / f"{stem}.csv"
+        result.rejects = (landing_dir / "_rejected" / mapping.extract / result.output.name)
         result.rejects.parent.mkdir(parents=True, exist_ok=True)
         result.rejects.write_text(_csv_text(REJECT_COLUMNS, rejected), encoding="utf-8")
         lines = ", ".join(str(r["source_line"]) for r in rejected[:5])

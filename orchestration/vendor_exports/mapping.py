@@ -17,6 +17,7 @@ extends or overrides the preset's columns.
       is_won: {from: Deal Stage, map: {closed won: true}, else: false}
       currency: {value: EUR}                        # a constant
       activity_id: {derive: [Contact ID, Campaign ID]}   # an id made from other columns
+      touch_id: {derive: [{value: webinar}, {file_name: true}, {row_number: true}]}  # and constants
       country_code: {from: Country, map: {united states: US}, keep_unmapped: true}
       closed_at: {from: Close Date, only_if: {column: Deal Stage, in: [closed won, closed lost]}}
       lead_id: {from: Associated Contact IDs, split: ";"}  # the first of several
@@ -26,6 +27,9 @@ extends or overrides the preset's columns.
       columns: {mql: "Became a Marketing Qualified Lead Date", sql: "..."}
     header_row: auto          # the first row holding the mapped columns (reports with a title)
     skip_when: {Campaign: "^Total"}                 # rows that are not data (report totals)
+    aggregate: {sum: [spend, impressions, clicks]}  # finer rows summed per key (per ad -> campaign)
+    unmapped: keep            # other columns land too (the loader keeps them in `extra`); or drop
+    drop: [Email, Phone]      # ... but never these
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchestration.ingest.contract import EXTRACTS
 
@@ -52,10 +63,26 @@ class OnlyIf(_Strict):
     values: list[str] = Field(alias="in")
 
 
+class DerivePart(_Strict):
+    """A part of a derived id that is not a source column: a constant, the file's name or the
+    row's line in it (ids that columns alone would repeat)."""
+
+    value: str | None = None
+    file_name: bool = False
+    row_number: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DerivePart:
+        if (self.value is not None) + self.file_name + self.row_number != 1:
+            raise ValueError("a derive part is a column name, or one of {value: ...}, "
+                             "{file_name: true}, {row_number: true}")
+        return self
+
+
 class ColumnSpec(_Strict):
     source: list[str] = Field(default_factory=list, alias="from")
     value: Any = None
-    derive: list[str] = Field(default_factory=list)
+    derive: list[str | DerivePart] = Field(default_factory=list)
     map: dict[str, Any] | None = None
     otherwise: Any = Field(default=None, alias="else")
     keep_unmapped: bool = False
@@ -71,8 +98,12 @@ class ColumnSpec(_Strict):
     def _listify(cls, v):
         return [v] if isinstance(v, str) else v
 
+    def derive_columns(self) -> list[str]:
+        return [part for part in self.derive if isinstance(part, str)]
+
     def sources(self) -> list[str]:
-        return [*self.source, *self.derive, *([self.only_if.column] if self.only_if else [])]
+        return [*self.source, *self.derive_columns(),
+                *([self.only_if.column] if self.only_if else [])]
 
 
 class Numbers(_Strict):
@@ -83,6 +114,13 @@ class Numbers(_Strict):
 class Explode(_Strict):
     into: Annotated[list[str], Field(min_length=2, max_length=2)]
     columns: dict[str, str]
+
+
+class Aggregate(_Strict):
+    """Rows at a finer grain than the extract (one per ad, per keyword): one row per key of
+    the extract, these target columns summed; every other column must agree within a key."""
+
+    sum: Annotated[list[str], Field(min_length=1)]
 
 
 class Mapping(_Strict):
@@ -96,6 +134,9 @@ class Mapping(_Strict):
     skip_when: dict[str, str] = {}
     columns: dict[str, ColumnSpec | str] = {}
     explode: Explode | None = None
+    aggregate: Aggregate | None = None
+    unmapped: Literal["keep", "drop"] = "keep"  # source columns no target column reads
+    drop: list[str] = []  # source columns never carried, whatever `unmapped` says
 
     @field_validator("extract")
     @classmethod
@@ -124,11 +165,20 @@ class Mapping(_Strict):
             if spec.source:
                 present = [c for c in spec.source if header is None or c in header]
                 used.append(present[0] if present else spec.source[0])
-            used += spec.derive + ([spec.only_if.column] if spec.only_if else [])
+            used += spec.derive_columns() + ([spec.only_if.column] if spec.only_if else [])
         used += list(self.skip_when)
         if self.explode:
             used += list(self.explode.columns.values())
         return list(dict.fromkeys(used))
+
+    def read_columns(self) -> set[str]:
+        """Every source column a target column, an explode or a filter reads (optional ones
+        included): the others are the export's own columns, carried as they are."""
+        used = {c for spec in self.specs().values() for c in spec.sources()}
+        used |= set(self.skip_when)
+        if self.explode:
+            used |= set(self.explode.columns.values())
+        return used
 
     def header_markers(self) -> list[str]:
         """Columns that must be in the header row (to find it below a report's title lines)."""
@@ -143,7 +193,20 @@ class Mapping(_Strict):
         unknown = [c for c in self.target_columns() if c not in contract.column_names]
         if unknown:
             raise MappingError(f"{where}: {', '.join(unknown)} is not a column of "
-                               f"{self.extract} (columns: {', '.join(contract.column_names)})")
+                               f"{self.extract} (columns: {', '.join(contract.column_names)}); "
+                               "a column of your own needs no mapping: unmapped columns land "
+                               "as they are (`unmapped: keep`)")
+        if self.aggregate:
+            kinds = {c.name: c.type for c in contract.columns}
+            wrong = [c for c in self.aggregate.sum if c not in self.target_columns()
+                     or kinds[c] not in ("money", "integer", "rate")]
+            if wrong:
+                raise MappingError(f"{where}: aggregate.sum: {', '.join(wrong)} is not a mapped "
+                                   "number column of " + self.extract)
+            keys = [c for c in contract.key if c not in self.target_columns()]
+            if keys:
+                raise MappingError(f"{where}: aggregate sums per key of {self.extract}; map "
+                                   f"{', '.join(keys)}")
         have = set(header)
         missing = [s for s in self.required_sources(header) if s not in have]
         if missing:

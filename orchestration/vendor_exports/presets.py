@@ -22,11 +22,17 @@ _COUNTRIES = {
     "mexico": "MX", "new zealand": "NZ", "south africa": "ZA",
 }
 _COUNTRY = {"map": _COUNTRIES, "keep_unmapped": True, "case": "as_is"}
+# Who the person is never lands (the e-mail is mapped: staging keeps its domain only). Every
+# other column of a lead export is carried as it is: the CRM's own fields.
+_PERSON = ["First Name", "Last Name", "Full Name", "Name", "Phone", "Phone Number", "Mobile",
+           "Mobile Phone Number", "Street Address", "Address", "Date of Birth", "LinkedIn URL",
+           "IP Address", "Salutation"]
 
 PRESETS: dict[str, dict[str, dict]] = {
     "generic": {},
     "hubspot": {
         "crm_leads": {
+            "drop": _PERSON,
             "columns": {
                 "lead_id": "Record ID",
                 "created_at": {"from": "Create Date", "format": _HUBSPOT_TIME},
@@ -87,6 +93,7 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
     "salesforce": {
         "crm_leads": {
+            "drop": _PERSON,
             "columns": {
                 "lead_id": "Lead ID",
                 "created_at": {"from": "Created Date", "format": _SALESFORCE_TIME},

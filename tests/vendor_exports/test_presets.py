@@ -38,6 +38,9 @@ def test_hubspot_contacts_become_leads(landing, tmp_path):
     assert list(rows.acquisition_mode) == ["inbound", "inbound", "outbound"]  # offline sources
     assert rows.job_title[1] == "Director, Operations"  # a quoted comma stays in its field
     assert str(rows.created_at[0]) == "2025-01-06 09:15:00"
+    header = r.output.read_text().splitlines()[0].split(",")
+    assert "became_a_marketing_qualified_lead_date" in header  # the CRM's own fields land
+    assert not {"first_name", "last_name"} & set(header)  # who the person is does not
 
 
 def test_hubspot_became_dates_become_stage_history(landing, tmp_path):

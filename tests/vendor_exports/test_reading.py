@@ -123,14 +123,103 @@ def test_naive_times_are_read_in_the_declared_zone_and_written_in_utc(tmp_path):
         "2025-07-01 08:00:00+00:00", "2025-07-01 14:00:00+00:00"]
 
 
-def test_a_different_file_of_the_same_name_is_never_overwritten(tmp_path):
+def test_two_exports_of_the_same_name_both_land_and_neither_is_overwritten(tmp_path):
     path = write(tmp_path, "leads.csv", b"Id,Created,Company\n1,2025-01-02,A\n")
     first = imported(tmp_path, path)
     assert imported(tmp_path, path).unchanged  # the same export again: nothing to do
-    write(tmp_path, "leads.csv", b"Id,Created,Company\n1,2025-01-02,B\n")
-    with pytest.raises(MappingError, match="already exists with other content"):
-        imported(tmp_path, path)
-    assert landed(first)[0]["company_name"] == "A"
+    write(tmp_path, "leads.csv", b"Id,Created,Company\n2,2025-01-03,B\n")
+    second = imported(tmp_path, path)
+    assert second.output != first.output and second.output.name.startswith("leads.")
+    assert "another export named leads landed before" in second.render()
+    assert landed(first)[0]["company_name"] == "A" and landed(second)[0]["company_name"] == "B"
+    assert imported(tmp_path, path).unchanged  # and the second again: still two files
+    assert len(list((tmp_path / "landing" / "crm_leads").glob("*.csv"))) == 2
+
+
+def test_derived_ids_can_take_constants_the_file_and_the_row(tmp_path):
+    """Columns alone repeat (two touches of one lead in one campaign): a constant, the file's
+    name and the row's line make each id unique, and the same file gives the same ids."""
+    mapping = {"extract": "crm_activities", "columns": {
+        "activity_id": {"derive": ["Lead", {"value": "webinar"}, {"file_name": True},
+                                   {"row_number": True}]},
+        "lead_id": "Lead", "occurred_at": {"from": "When", "format": "%Y-%m-%d"},
+        "activity_type": {"value": "webinar_attended"}}}
+    data = b"Lead,When\nL1,2025-01-02\nL1,2025-01-02\nL2,2025-01-03\n"
+    ids = [r["activity_id"] for r in landed(imported(tmp_path, write(tmp_path, "a.csv", data),
+                                                     mapping))]
+    assert len(set(ids)) == 3
+    again = [r["activity_id"] for r in landed(imported(tmp_path / "again",
+                                                       write(tmp_path, "a.csv", data), mapping))]
+    assert again == ids
+    other = [r["activity_id"] for r in landed(imported(tmp_path, write(tmp_path, "b.csv", data),
+                                                       mapping))]
+    assert not set(other) & set(ids)  # another file, other ids
+    with pytest.raises(MappingError, match="a derive part is a column name"):
+        parse({**mapping, "columns": {**mapping["columns"], "activity_id": {
+            "derive": [{"value": "x", "row_number": True}]}}}, "test")
+
+
+AD_ROWS = {"extract": "ad_spend", "aggregate": {"sum": ["spend", "impressions", "clicks"]},
+           "columns": {"spend_date": {"value": "2025-03-01"}, "platform": {"value": "linkedin"},
+                       "campaign_id": "Campaign", "spend": "Cost", "currency": "Currency",
+                       "impressions": "Impressions", "clicks": "Clicks"}}
+
+
+def test_rows_at_a_finer_grain_are_summed_per_key_exactly(tmp_path):
+    """An ad export with one row per ad and no date: summed per campaign (and the day the
+    mapping gives), to the cent; a campaign whose ads disagree on the currency is quarantined
+    whole, not summed."""
+    path = write(tmp_path, "ads.csv",
+                 b"Campaign,Ad,Cost,Currency,Impressions,Clicks\n"
+                 b"C1,a1,10.10,EUR,100,3\nC1,a2,20.20,EUR,50,\nC1,a3,0.7,EUR,5,1\n"
+                 b"C2,b1,1.5,EUR,10,0\n"
+                 b"C3,c1,5,EUR,1,0\nC3,c2,5,USD,1,0\n")
+    result = imported(tmp_path, path, {**AD_ROWS, "unmapped": "drop"})
+    rows = {r["campaign_id"]: r for r in landed(result)}
+    assert rows["C1"]["spend"] == "31" and rows["C1"]["impressions"] == "155"
+    assert rows["C1"]["clicks"] == "4" and rows["C2"]["spend"] == "1.5"
+    assert set(rows) == {"C1", "C2"}
+    assert [(r["source_line"], r["column"]) for r in rejected(result)] == [
+        ("6", "currency"), ("7", "currency")]
+    assert result.rows_read == 6 and result.rows_written == 2 and result.rows_quarantined == 2
+    assert "4 rows summed into 2, one per spend_date, platform, campaign_id" in result.render()
+    with pytest.raises(MappingError, match="aggregate.sum: currency is not a mapped number"):
+        imported(tmp_path, path, {**AD_ROWS, "aggregate": {"sum": ["currency"]}})
+
+
+def test_columns_the_mapping_does_not_name_land_as_they_are(tmp_path):
+    """A CRM's own fields (how the lead came in, the person's occupation) are carried under
+    the loader's names; one that would take a contract column's name is prefixed; `drop` and
+    `unmapped: drop` leave columns out."""
+    path = write(tmp_path, "custom.csv",
+                 b"Id,Created,Company,Lead Origin,What is your current occupation,Industry,Email\n"
+                 b"1,2025-01-02,A,Landing Page Submission,Student,Retail,a@b.c\n")
+    result = imported(tmp_path, path, {**LEADS, "drop": ["Email"]})
+    row = landed(result)[0]
+    assert row["lead_origin"] == "Landing Page Submission"
+    assert row["what_is_your_current_occupation"] == "Student"
+    assert row["export_industry"] == "Retail"  # `industry` is the contract's column
+    assert "email" not in row and "Email" not in row
+    assert "carried as they are" in result.render()
+    dropped = landed(imported(tmp_path / "d", path, {**LEADS, "unmapped": "drop"}))[0]
+    assert set(dropped) == {"lead_id", "created_at", "acquisition_mode", "company_name",
+                            "employee_count"}
+
+
+def test_carried_columns_reach_the_raw_table(tmp_path):
+    import duckdb
+
+    from orchestration.ingest.contract import EXTRACTS
+    from orchestration.ingest.loader import load_extract
+
+    path = write(tmp_path, "custom.csv", b"Id,Created,Company,Lead Origin\n"
+                                         b"1,2025-01-02,A,Landing Page Submission\n")
+    result = imported(tmp_path, path)
+    con = duckdb.connect()
+    load_extract(con, EXTRACTS["crm_leads"], [result.output], landing_dir=tmp_path / "landing",
+                 load_id="t")
+    extra = con.execute("select extra from raw.crm_leads").fetchone()[0]
+    assert json.loads(extra)["lead_origin"] == "Landing Page Submission"
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
