@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -142,8 +143,9 @@ FIT_ATTRIBUTES = ("industry", "employee_count", "country_code", "department", "s
 
 class FitRule(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    attribute: Literal[FIT_ATTRIBUTES]  # type: ignore[valid-type]
-    match: Literal["equals", "in", "range", "contains"]
+    # one of FIT_ATTRIBUTES or of the file's lead_attributes (checked by FunnelDefinitions)
+    attribute: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    match: Literal["equals", "in", "range", "contains", "prefix", "regex"]
     value: str | None = None
     values: list[str] | None = None
     values_from: str | None = None
@@ -270,6 +272,9 @@ class FunnelDefinitions(_Strict):
     segments: list[Segment]
     channels: Channels
     exclusions: Exclusions = Exclusions()
+    # The export's own lead columns fit rules may test (carried by `funnel import`, kept in
+    # raw.crm_leads.extra): their snake_case names.
+    lead_attributes: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
     fit_rules: list[FitRule]
     engagement: Engagement
     mql: Mql = Mql()
@@ -287,6 +292,17 @@ class FunnelDefinitions(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"fit_rules ids used twice: {', '.join(dupes)}")
+        shadowing = sorted(set(self.lead_attributes) & set(FIT_ATTRIBUTES))
+        if shadowing:
+            raise ValueError(f"lead_attributes: {', '.join(shadowing)} is already a lead "
+                             "attribute of the contract")
+        known = [*FIT_ATTRIBUTES, *self.lead_attributes]
+        for i, rule in enumerate(self.fit_rules):
+            if rule.attribute not in known:
+                raise ValueError(
+                    f"fit_rules[{i}] ({rule.id}): unknown attribute {rule.attribute!r}; known "
+                    f"attributes: {', '.join(known)} (declare an export's own column under "
+                    "lead_attributes)")
         for i, rule in enumerate(self.fit_rules):
             self._resolved_fit_rule(rule, f"fit_rules[{i}]")
         return self
@@ -304,9 +320,15 @@ class FunnelDefinitions(_Strict):
         out: dict[str, Any] = {"id": rule.id, "attribute": rule.attribute, "match": rule.match,
                                "points": rule.points, "values": None, "min": rule.min,
                                "max": rule.max}
-        if rule.match in ("equals", "contains"):
+        if rule.match in ("equals", "contains", "prefix", "regex"):
             if rule.value is None:
                 raise ValueError(f"{where}: match {rule.match} needs `value`")
+            if rule.match == "regex":
+                try:
+                    re.compile(rule.value)
+                except re.error as exc:
+                    raise ValueError(f"{where}: {rule.value!r} is not a regular expression "
+                                     f"({exc})") from None
             out["values"] = [rule.value]
         elif rule.match == "in":
             values = rule.values

@@ -75,3 +75,29 @@
 {% macro safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
+
+{#- The text of key `key` (a column or literal) of a JSON object; NULL when absent. -#}
+{% macro json_text(json_column, key) -%}
+    {{ return(adapter.dispatch('json_text')(json_column, key)) }}
+{%- endmacro %}
+
+{% macro default__json_text(json_column, key) -%}
+    json_extract_string({{ json_column }}, '$."' || {{ key }} || '"')
+{%- endmacro %}
+
+{% macro postgres__json_text(json_column, key) -%}
+    (({{ json_column }})::jsonb ->> {{ key }})
+{%- endmacro %}
+
+{#- Whether `value` matches the regular expression `pattern` anywhere. -#}
+{% macro regex_matches(value, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches')(value, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(value, pattern) -%}
+    regexp_matches({{ value }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro postgres__regex_matches(value, pattern) -%}
+    ({{ value }} ~ {{ pattern }})
+{%- endmacro %}

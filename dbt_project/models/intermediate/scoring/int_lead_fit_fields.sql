@@ -1,6 +1,8 @@
 {{ config(materialized='view') }}
 {#- The lead fields fit rules may test, in long form: one row per (lead, field). Shared by the
-    fit score and by the scoring suggestions, so the list of fields is written once. -#}
+    fit score and by the scoring suggestions, so the list of fields is written once: the
+    contract's attributes, then the export's own that the definitions declare
+    (def_lead_attributes: read from the lead's extra columns). -#}
 -- Not materialized: each field reads its own column instead of a spilled copy of every lead.
 with leads as not materialized (
     select * from {{ ref('stg_crm__leads') }}
@@ -17,3 +19,11 @@ with leads as not materialized (
     ('company_domain', 'company_domain'),
     ('lead_source', 'lead_source'),
 ]) }}
+union all
+select
+    l.lead_id,
+    a.attribute as field_name,
+    {{ json_text('l.extra_attributes', 'a.attribute') }} as field_value
+from leads as l
+cross join {{ ref('def_lead_attributes') }} as a
+where l.extra_attributes is not null

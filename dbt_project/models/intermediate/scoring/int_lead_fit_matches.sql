@@ -29,6 +29,13 @@ fit_rules as (
     from {{ ref('def_fit_rules') }}
 ),
 
+-- Regular expressions test the value as written (their case is theirs).
+regex_rules as (
+    select distinct rule_id, attribute, match_value, points
+    from {{ ref('def_fit_rules') }}
+    where match_type = 'regex'
+),
+
 -- Equality rules are a hash join on the normalised value; only substring and range rules are
 -- tested against every value of their field (most rules are equalities: at 1 M leads, testing
 -- every rule against every value was most of this model's time).
@@ -52,10 +59,18 @@ fit_matches as (
         where
             (r.match_type = 'contains'
                 and {{ dbt.position('r.normalised_match', 'f.normalised_value') }} > 0)
+            or (r.match_type = 'prefix'
+                and {{ dbt.position('r.normalised_match', 'f.normalised_value') }} = 1)
             or (r.match_type = 'range'
                 and {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} is not null
                 and (r.min_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} >= r.min_value)
                 and (r.max_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} <= r.max_value))
+        union all
+        select f.lead_id, r.rule_id, r.points
+        from fit_fields as f
+        inner join regex_rules as r
+            on f.field_name = r.attribute
+            and {{ regex_matches('f.field_value', 'r.match_value') }}
     ) as matched
 )
 

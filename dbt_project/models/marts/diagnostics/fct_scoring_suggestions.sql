@@ -1,9 +1,10 @@
 {#- Points the history suggests (SPEC §9), never applied automatically. For each value of a
-    fit rule's field (matched or not, for range and contains rules) and each prospect activity
-    type: the leads of the evaluation set behind it, their SQL conversion, its log-odds against
-    the base rate - smoothed by adding `suggestion_smoothing_leads` leads at the base rate, so
-    rare values are pulled toward 0 - and the points that log-odds is worth on the current
-    scale (the family's largest current points for its largest well-evidenced log-odds). -#}
+    fit rule's field (matched or not, for range, contains, prefix and regex rules) and each
+    prospect activity type: the leads of the evaluation set behind it, their SQL conversion,
+    its log-odds against the base rate - smoothed by adding `suggestion_smoothing_leads` leads
+    at the base rate, so rare values are pulled toward 0 - and the points that log-odds is
+    worth on the current scale (the family's largest current points for its largest
+    well-evidenced log-odds). -#}
 with evaluation as (
     select * from {{ ref('int_scoring_evaluation') }}
     where evaluation_status = 'evaluated'

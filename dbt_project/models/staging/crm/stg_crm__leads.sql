@@ -29,6 +29,7 @@ renamed as (
         {{ clean_text('owner_id') }} as owner_id,
         {{ normalise_category('crm_lifecycle_stage') }} as crm_lifecycle_stage,
         {{ clean_text('merged_into_lead_id') }} as merged_into_lead_id,
+        extra as extra_attributes,
         _file_name as source_file_name,
         _loaded_at as loaded_at
     from source
