@@ -26,6 +26,11 @@ class ReportError(RuntimeError):
     """The report cannot be built; the message says what to do."""
 
 
+class NoCompleteWeek(ReportError):
+    """The data has not yet covered one whole week: nothing is wrong, there is no week to
+    report on yet."""
+
+
 @dataclass(frozen=True)
 class KpiSpec:
     column: str
@@ -211,6 +216,11 @@ def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime, st
 def check_week(con: duckdb.DuckDBPyConnection, week_start: date) -> None:
     """A clear error unless `week_start` is a complete week the warehouse covers."""
     first, last, until, _ = data_range(con)
+    if last < first:
+        raise NoCompleteWeek(
+            f"the data runs from the week of {week_label(first)} to {until:%Y-%m-%d %H:%M} UTC "
+            f"and holds no complete week yet: the first report is the one of "
+            f"{week_label(first)}, once that week has ended in the data")
     if not first <= week_start <= last:
         raise ReportError(
             f"No complete week {week_label(week_start)} in the published warehouse: it covers "

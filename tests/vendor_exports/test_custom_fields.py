@@ -77,3 +77,17 @@ def test_a_rule_on_an_attribute_nobody_declared_names_the_known_ones(tmp_path):
     shadow = variant(tmp_path, lead_attributes=["industry"])
     with pytest.raises(DefinitionsError, match="industry is already a lead attribute"):
         load_definitions(shadow)
+
+
+def test_a_first_export_of_a_few_days_runs_and_says_the_first_report_is_to_come(tmp_path):
+    """Four days of leads (Mon 3 - Thu 6 March 2025): nothing is wrong, but no week has ended
+    in the data. The run succeeds, publishes, and says which week's report comes first."""
+    settings = settings_at(tmp_path)
+    export = tmp_path / "leads.csv"
+    export.write_text(EXPORT.replace("2025-03-12 12:00", "2025-03-06 12:00"))
+    import_file(export, parse(MAPPING, "test"), settings.landing_dir)
+    summary = run_pipeline(settings, say=lambda _m: None)
+    assert summary.success and summary.published_to and summary.report is None
+    assert summary.report_note.startswith("not built yet: the data runs from the week of "
+                                          "2025-W10 to 2025-03-06 12:00 UTC")
+    assert "the first report is the one of 2025-W10" in summary.render()
