@@ -392,8 +392,9 @@ def definitions_version(path: Path | str | None = None) -> str:
 
 def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
     """What dbt receives: the validated definitions (`funnel`), flattened where SQL wants
-    rows, and the key of each extract (`extract_keys`, from the extract contract: the staging
-    models' unique keys)."""
+    rows; the key of each extract (`extract_keys`, from the extract contract: the staging
+    models' unique keys) and the lead attributes of the contract fit rules may test
+    (`fit_attributes`: int_lead_fit_fields)."""
     from orchestration.ingest.contract import EXTRACTS
 
     defs = load_definitions(path)
@@ -403,7 +404,8 @@ def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
     data["channels"]["labels"] = {g: channels.label(g) for g in
                                   [*channels.groups, channels.unattributed_spend_group]}
     return {"funnel": data, "definitions_version": definitions_version(path),
-            "extract_keys": {name: list(e.key) for name, e in EXTRACTS.items()}}
+            "extract_keys": {name: list(e.key) for name, e in EXTRACTS.items()},
+            "fit_attributes": list(FIT_ATTRIBUTES)}
 
 
 def dbt_vars_arg(path: Path | str | None = None) -> str:

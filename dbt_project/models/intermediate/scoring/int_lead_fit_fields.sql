@@ -8,17 +8,12 @@ with leads as not materialized (
     select * from {{ ref('stg_crm__leads') }}
 )
 
-{{ unpivot_fields('leads', 'lead_id', [
-    ('industry', 'industry'),
-    ('employee_count', 'cast(employee_count as ' ~ dbt.type_string() ~ ')'),
-    ('country_code', 'country_code'),
-    ('department', 'department'),
-    ('seniority', 'seniority'),
-    ('job_title', 'job_title'),
-    ('email_domain', 'email_domain'),
-    ('company_domain', 'company_domain'),
-    ('lead_source', 'lead_source'),
-]) }}
+{#- the contract's attributes (FIT_ATTRIBUTES, passed by the orchestration), as text -#}
+{%- set fields = [] -%}
+{%- for name in var('fit_attributes') -%}
+    {%- do fields.append((name, 'cast(' ~ name ~ ' as ' ~ dbt.type_string() ~ ')')) -%}
+{%- endfor -%}
+{{ unpivot_fields('leads', 'lead_id', fields) }}
 union all
 select
     l.lead_id,
