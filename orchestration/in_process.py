@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files, ignored_landing_entries
-from orchestration.processes import exclusive_run
+from orchestration.processes import alive, exclusive_run
 from orchestration.reporting.data import NoCompleteWeek, ReportError
 from orchestration.reporting.weeks import last_complete_week, week_label, week_start
 from orchestration.settings import Settings, connect_read_only
@@ -175,7 +175,7 @@ def release_abandoned_runs(instance, say: Callable[[str], None] = print) -> list
                 for ev in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
                 if ev.dagster_event and ev.dagster_event.engine_event_data
                 and "pid" in ev.dagster_event.engine_event_data.metadata]
-        if not pids or any(_process_exists(pid) for pid in pids):
+        if not pids or any(alive(pid) for pid in pids):
             continue
         instance.report_run_failed(
             run, f"its process (pid {pids[-1]}) ended without finishing the run")
@@ -184,16 +184,6 @@ def release_abandoned_runs(instance, say: Callable[[str], None] = print) -> list
             f"{pids[-1]} is gone): marked failed, its warehouse pool slot freed.")
         released.append(run.run_id)
     return released
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_pipeline(

@@ -41,7 +41,7 @@ import pandas as pd
 
 from orchestration.processes import lock_holder
 from orchestration.settings import connect_snapshot
-from orchestration.transform.build_state import LEAD_SOURCES, raw_tables
+from orchestration.transform.build_state import has_audit_table, lead_sources, raw_tables
 
 SERVED_SCHEMAS = ("marts", "definitions")
 
@@ -175,7 +175,7 @@ def remove_leftovers(serving_path: Path) -> list[Path]:
 
 def last_publish(warehouse: duckdb.DuckDBPyConnection) -> tuple[str | None, datetime] | None:
     """(run id, UTC time) of the last publish the warehouse recorded."""
-    if not _has_audit_table(warehouse, "publishes"):
+    if not has_audit_table(warehouse, "publishes"):
         return None
     return warehouse.execute("select run_id, published_at from audit.publishes "
                              "order by published_at desc limit 1").fetchone()
@@ -235,12 +235,6 @@ def _record_publish(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
         warehouse.executemany("insert into audit.published_builds values (?, ?, ?, ?)", builds)
 
 
-def _has_audit_table(warehouse: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return warehouse.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'audit' and table_name = ?", [name]).fetchone()[0] > 0
-
-
 def _drop_all_but(warehouse: duckdb.DuckDBPyConnection, keep: set[tuple[str, str]]) -> None:
     """Empty serving_new (a copy of the previous file) but for the tables in `keep`."""
     for schema, name, kind in warehouse.execute(
@@ -269,7 +263,7 @@ def _write_audit(warehouse: duckdb.DuckDBPyConnection, checks: list[dict],
         "(select any_value(definitions_version) from definitions.def_settings) "
         "as definitions_version", [run_id])
     # what each published incremental table reflects: the next publish patches from there
-    if _has_builds(warehouse):
+    if has_audit_table(warehouse, "dbt_builds"):
         warehouse.execute(f"create table serving_new.audit.published_builds as {_BUILDS_SERVED}")
     present = raw_tables(warehouse)
     for name, (needs, sql) in AUDIT_FROM_RAW.items():
@@ -290,13 +284,6 @@ _BUILDS_SERVED = """
     where model in (select table_name from duckdb_tables() where database_name = 'serving_new'
                     and schema_name <> 'audit')
     group by model"""
-
-
-def _has_builds(warehouse: duckdb.DuckDBPyConnection) -> bool:
-    """The warehouse records its dbt builds (a warehouse built by dbt alone does not)."""
-    return warehouse.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'audit' and table_name = 'dbt_builds'").fetchone()[0] > 0
 
 
 def _view_sql(warehouse: duckdb.DuckDBPyConnection, schema: str, view: str) -> str:
@@ -320,7 +307,7 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, tables: list[tuple[s
     last publish) holds as of a build whose changes since are all incremental with the same
     fingerprint: table -> the newest load that serving copy reflects, when the build it
     holds was recorded, and whether its rows carry `built_at`."""
-    if not _has_builds(warehouse) or not _has_audit_table(warehouse, "published_builds"):
+    if not has_audit_table(warehouse, "dbt_builds") or not has_audit_table(warehouse, "published_builds"):
         return {}
     served = {m: (fp, loaded, built) for m, fp, loaded, built in warehouse.execute(
         "select model, fingerprint, source_loaded_to, built_at "
@@ -355,7 +342,7 @@ def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: d
     those rows are read: every lead rebuilt since was written whole after that moment."""
     present = raw_tables(warehouse)
     changed = " union ".join(f"select lead_id from raw.{t} where _loaded_at > $since"
-                             for t in LEAD_SOURCES if t in present)
+                             for t in lead_sources() if t in present)
     if stamped:
         changed += f" union select lead_id from {name} where built_at > $built"
     warehouse.execute(f"create or replace temp table _publish_leads as {changed}",

@@ -9,6 +9,7 @@ their previous successful build (dbt_project/macros/by_lead_incremental.sql). Tw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -30,16 +31,22 @@ create table if not exists audit.dbt_builds (
 
 
 
-def _lead_sources() -> tuple[str, ...]:
+@functools.cache
+def lead_sources() -> tuple[str, ...]:
     """The raw tables whose load times decide which leads an incremental build redoes: those
     behind the staging models of dbt_project.yml's var lead_sources (stg_crm__leads is
-    raw.crm_leads), which the dbt macros read too."""
+    raw.crm_leads), which the dbt macros read too. Read when first needed, not at import."""
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     return tuple(name.removeprefix("stg_").replace("__", "_", 1)
                  for name in project["vars"]["lead_sources"])
 
 
-LEAD_SOURCES = _lead_sources()
+def has_audit_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """The warehouse has audit.<name> (a warehouse built by dbt alone, or before a record was
+    kept, lacks some)."""
+    return con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'audit' and table_name = ?", [name]).fetchone()[0] > 0
 
 PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "dbt_project.yml")
 
@@ -108,8 +115,11 @@ def has_leads(con: duckdb.DuckDBPyConnection) -> bool:
                        ).fetchone()[0]
 
 
-def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] = LEAD_SOURCES) -> datetime | None:
-    """The newest load of `tables`, read before dbt starts (no load runs during it)."""
+def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None
+                ) -> datetime | None:
+    """The newest load of `tables` (default: the lead sources), read before dbt starts (no
+    load runs during it)."""
+    tables = lead_sources() if tables is None else tables
     present = raw_tables(con)
     parts = [f"select max(_loaded_at) as t from raw.{t}" for t in tables if t in present]
     if not parts:
@@ -137,10 +147,7 @@ def last_model_build_started(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """When the latest dbt command that built models started (dbt records each one in
     audit.dbt_invocations: dbt_project/macros/definitions_in_force.sql); None when no such
     record exists (a warehouse built before dbt kept them)."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'audit' and table_name = 'dbt_invocations'").fetchone()[0]
-    if not exists:
+    if not has_audit_table(con, "dbt_invocations"):
         return None
     return con.execute("select max(started_at) from audit.dbt_invocations").fetchone()[0]
 
