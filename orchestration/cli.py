@@ -50,8 +50,13 @@ def main() -> None:
 @click.option("--shard-leads", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Leads simulated at once (about 6 GiB of memory per million); more are "
                    "simulated and written shard by shard.")
+@click.option("--signal", type=click.Choice(["icp", "lead_origin"]), default="icp",
+              show_default=True,
+              help="What makes leads convert: fit and engagement (icp), or only lead_origin, a "
+                   "column of the export's own that no rule in force uses - to try "
+                   "`funnel suggest` on a signal the definitions miss.")
 def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lead,
-         shard_leads) -> None:
+         shard_leads, signal) -> None:
     """Generate deterministic demo extracts for every landing folder."""
     from orchestration.demo.generator import (
         DEFAULT_END_DATE,
@@ -65,7 +70,7 @@ def demo(leads, seed, out, file_format, end_date, dirty_rate, activities_per_lea
     cfg = DemoConfig(
         leads=leads, seed=seed, file_format=file_format, dirty_rate=dirty_rate,
         end_date=end_date.date() if end_date else DEFAULT_END_DATE,
-        activities_per_lead=activities_per_lead, shard_leads=shard_leads,
+        activities_per_lead=activities_per_lead, shard_leads=shard_leads, signal=signal,
     )
     with click.progressbar(length=generation_steps(cfg), label=f"Generating {leads:,} leads",
                            file=sys.stderr, show_pos=True,
@@ -173,14 +178,25 @@ def report(week, out) -> None:
               help="Weight of engagement in the lead score to try.")
 @click.option("--definitions", "definitions_file", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), default=None,
-              help="Take the proposal's MQL rule from another definitions file (only its `mql` "
-                   "section can be replayed without a rebuild).")
-def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file) -> None:
-    """Replay another MQL rule on the published history and compare it with the rule in force:
-    MQLs per week, precision, recall and the weekly handover per rep. Reads the serving file;
-    rebuilds nothing.
+              help="Compare another definitions file (a `funnel suggest` proposal, say). A file "
+                   "that changes only the `mql` section is replayed in seconds; one that changes "
+                   "the scores (fit rules, engagement, attributes) is built by dbt into a "
+                   "scratch warehouse from the same raw data, then compared.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the scratch warehouse of a rebuilt proposal here (default: a temporary "
+                   "folder, removed afterwards).")
+def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file,
+             workdir) -> None:
+    """Compare another MQL rule or definitions file with the one in force, on the same history.
 
-    Example: funnel backtest --threshold 70 --min-fit 40
+    An MQL rule (--threshold, --min-fit, weights, or a file changing only `mql`) is replayed
+    on the published history: MQLs per week, precision, recall and the weekly handover per
+    rep. A definitions file that changes the scores is built into a scratch warehouse and
+    compared by AUC, lift per decile, MQLs, precision and recall at its threshold, and rule by
+    rule. The warehouse in force is never changed.
+
+    Examples: funnel backtest --threshold 70 --min-fit 40;
+    funnel backtest --definitions dbt_project/definitions/proposals/funnel.proposed-1a2b3c4d.yml
     """
     from dataclasses import replace
 
@@ -191,10 +207,37 @@ def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file
         open_serving_for_backtest,
         rescoring_changes,
     )
-    from orchestration.funnel_definitions import DefinitionsError, load_definitions
+    from orchestration.calibration.rescoring import (
+        RescoringError,
+        build_and_compare,
+        rule_changes,
+    )
+    from orchestration.funnel_definitions import (
+        DefinitionsError,
+        definitions_path,
+        load_definitions,
+    )
 
     settings = Settings.from_env()
+    overrides = {k: v for k, v in {"threshold": threshold, "min_fit": min_fit,
+                                   "fit_weight": fit_weight,
+                                   "engagement_weight": engagement_weight}.items()
+                 if v is not None}
     try:
+        other = load_definitions(definitions_file) if definitions_file else None
+        if other is not None and (changed := rescoring_changes(load_definitions(), other)):
+            if overrides:
+                raise BacktestError(f"{definitions_file} changes {', '.join(changed)}: set its "
+                                    "MQL rule in the file (its `mql` section), not by options.")
+            say = _echo_step(time.perf_counter())
+            say(f"{definitions_file} changes {', '.join(changed)}: building its scores.")
+            result = build_and_compare(settings, definitions_path(), definitions_file, say,
+                                       workdir)
+            current = {r["id"]: r for r in load_definitions().resolved_fit_rules()}
+            proposed = {r["id"]: r for r in other.resolved_fit_rules()}
+            click.echo(result.render(rule_changes(current, proposed, result.in_force,
+                                                  result.proposed)))
+            return
         con = open_serving_for_backtest(settings.serving_path)
         try:
             row = con.execute("select mql_threshold, mql_min_fit, fit_weight, engagement_weight, "
@@ -202,29 +245,52 @@ def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file
         finally:
             con.close()
         in_force = MqlRule(*row[:4])
-        proposed = in_force
-        if definitions_file:
-            other = load_definitions(definitions_file)
-            if changed := rescoring_changes(load_definitions(), other):
-                raise BacktestError(
-                    f"{definitions_file} changes {', '.join(changed)}: that changes the scores "
-                    "themselves, which a replay cannot do. Build it into a separate warehouse "
-                    f"(FUNNEL_DEFINITIONS={definitions_file} DUCKDB_PATH=... funnel run).")
-            proposed = MqlRule.of(other)
+        proposed_rule = MqlRule.of(other) if other is not None else in_force
         if fit_weight is not None and engagement_weight is None:
-            engagement_weight = 1 - fit_weight
-        overrides = {k: v for k, v in {"threshold": threshold, "min_fit": min_fit,
-                                       "fit_weight": fit_weight,
-                                       "engagement_weight": engagement_weight}.items()
-                     if v is not None}
-        proposed = replace(proposed, **overrides)
-        if proposed == in_force and not definitions_file:
+            overrides["engagement_weight"] = 1 - fit_weight
+        proposed_rule = replace(proposed_rule, **overrides)
+        if proposed_rule == in_force and not definitions_file:
             raise BacktestError("Nothing to compare: give --threshold, --min-fit, a weight or "
                                 "--definitions (see funnel backtest --help).")
-        result = compare(settings.serving_path, in_force, proposed)
-    except (BacktestError, DefinitionsError) as exc:
+        result = compare(settings.serving_path, in_force, proposed_rule)
+    except (BacktestError, DefinitionsError, RescoringError, RunInProgress) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.render())
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the proposal. [default: proposals/funnel.proposed-<hash>.yml "
+                   "beside the definitions file in force]")
+def suggest(out) -> None:
+    """Learn fit and engagement points from the history and write them as a proposed
+    definitions file - never over the one in force.
+
+    Every lead attribute (the contract's, the declared ones and the export's own columns no
+    rule uses yet) and activity type is ranked by how well it separates the outcome the
+    definitions name (information value); the informative ones become rules whose points are
+    their smoothed log-odds on the 0-100 scale (marts.fct_scoring_suggestions). Compare the
+    proposal with `funnel backtest --definitions FILE`; adopt it by copying it over the file
+    in force.
+    """
+    from orchestration.calibration.proposal import (
+        ProposalError,
+        propose,
+        render_summary,
+        write_proposal,
+    )
+    from orchestration.funnel_definitions import DefinitionsError, definitions_path
+
+    settings = Settings.from_env()
+    say = _echo_step(time.perf_counter())
+    try:
+        say(f"Reading the evidence of {settings.serving_path}.")
+        proposal = propose(settings.serving_path, definitions_path())
+        path = write_proposal(proposal, settings.serving_path, out, definitions_path())
+    except (ProposalError, DefinitionsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    say("Done.")
+    click.echo(render_summary(proposal, path))
 
 
 @main.command("import")

@@ -145,7 +145,7 @@ class FitRule(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
     # one of FIT_ATTRIBUTES or of the file's lead_attributes (checked by FunnelDefinitions)
     attribute: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-    match: Literal["equals", "in", "range", "contains", "prefix", "regex"]
+    match: Literal["equals", "in", "range", "contains", "prefix", "regex", "is_null", "not_null"]
     value: str | None = None
     values: list[str] | None = None
     values_from: str | None = None
@@ -158,6 +158,9 @@ class FitRule(_Strict):
 class EngagementRule(_Strict):
     activity_type: str
     points: Points
+    # per_unit: the points are per unit of the activity's quantity (27 visits x 0.5 points),
+    # an activity without a quantity counting as 1; the cap still bounds the rule's total
+    per_unit: bool = False
     cap: Annotated[float, Field(gt=0)] | None = None
 
 
@@ -250,10 +253,21 @@ class Calibration(_Strict):
     """How the scoring is judged against history (SPEC §9)."""
 
     horizon_days: PositiveDays = 14
+    # What the scoring should predict: reaching SQL, an opportunity, a won deal, or the won
+    # amount (leads weighted by what they brought), within `outcome_window_days` after the
+    # horizon; no window given: the maturity window of that stage (outcome_window_days()).
+    outcome: Literal["sql", "opportunity", "won", "won_amount"] = "sql"
+    outcome_window_days: PositiveDays | None = None
     score_band_width: Annotated[float, Field(gt=0, le=100)] = 20
     backtest_thresholds: BacktestThresholds = BacktestThresholds()
     smoothing_leads: Annotated[float, Field(ge=0)] = 50
     min_evidence_leads: Annotated[int, Field(ge=1)] = 30
+    # an attribute whose values separate the outcome less than this (information value) gets
+    # no suggested rules: 0.02 is the usual floor of a "weak" predictor
+    min_information_value: Annotated[float, Field(ge=0)] = 0.02
+    # an attribute a more informative one fixes for this share of leads (a job title fixes
+    # the department) adds no evidence of its own: it gets no suggested rules
+    redundancy_share: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
 class Ingest(_Strict):
@@ -337,13 +351,25 @@ class FunnelDefinitions(_Strict):
             if not values:
                 raise ValueError(f"{where}: match in needs `values` or `values_from`")
             out["values"] = list(values)
-        else:  # range
+        elif rule.match == "range":
             if rule.range_from:
                 rng = self._lookup(rule.range_from, where)
                 out["min"], out["max"] = rng.min, rng.max
             if out["min"] is None and out["max"] is None:
                 raise ValueError(f"{where}: match range needs `min`, `max` or `range_from`")
+        elif any(v is not None for v in (rule.value, rule.values, rule.values_from, rule.min,
+                                         rule.max, rule.range_from)):
+            raise ValueError(f"{where}: match {rule.match} takes no value")
         return out
+
+    def outcome_window_days(self) -> int:
+        """The calibration outcome's window after the horizon: the one given, else the
+        maturity window of the stage (SQL; SQL + opportunity; MQL to customer)."""
+        c, m = self.calibration, self.maturity_days
+        if c.outcome_window_days is not None:
+            return c.outcome_window_days
+        return {"sql": m.mql_to_sql, "opportunity": m.mql_to_sql + m.sql_to_opportunity}.get(
+            c.outcome, m.mql_to_customer)
 
     def resolved_fit_rules(self) -> list[dict[str, Any]]:
         return [self._resolved_fit_rule(r, f"fit_rules[{i}]") for i, r in enumerate(self.fit_rules)]
@@ -400,6 +426,7 @@ def dbt_vars(path: Path | str | None = None) -> dict[str, Any]:
     defs = load_definitions(path)
     data = defs.model_dump(mode="json")
     data["fit_rules"] = defs.resolved_fit_rules()
+    data["calibration"]["outcome_window_days"] = defs.outcome_window_days()
     channels = defs.channels
     data["channels"]["labels"] = {g: channels.label(g) for g in
                                   [*channels.groups, channels.unattributed_spend_group]}

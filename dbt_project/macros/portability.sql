@@ -101,3 +101,36 @@
 {% macro postgres__regex_matches(value, pattern) -%}
     ({{ value }} ~ {{ pattern }})
 {%- endmacro %}
+
+{#- One row per key of a JSON object column (`key` and `relation`'s other columns):
+    used to unfold the export's own lead columns. -#}
+{% macro json_object_keys(relation, json_column, columns) -%}
+    {{ return(adapter.dispatch('json_object_keys')(relation, json_column, columns)) }}
+{%- endmacro %}
+
+{% macro default__json_object_keys(relation, json_column, columns) -%}
+    select {{ columns | join(', ') }}, unnest(json_keys({{ json_column }})) as key
+    from {{ relation }}
+    where {{ json_column }} is not null
+{%- endmacro %}
+
+{% macro postgres__json_object_keys(relation, json_column, columns) -%}
+    select {{ columns | join(', ') }}, jsonb_object_keys(({{ json_column }})::jsonb) as key
+    from {{ relation }}
+    where {{ json_column }} is not null
+{%- endmacro %}
+
+{#- The number a text holds, NULL when it holds none ('1,200 visits', 'n/a'): a range rule on
+    an export's own column must not fail on its first word. -#}
+{% macro number_or_null(value) -%}
+    {{ return(adapter.dispatch('number_or_null')(value)) }}
+{%- endmacro %}
+
+{% macro default__number_or_null(value) -%}
+    try_cast({{ value }} as {{ dbt.type_float() }})
+{%- endmacro %}
+
+{% macro postgres__number_or_null(value) -%}
+    case when trim({{ value }}) ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'
+        then cast(trim({{ value }}) as {{ dbt.type_float() }}) end
+{%- endmacro %}

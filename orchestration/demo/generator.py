@@ -115,6 +115,13 @@ LOW_INTENT_P = np.array([0.46, 0.30, 0.09, 0.07, 0.03, 0.02, 0.015, 0.01, 0.003,
 HIGH_INTENT_P = np.array([0.30, 0.12, 0.12, 0.09, 0.06, 0.06, 0.16, 0.04, 0.035, 0.015])
 HAND_RAISE = {"demo_request", "contact_request"}
 
+# The `lead_origin` variant (DemoConfig.signal): how the lead came in - a column of the
+# export's own, not of the contract - decides whether it converts; fit and engagement do not.
+# (value, share of inbound leads, effect on the log-odds of sales accepting it)
+LEAD_ORIGINS = [("Landing Page Submission", 0.35, 0.5), ("API", 0.30, -2.5),
+                ("Lead Add Form", 0.15, 3.0), ("Lead Import", 0.12, -3.5),
+                ("Quick Add Form", 0.08, 1.5)]
+
 REJECT_REASONS = np.array(["no budget", "not the decision maker", "no project", "bad timing",
                            "using a competitor", "not a fit"])
 RECYCLE_REASONS = np.array(["not now - nurture", "project next year", "re-engage later"])
@@ -136,6 +143,9 @@ class DemoConfig:
     # Leads simulated at once (about 6 GiB of memory per million): more leads are simulated
     # in shards of this size, each written to files of its own, so memory stays bounded.
     shard_leads: int = 1_000_000
+    # What drives conversion: "icp" (fit and engagement, as the definitions in force expect)
+    # or "lead_origin" (only a column of the export's own; sales work every inbound lead).
+    signal: str = "icp"
 
 
 @dataclass
@@ -275,6 +285,9 @@ class _Sim:
         self.excluded_truth = excluded
         self.fit = np.where(excluded, -1.0, self.comp_fit[self.company] + 1.2 * persona_fit)
         self.interest = rng.normal(0, 1, n) + 0.45 * (self.fit - 1.5)
+        if self.cfg.signal == "lead_origin":
+            share = np.array([o[1] for o in LEAD_ORIGINS])
+            self.origin = rng.choice(len(LEAD_ORIGINS), size=n, p=share / share.sum())
 
         # Inbound channel and campaign.
         ch_p = np.array([c[2] for c in CHANNELS])
@@ -288,6 +301,12 @@ class _Sim:
         reps = max(4, n // 900)
         self.n_reps = reps
         self.owner = rng.integers(0, reps, n)
+
+    def _quality(self) -> np.ndarray:
+        """What makes a lead convert: its fit, or in the lead_origin variant its origin."""
+        if self.cfg.signal == "lead_origin":
+            return np.array([o[2] for o in LEAD_ORIGINS])[self.origin]
+        return np.where(self.fit < 0, -2.0, self.fit - 1.8)
 
     # -- activities
     def _prospect_burst(self, lead: np.ndarray, start: np.ndarray, mean_n: np.ndarray,
@@ -395,6 +414,9 @@ class _Sim:
         handover = np.where(inbound & ~self.excluded_truth, handover, never)
         # Outbound: the SDR's sequence starts at creation.
         handover = np.where(self.outbound, self.created, handover)
+        if self.cfg.signal == "lead_origin":  # sales call every inbound lead within hours
+            handover = np.where(inbound & ~self.excluded_truth,
+                                self.created + rng.integers(HOUR, 6 * HOUR, n), handover)
         self.handover = handover
         has_ho = handover < self.end_ts
 
@@ -403,19 +425,23 @@ class _Sim:
         delay = np.where(u < 0.62, rng.lognormal(np.log(3 * HOUR), 0.9, n),
                          np.where(u < 0.86, rng.lognormal(np.log(30 * HOUR), 0.4, n),
                                   rng.uniform(50 * HOUR, 140 * HOUR, n)))
-        never_touched = (u > 0.93) & inbound
+        never_touched = (u > (0.99 if self.cfg.signal == "lead_origin" else 0.93)) & inbound
         delay = np.where(self.outbound, 0, delay).astype(np.int64)
         touch = _push_out_of_weekend(handover + delay, rng) if n else handover
         touched = has_ho & ~never_touched & (touch < self.end_ts)
         self.first_touch = np.where(touched, touch, never)
 
         # Qualification conversation a few days after the first touch.
-        fit_z = np.where(self.fit < 0, -2.0, self.fit - 1.8)
-        p_meet = np.where(self.outbound, 0.22 + 0.08 * fit_z, 0.75)
+        fit_z = self._quality()
+        p_meet = np.where(self.outbound, 0.22 + 0.08 * fit_z,
+                          0.92 if self.cfg.signal == "lead_origin" else 0.75)
         meets = touched & (rng.random(n) < np.clip(p_meet, 0.02, 0.95))
         q_time = _push_out_of_weekend(self.first_touch + rng.integers(1, 9, n) * DAY, rng)
         meets &= q_time < self.end_ts
-        logit = -0.6 + 1.1 * fit_z + 0.7 * self.interest + np.where(self.outbound, 0.4, 0.0)
+        if self.cfg.signal == "lead_origin":
+            logit = -0.6 + fit_z
+        else:
+            logit = -0.6 + 1.1 * fit_z + 0.7 * self.interest + np.where(self.outbound, 0.4, 0.0)
         p_acc = 1 / (1 + np.exp(-logit))
         r = rng.random(n)
         outcome = np.where(r < p_acc, 0, np.where(rng.random(n) < 0.3, 2, 1))  # 0 acc 1 rej 2 rec
@@ -490,7 +516,7 @@ class _Sim:
                          next_step=next_step, reason=reason, rep=self.owner[q_lead])
 
         # Opportunities from accepted conversations, more likely for good fit.
-        fit_z = np.where(self.fit[q_lead] < 0, -2.0, self.fit[q_lead] - 1.8)
+        fit_z = self._quality()[q_lead]
         p_opp = np.clip(0.45 + 0.15 * fit_z + 0.1 * self.interest[q_lead], 0.05, 0.9)
         first_acc = acc & ~np.r_[False, (q_lead[1:] == q_lead[:-1]) & acc[:-1]]
         opp = first_acc & (rng.random(m) < p_opp)
@@ -513,7 +539,7 @@ class _Sim:
         base = np.where(emp < 50, 9_000, np.where(emp < 1000, 32_000, 110_000))
         amount = np.round(base * rng.lognormal(0, 0.45, k), -2)
         eur = np.isin(self.comp_country[self.company[o_lead]], list(EUR_COUNTRIES))
-        fit_o = np.where(self.fit[o_lead] < 0, -2.0, self.fit[o_lead] - 1.8)
+        fit_o = self._quality()[o_lead]
         p_win = np.clip(0.32 + 0.12 * fit_o + 0.06 * self.interest[o_lead], 0.05, 0.85)
         closed_at = o_created + rng.integers(20, 150, k) * DAY + rng.integers(0, DAY, k)
         is_closed = closed_at < self.end_ts
@@ -598,6 +624,9 @@ def _leads_table(s: _Sim) -> tuple[pa.Table, np.ndarray, pa.Table]:
         "crm_lifecycle_stage": _str(stage),
         "merged_into_lead_id": _str(np.full(n, None, dtype=object)),
     })
+    if s.cfg.signal == "lead_origin":  # a column of the export's own, as CRMs add them
+        origin = np.array([o[0] for o in LEAD_ORIGINS], dtype=object)[s.origin]
+        table = table.append_column("lead_origin", _str(np.where(s.outbound, None, origin)))
     # An earlier export of some leads (stage still 'lead'), loaded before the current one.
     month = _month_index(updated)
     early = (month > _month_index(s.created)) & (rng.random(n) < 0.5)

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnType = Literal["varchar", "timestamp", "date", "month", "integer", "money", "rate", "boolean"]
+ColumnType = Literal["varchar", "timestamp", "date", "month", "integer", "money", "rate", "quantity",
+                     "boolean"]
 
 # DuckDB storage type for each contract type. Money keeps sub-cent precision so that
 # reconciliation to the cent happens after sums, not per row.
@@ -21,6 +22,7 @@ SQL_TYPES: dict[str, str] = {
     "integer": "BIGINT",
     "money": "DECIMAL(18,4)",
     "rate": "DECIMAL(18,8)",
+    "quantity": "DECIMAL(18,4)",  # counts and measures: visits, seconds, pages
     "boolean": "BOOLEAN",
 }
 
@@ -106,6 +108,8 @@ EXTRACTS: dict[str, Extract] = {
                 _c("activity_type", required=True),
                 _c("actor", allowed=ACTORS),
                 _c("detail"),
+                # how much of it (27 visits, 1,200 seconds); engagement rules may count per unit
+                _c("quantity", "quantity", non_negative=True),
             ),
             key=("activity_id",),
             staging_model="stg_crm__activities",

@@ -237,7 +237,7 @@ def _parse_expr(c: Column, v: str) -> str:
             )
         case "integer":
             return f"try_cast({v} as bigint)"
-        case "money" | "rate":
+        case "money" | "rate" | "quantity":
             return f"try_cast({v} as {SQL_TYPES[c.type]})"
         case "boolean":
             t = ", ".join(_lit(w) for w in TRUE_WORDS)

@@ -88,8 +88,8 @@ def _charts(d: WeeklyReportData) -> dict[str, str]:
         out["sla"] = charts.sla_trend(d.sla_trend, s["sla_target_hours"], s["sla_limit_hours"])
     if not d.feedback_reasons.empty:
         out["feedback"] = charts.feedback_reasons(d.feedback_reasons)
-    if not d.calibration.empty and d.calibration["sql_lift"].notna().any():
-        out["scoring_lift"] = charts.lift_by_decile(d.calibration)
+    if not d.calibration.empty and d.calibration["outcome_lift"].notna().any():
+        out["scoring_lift"] = charts.lift_by_decile(d.calibration, d.scoring["outcome_label"])
     if not d.backtest.empty:
         out["backtest"] = charts.threshold_backtest(d.backtest, s["mql_threshold"])
     return out

@@ -112,11 +112,11 @@ def feedback_reasons(frame: pd.DataFrame) -> str:
     return to_svg(chart.properties(width=420, height=max(60, 22 * len(frame))))
 
 
-def lift_by_decile(frame: pd.DataFrame) -> str:
+def lift_by_decile(frame: pd.DataFrame, outcome_label: str) -> str:
     bars = alt.Chart(frame).mark_bar(color="#2563eb").encode(
         x=alt.X("bucket:N", sort=None, title="score decile (D1 = highest scores)",
                 axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("sql_lift:Q", title="lift (SQL rate / base rate)"),
+        y=alt.Y("outcome_lift:Q", title=f"lift ({outcome_label} rate / base rate)"),
     )
     base_rate = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(
         color="#dc2626", strokeDash=[4, 3]).encode(y="y:Q")

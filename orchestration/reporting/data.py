@@ -106,9 +106,11 @@ class WeeklyReportData:
         """Overall figures of the calibration (the same on every row of the mart)."""
         if self.calibration.empty:
             return {}
-        return self.calibration.iloc[0][[
-            "auc_sql", "auc_opportunity", "base_sql_rate", "evaluated_leads", "too_young_leads",
-            "horizon_days", "sql_window_days"]].to_dict()
+        out = self.calibration.iloc[0][[
+            "outcome", "auc_outcome", "base_outcome_rate", "evaluated_leads", "too_young_leads",
+            "horizon_days", "outcome_window_days"]].to_dict()
+        out["outcome_label"], out["reached"] = OUTCOME_LABELS[out["outcome"]]
+        return out
 
     @property
     def label(self) -> str:
@@ -403,6 +405,14 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     )
 
 
+# calibration.outcome -> (its short name, what a lead that reached it did)
+OUTCOME_LABELS = {
+    "sql": ("SQL", "reached SQL"),
+    "opportunity": ("opportunity", "got an opportunity"),
+    "won": ("won", "won a deal"),
+    "won_amount": ("won", "won a deal (weighted by the amount won)"),
+}
+
 # Suggestions worth a look: well evidenced, and furthest from the points in force.
 TOP_SUGGESTIONS = 8
 
@@ -418,7 +428,7 @@ def _scoring_health(con, tables: set[str]) -> dict:
         out["backtest"] = _frame(con, "select * from marts.fct_threshold_backtest order by threshold")
     if "marts.fct_scoring_suggestions" in tables:
         out["suggestions"] = _frame(con, f"""
-            select family, rule_id, field_value, leads, sql_conversion_rate, current_points,
+            select family, rule_id, field_name, field_value, leads, conversion_rate, current_points,
                    suggested_points, evidence
             from marts.fct_scoring_suggestions
             where has_enough_evidence and suggested_points is not null

@@ -139,7 +139,7 @@ class _Converter:
             if kind in ("date", "month"):
                 day = self.day(text, fmt)
                 return (day.replace(day=1) if kind == "month" else day).isoformat()
-            if kind in ("integer", "money", "rate"):
+            if kind in ("integer", "money", "rate", "quantity"):
                 number = parse_number(text, self.m.numbers.thousands, self.m.numbers.decimal)
                 if kind == "integer":
                     if number != int(number):

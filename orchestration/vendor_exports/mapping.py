@@ -199,7 +199,7 @@ class Mapping(_Strict):
         if self.aggregate:
             kinds = {c.name: c.type for c in contract.columns}
             wrong = [c for c in self.aggregate.sum if c not in self.target_columns()
-                     or kinds[c] not in ("money", "integer", "rate")]
+                     or kinds[c] not in ("money", "integer", "rate", "quantity")]
             if wrong:
                 raise MappingError(f"{where}: aggregate.sum: {', '.join(wrong)} is not a mapped "
                                    "number column of " + self.extract)

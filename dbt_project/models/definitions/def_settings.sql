@@ -29,12 +29,16 @@
     ('fx_max_staleness_days', dbt.type_int()),
     ('drift_warn_share', dbt.type_float()),
     ('calibration_horizon_days', dbt.type_int()),
+    ('calibration_outcome', dbt.type_string()),
+    ('calibration_outcome_window_days', dbt.type_int()),
     ('calibration_score_band_width', dbt.type_float()),
     ('backtest_threshold_start', dbt.type_float()),
     ('backtest_threshold_stop', dbt.type_float()),
     ('backtest_threshold_step', dbt.type_float()),
     ('suggestion_smoothing_leads', dbt.type_float()),
     ('suggestion_min_evidence_leads', dbt.type_int()),
+    ('suggestion_min_information_value', dbt.type_float()),
+    ('suggestion_redundancy_share', dbt.type_float()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -65,12 +69,16 @@
     d.reporting.fx_max_staleness_days,
     d.drift.warn_share,
     d.calibration.horizon_days,
+    d.calibration.outcome,
+    d.calibration.outcome_window_days,
     d.calibration.score_band_width,
     d.calibration.backtest_thresholds.start,
     d.calibration.backtest_thresholds.stop,
     d.calibration.backtest_thresholds.step,
     d.calibration.smoothing_leads,
     d.calibration.min_evidence_leads,
+    d.calibration.min_information_value,
+    d.calibration.redundancy_share,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}

@@ -3,9 +3,10 @@
     Each lead is scored as it stood at its evaluation moment: `calibration.horizon_days` after
     creation, or just before it became SQL (or got an opportunity) if that came sooner - from
     prospect activities strictly before that moment, never later ones, never sales actions.
-    The outcome is reaching SQL within the SQL maturity window after the horizon (and an
-    opportunity within the SQL and opportunity windows). Leads whose windows have not passed
-    by the scoring moment of the warehouse are `too_young`; excluded leads are listed, not
+    The outcomes are reaching SQL within the SQL maturity window after the horizon, an
+    opportunity within the SQL and opportunity windows, and the outcome the definitions name
+    (`calibration.outcome`) within its window. Leads whose windows have not all passed by the
+    scoring moment of the warehouse are `too_young`; excluded leads are listed, not
     evaluated (no score makes them MQL).
 
     The scores and outcomes come from int_lead_evaluations (incremental by lead); only the
@@ -29,7 +30,7 @@ final as (
         e.created_at,
         case
             when e.is_excluded then 'excluded'
-            when {{ dbt.dateadd('day', 's.calibration_horizon_days + s.mql_to_sql_maturity_days + s.sql_to_opportunity_maturity_days', 'e.created_at') }}
+            when {{ dbt.dateadd('day', 's.calibration_horizon_days + greatest(s.mql_to_sql_maturity_days + s.sql_to_opportunity_maturity_days, s.calibration_outcome_window_days)', 'e.created_at') }}
                 > a.scored_as_of_at then 'too_young'
             else 'evaluated'
         end as evaluation_status,
@@ -44,7 +45,12 @@ final as (
         e.sql_window_days,
         e.opportunity_window_days,
         e.converted_to_sql,
-        e.converted_to_opportunity
+        e.converted_to_opportunity,
+        e.customer_at,
+        e.outcome,
+        e.outcome_window_days,
+        e.outcome_reached,
+        e.outcome_value
     from evaluations as e
     cross join as_of as a
     cross join settings as s

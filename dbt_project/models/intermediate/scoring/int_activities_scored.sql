@@ -37,6 +37,7 @@ activities as (
         a.lead_id,
         a.occurred_at,
         a.activity_type,
+        a.quantity,
         l.fit_score,
         l.is_excluded,
         l.acquisition_mode,
@@ -82,6 +83,7 @@ timeline as (
         1 as event_order,
         0 as is_recycle,
         a.activity_type,
+        a.quantity,
         a.fit_score,
         a.is_excluded,
         a.acquisition_mode,
@@ -99,6 +101,7 @@ timeline as (
         null,
         null,
         null,
+        null,
         null
     from recycles
 ),
@@ -109,6 +112,7 @@ episodes as (
         activity_id,
         event_at as occurred_at,
         activity_type,
+        quantity,
         fit_score,
         is_excluded,
         acquisition_mode,
@@ -125,6 +129,7 @@ episodes as (
         a.activity_id,
         a.occurred_at,
         a.activity_type,
+        a.quantity,
         a.fit_score,
         a.is_excluded,
         a.acquisition_mode,
@@ -147,7 +152,9 @@ activity_episodes as (
         e.lead_created_at,
         e.episode,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
-        coalesce(r.points, 0) as rule_points,
+        -- a per-unit rule counts the activity's quantity (none given: one unit)
+        coalesce(r.points, 0) * case when r.is_per_unit then coalesce(e.quantity, 1) else 1 end
+            as rule_points,
         r.cap_points,
         coalesce(r.is_fast_track, false) as is_fast_track
     from episodes as e

@@ -2,7 +2,8 @@
 {#- The lead fields fit rules may test, in long form: one row per (lead, field). Shared by the
     fit score and by the scoring suggestions, so the list of fields is written once: the
     contract's attributes, then the export's own that the definitions declare
-    (def_lead_attributes: read from the lead's extra columns). -#}
+    (def_lead_attributes: read from the lead's extra columns). Every lead has a row for every
+    field, NULL when it has no value, so is_null rules see the leads without one. -#}
 -- Not materialized: each field reads its own column instead of a spilled copy of every lead.
 with leads as not materialized (
     select * from {{ ref('stg_crm__leads') }}
@@ -21,4 +22,3 @@ select
     {{ json_text('l.extra_attributes', 'a.attribute') }} as field_value
 from leads as l
 cross join {{ ref('def_lead_attributes') }} as a
-where l.extra_attributes is not null

@@ -61,10 +61,12 @@ fit_matches as (
                 and {{ dbt.position('r.normalised_match', 'f.normalised_value') }} > 0)
             or (r.match_type = 'prefix'
                 and {{ dbt.position('r.normalised_match', 'f.normalised_value') }} = 1)
+            or (r.match_type = 'is_null' and f.normalised_value is null)
+            or (r.match_type = 'not_null' and f.normalised_value is not null)
             or (r.match_type = 'range'
-                and {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} is not null
-                and (r.min_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} >= r.min_value)
-                and (r.max_value is null or {{ dbt.safe_cast('f.field_value', dbt.type_float()) }} <= r.max_value))
+                and {{ number_or_null('f.field_value') }} is not null
+                and (r.min_value is null or {{ number_or_null('f.field_value') }} >= r.min_value)
+                and (r.max_value is null or {{ number_or_null('f.field_value') }} <= r.max_value))
         union all
         select f.lead_id, r.rule_id, r.points
         from fit_fields as f

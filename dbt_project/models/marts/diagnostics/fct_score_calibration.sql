@@ -1,7 +1,9 @@
 {#- How well the lead score ranks leads by their real outcome (SPEC §9): conversion per score
     decile and per score band of the leakage-free evaluation set, lift against the base rate,
     cumulative share of conversions captured from the top down, and the AUC computed from
-    ranks (Mann-Whitney, ties at their average rank). -#}
+    ranks (Mann-Whitney, ties at their average rank). SQL and opportunity always; the
+    outcome the definitions name (`calibration.outcome`) in the outcome_* columns, each lead
+    weighted by its outcome_value (1, or the amount won for won_amount). -#}
 with evaluation as (
     select * from {{ ref('int_scoring_evaluation') }}
 ),
@@ -19,6 +21,8 @@ counts as (
         count(*) as evaluated_leads,
         sum(case when converted_to_sql then 1 else 0 end) as sql_conversions,
         sum(case when converted_to_opportunity then 1 else 0 end) as opportunity_conversions,
+        sum(case when outcome_reached then 1 else 0 end) as outcome_conversions,
+        sum(outcome_value) as outcome_value,
         min(created_at) as evaluated_created_from,
         max(created_at) as evaluated_created_to
     from evaluated
@@ -54,6 +58,31 @@ auc as (
     group by c.sql_conversions, c.opportunity_conversions, c.evaluated_leads
 ),
 
+-- The AUC weighted by outcome_value: the chance that a unit of outcome (a conversion, or a
+-- unit of currency won) sits on a higher score than a lead without the outcome, ties half.
+score_groups as (
+    select
+        lead_score,
+        sum(outcome_value) as positive_weight,
+        sum(case when outcome_value = 0 then 1 else 0 end) as negatives
+    from evaluated
+    group by lead_score
+),
+
+auc_outcome as (
+    select
+        -- rounded: weighted by amounts, a sum of doubles may differ in its last bits between builds
+        round(sum(positive_weight * (negatives_below + 0.5 * negatives))
+            / nullif(sum(positive_weight) * sum(negatives), 0), 12) as auc_outcome
+    from (
+        select
+            *,
+            coalesce(sum(negatives) over (
+                order by lead_score rows between unbounded preceding and 1 preceding), 0) as negatives_below
+        from score_groups
+    ) as cumulated
+),
+
 bucketed as (
     select
         'decile' as bucket_type,
@@ -61,7 +90,9 @@ bucketed as (
         'D' || cast(decile as {{ dbt.type_string() }}) as bucket,
         lead_score,
         converted_to_sql,
-        converted_to_opportunity
+        converted_to_opportunity,
+        outcome_reached,
+        outcome_value
     from ranked
     union all
     select
@@ -71,7 +102,9 @@ bucketed as (
             || cast((band_index + 1) * band_width as {{ dbt.type_string() }}),
         lead_score,
         converted_to_sql,
-        converted_to_opportunity
+        converted_to_opportunity,
+        outcome_reached,
+        outcome_value
     from (
         select
             r.*,
@@ -93,7 +126,9 @@ buckets as (
         max(lead_score) as max_score,
         count(*) as leads,
         sum(case when converted_to_sql then 1 else 0 end) as sql_conversions,
-        sum(case when converted_to_opportunity then 1 else 0 end) as opportunity_conversions
+        sum(case when converted_to_opportunity then 1 else 0 end) as opportunity_conversions,
+        sum(case when outcome_reached then 1 else 0 end) as outcome_conversions,
+        sum(outcome_value) as outcome_value
     from bucketed
     group by bucket_type, bucket_order, bucket
 ),
@@ -118,6 +153,13 @@ final as (
                        safe_divide('1.0 * c.opportunity_conversions', 'c.evaluated_leads')) }} as opportunity_lift,
         {{ safe_divide('sum(b.opportunity_conversions) over (partition by b.bucket_type order by b.bucket_order rows between unbounded preceding and current row) * 1.0',
                        'c.opportunity_conversions') }} as cumulative_opportunity_capture,
+        b.outcome_conversions,
+        {{ safe_divide('1.0 * b.outcome_conversions', 'b.leads') }} as outcome_rate,
+        b.outcome_value,
+        {{ safe_divide(safe_divide('1.0 * b.outcome_value', 'b.leads'),
+                       safe_divide('1.0 * c.outcome_value', 'c.evaluated_leads')) }} as outcome_lift,
+        {{ safe_divide('sum(b.outcome_value) over (partition by b.bucket_type order by b.bucket_order rows between unbounded preceding and current row) * 1.0',
+                       'c.outcome_value') }} as cumulative_outcome_capture,
         c.evaluated_leads,
         sc.too_young_leads,
         sc.excluded_leads,
@@ -125,6 +167,10 @@ final as (
         {{ safe_divide('1.0 * c.opportunity_conversions', 'c.evaluated_leads') }} as base_opportunity_rate,
         a.auc_sql,
         a.auc_opportunity,
+        s.calibration_outcome as outcome,
+        s.calibration_outcome_window_days as outcome_window_days,
+        {{ safe_divide('1.0 * c.outcome_conversions', 'c.evaluated_leads') }} as base_outcome_rate,
+        ao.auc_outcome,
         s.calibration_horizon_days as horizon_days,
         s.mql_to_sql_maturity_days as sql_window_days,
         s.mql_to_sql_maturity_days + s.sql_to_opportunity_maturity_days as opportunity_window_days,
@@ -135,6 +181,7 @@ final as (
     cross join counts as c
     cross join status_counts as sc
     cross join auc as a
+    cross join auc_outcome as ao
     cross join settings as s
 )
 

@@ -17,6 +17,7 @@ renamed as (
         {{ normalise_category('activity_type') }} as activity_type,
         {{ normalise_category('actor') }} as actor,
         {{ clean_text('detail') }} as detail,
+        quantity,
         _loaded_at as loaded_at
     from source
 )
