@@ -63,10 +63,21 @@ class Icp(_Strict):
 
 
 class Segment(_Strict):
+    """A band of employee_count, or (with `attribute`) the leads whose attribute is one of
+    `values`. A lead is in the first segment of the list it matches."""
+
     name: str
     label: str
     min_employees: Annotated[int, Field(ge=0)] = 0
     max_employees: Annotated[int, Field(ge=0)] | None = None
+    attribute: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] | None = None
+    values: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Segment:
+        if bool(self.attribute) != bool(self.values):
+            raise ValueError(f"segment {self.name!r}: `attribute` and `values` go together")
+        return self
 
 
 class ChannelRule(_Strict):
@@ -127,6 +138,16 @@ class Channels(_Strict):
         return self
 
 
+class ExclusionRule(_Strict):
+    """Leads whose attribute (the contract's or a declared one of the export's own) matches
+    never become MQL, with `reason` as their disqualification reason."""
+
+    reason: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    attribute: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    match: Literal["in", "contains", "prefix"] = "in"
+    values: Annotated[list[str], Field(min_length=1)]
+
+
 class Exclusions(_Strict):
     personal_email_domains: list[str] = []
     competitor_domains: list[str] = []
@@ -135,6 +156,8 @@ class Exclusions(_Strict):
     seniorities: list[str] = []
     test_domains: list[str] = []
     test_email_prefixes: list[str] = []
+    # rules on any lead attribute, after the lists above (the first matching rule's reason)
+    rules: list[ExclusionRule] = []
 
 
 FIT_ATTRIBUTES = ("industry", "employee_count", "country_code", "department", "seniority",
@@ -319,6 +342,14 @@ class FunnelDefinitions(_Strict):
                     "lead_attributes)")
         for i, rule in enumerate(self.fit_rules):
             self._resolved_fit_rule(rule, f"fit_rules[{i}]")
+        for where, attribute in [
+                *((f"exclusions.rules[{i}] ({r.reason})", r.attribute)
+                  for i, r in enumerate(self.exclusions.rules)),
+                *((f"segments[{i}] ({s.name})", s.attribute)
+                  for i, s in enumerate(self.segments) if s.attribute)]:
+            if attribute not in known:
+                raise ValueError(f"{where}: unknown attribute {attribute!r}; known attributes: "
+                                 f"{', '.join(known)}")
         return self
 
     def _lookup(self, path: str, where: str) -> Any:

@@ -77,6 +77,22 @@ def test_a_rule_on_an_attribute_nobody_declared_names_the_known_ones(tmp_path):
     shadow = variant(tmp_path, lead_attributes=["industry"])
     with pytest.raises(DefinitionsError, match="industry is already a lead attribute"):
         load_definitions(shadow)
+    exclusion = variant(tmp_path, exclusions={"rules": [
+        {"reason": "student", "attribute": "occupation", "values": ["student"]}]})
+    with pytest.raises(DefinitionsError, match=r"exclusions.rules\[0\] \(student\): unknown "
+                                               "attribute 'occupation'"):
+        load_definitions(exclusion)
+    segment = variant(tmp_path, lead_attributes=["lead_origin"], segments=[
+        {"name": "partners", "label": "Partners", "attribute": "lead_origin"}])
+    with pytest.raises(DefinitionsError, match="`attribute` and `values` go together"):
+        load_definitions(segment)
+    both = variant(tmp_path, lead_attributes=["lead_origin", "occupation"],
+                   exclusions={"rules": [{"reason": "student", "attribute": "occupation",
+                                          "match": "prefix", "values": ["stud"]}]},
+                   segments=[{"name": "partners", "label": "Partners",
+                              "attribute": "lead_origin", "values": ["partner referral"]},
+                             {"name": "smb", "label": "SMB", "max_employees": 49}])
+    assert load_definitions(both).exclusions.rules[0].match == "prefix"
 
 
 def test_a_first_export_of_a_few_days_runs_and_says_the_first_report_is_to_come(tmp_path):

@@ -19,6 +19,10 @@ segments as (
     select * from {{ ref('def_segments') }}
 ),
 
+segment_values as (
+    select * from {{ ref('def_segment_values') }}
+),
+
 channel_rules as (
     select * from {{ ref('def_channel_rules') }}
 ),
@@ -62,6 +66,12 @@ exclusion_fields as not materialized (
             ('seniority', 'seniority'),
             ('email_local_part', dbt.split_part('email', "'@'", 1)),
         ]) }}
+        -- the attributes exclusions.rules test (the export's own ones included; none: no rows)
+        union all
+        select lead_id, field_name, field_value
+        from {{ ref('int_lead_fit_fields') }}
+        where field_name in (select field_name from exclusions where reads_lead_attribute)
+            {{- of_rebuilt_leads(keyword='and') }}
     ) as unpivoted
 ),
 
@@ -107,6 +117,33 @@ exclusion_matches as (
     where reason_rank = 1
 ),
 
+-- Segments: the first (sort_order) whose band or values the lead matches.
+segment_fields as (
+    select lead_id, field_name, {{ normalise_category('field_value') }} as field_value
+    from {{ ref('int_lead_fit_fields') }}
+    where field_name in (select attribute from segments where attribute is not null)
+        {{- of_rebuilt_leads(keyword='and') }}
+),
+
+segment_hits as (
+    select l.lead_id, seg.segment, seg.segment_label, seg.sort_order
+    from leads as l
+    inner join segments as seg
+        on seg.attribute is null
+        and l.employee_count >= seg.min_employees
+        and (seg.max_employees is null or l.employee_count <= seg.max_employees)
+    union all
+    select f.lead_id, seg.segment, seg.segment_label, seg.sort_order
+    from segment_fields as f
+    inner join segment_values as v
+        on f.field_name = v.attribute and f.field_value = {{ normalise_category('v.match_value') }}
+    inner join segments as seg on v.segment = seg.segment
+),
+
+lead_segments as (
+    {{ first_row_per('segment_hits', 'lead_id', 'sort_order') }}
+),
+
 fit_scores as (
     select
         lead_id,
@@ -149,9 +186,7 @@ final as (
     left join first_channel as c on l.lead_id = c.lead_id
     left join exclusion_matches as x on l.lead_id = x.lead_id
     left join fit_scores as fs on l.lead_id = fs.lead_id
-    left join segments as seg
-        on l.employee_count >= seg.min_employees
-        and (seg.max_employees is null or l.employee_count <= seg.max_employees)
+    left join lead_segments as seg on l.lead_id = seg.lead_id
 )
 
 select * from final
