@@ -413,7 +413,7 @@ OUTCOME_LABELS = {
     "won_amount": ("won", "won a deal (weighted by the amount won)"),
 }
 
-# Suggestions worth a look: well evidenced, and furthest from the points in force.
+# Suggestions worth a look: well evidenced, informative, with the strongest evidence.
 TOP_SUGGESTIONS = 8
 
 
@@ -428,11 +428,15 @@ def _scoring_health(con, tables: set[str]) -> dict:
         out["backtest"] = _frame(con, "select * from marts.fct_threshold_backtest order by threshold")
     if "marts.fct_scoring_suggestions" in tables:
         out["suggestions"] = _frame(con, f"""
-            select family, rule_id, field_name, field_value, leads, conversion_rate, current_points,
-                   suggested_points, evidence
+            select family,
+                   case when family = 'fit'
+                        then field_name || coalesce(' (' || rule_id || ')', ' (no rule yet)')
+                        else rule_id end as subject,
+                   field_value, leads, conversion_rate, current_points, suggested_points,
+                   evidence
             from marts.fct_scoring_suggestions
-            where has_enough_evidence and suggested_points is not null
-            order by abs(suggested_points - current_points) desc, leads desc
+            where has_enough_evidence and is_informative and suggested_points is not null
+            order by abs(smoothed_log_odds) desc, leads desc, field_name, field_value
             limit {TOP_SUGGESTIONS}""")
     return out
 
