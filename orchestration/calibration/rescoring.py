@@ -13,6 +13,7 @@ The warehouse in force is only read (under its run lock, so no run writes meanwh
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +28,9 @@ from orchestration.funnel_definitions import dbt_vars_arg, definitions_version
 from orchestration.paths import DBT_PROJECT_DIR
 from orchestration.processes import exclusive_run
 from orchestration.settings import Settings
+
+# A line of dbt's log saying a model is built: "12 of 58 OK created sql table model x.y".
+DBT_MODEL_DONE = re.compile(r"(\d+) of (\d+) OK created \S+ \S+ model (\S+)")
 
 # What the comparison reads from each warehouse.
 SCORING_MARTS = "+fct_score_calibration +fct_threshold_backtest"
@@ -136,15 +140,21 @@ def build_and_compare(settings: Settings, in_force_file: Path, proposal_file: Pa
                "FUNNEL_DEFINITIONS": str(proposal_file)}
         from orchestration.transform.project import dbt_executable
 
-        result = subprocess.run(
+        process = subprocess.Popen(
             [dbt_executable(), "run", "--vars", dbt_vars_arg(proposal_file),
              "--select", *SCORING_MARTS.split(), "--target-path", str(scratch_dir / "target"),
              "--log-path", str(scratch_dir / "logs"), "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"],
-            env=env, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
-        if result.returncode:
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--no-use-colors"],
+            env=env, cwd=DBT_PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        output: list[str] = []
+        for line in process.stdout:  # progress: each model as dbt finishes it
+            output.append(line)
+            if done := DBT_MODEL_DONE.search(line):
+                say(f"dbt {done.group(1)}/{done.group(2)}: {done.group(3)}")
+        if process.wait():
             raise RescoringError("dbt could not build the proposal's scoring:\n"
-                                 + (result.stdout + result.stderr).strip()[-3000:])
+                                 + "".join(output).strip()[-3000:])
         con = duckdb.connect(str(scratch), read_only=True)
         try:
             proposed = read_scoring(con, "proposed")
