@@ -210,6 +210,7 @@ def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file
     from orchestration.calibration.rescoring import (
         RescoringError,
         build_and_compare,
+        other_changes,
         rule_changes,
     )
     from orchestration.funnel_definitions import (
@@ -233,10 +234,11 @@ def backtest(threshold, min_fit, fit_weight, engagement_weight, definitions_file
             say(f"{definitions_file} changes {', '.join(changed)}: building its scores.")
             result = build_and_compare(settings, definitions_path(), definitions_file, say,
                                        workdir)
-            current = {r["id"]: r for r in load_definitions().resolved_fit_rules()}
+            in_force_defs = load_definitions()
+            current = {r["id"]: r for r in in_force_defs.resolved_fit_rules()}
             proposed = {r["id"]: r for r in other.resolved_fit_rules()}
-            click.echo(result.render(rule_changes(current, proposed, result.in_force,
-                                                  result.proposed)))
+            changes = rule_changes(current, proposed, result.in_force, result.proposed)
+            click.echo(result.render(changes + other_changes(in_force_defs, other)))
             return
         con = open_serving_for_backtest(settings.serving_path)
         try:

@@ -272,6 +272,15 @@ class BacktestThresholds(_Strict):
         return self
 
 
+# calibration.outcome -> (its short name, what a lead that reached it did): reports and CLI
+OUTCOME_LABELS = {
+    "sql": ("SQL", "reached SQL"),
+    "opportunity": ("opportunity", "got an opportunity"),
+    "won": ("won", "won a deal"),
+    "won_amount": ("won", "won a deal (weighted by the amount won)"),
+}
+
+
 class Calibration(_Strict):
     """How the scoring is judged against history (SPEC §9)."""
 

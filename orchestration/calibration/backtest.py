@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.funnel_definitions import FunnelDefinitions
+from orchestration.funnel_definitions import OUTCOME_LABELS, FunnelDefinitions
 from orchestration.paths import DBT_PROJECT_DIR
 from orchestration.settings import connect_snapshot
 
@@ -56,6 +56,19 @@ class Replay:
     weeks: int
     inbound_sqls: int
     reps: int
+    # the outcome the definitions name (calibration.outcome): a won-only history has no SQL
+    outcome: str = "sql"
+    outcomes_among_mqls: int = 0
+    inbound_outcomes: int = 0
+
+    @property
+    def outcome_precision(self) -> float:
+        return self.outcomes_among_mqls / self.mqls if self.mqls else float("nan")
+
+    @property
+    def outcome_recall(self) -> float:
+        return (self.outcomes_among_mqls / self.inbound_outcomes if self.inbound_outcomes
+                else float("nan"))
 
     @property
     def mqls_per_week(self) -> float:
@@ -91,22 +104,24 @@ def mql_rule_sql(rule: MqlRule, fit: str, engagement: str, fast_track: str) -> s
 
 def replay(con: duckdb.DuckDBPyConnection, rule: MqlRule) -> Replay:
     would_be = mql_rule_sql(rule, "fit_score", "peak_engagement_score", "has_fast_track_activity")
-    mqls, sqls, new, lost = con.execute(f"""
+    mqls, sqls, new, lost, outcomes = con.execute(f"""
         with replayed as (
-            select is_mql, is_sql,
+            select is_mql, is_sql, reached_outcome,
                    acquisition_mode = 'inbound' and not is_excluded and {would_be} as would_be_mql
             from marts.fct_lead_score_peaks
         )
         select count(*) filter (where would_be_mql),
                count(*) filter (where would_be_mql and is_sql),
                count(*) filter (where would_be_mql and not is_mql),
-               count(*) filter (where is_mql and not would_be_mql)
+               count(*) filter (where is_mql and not would_be_mql),
+               count(*) filter (where would_be_mql and reached_outcome)
         from replayed""").fetchone()
-    weeks, inbound_sqls, reps = con.execute(
-        "select any_value(history_weeks), any_value(inbound_sqls), any_value(reps) "
+    weeks, inbound_sqls, reps, outcome, inbound_outcomes = con.execute(
+        "select any_value(history_weeks), any_value(inbound_sqls), any_value(reps), "
+        "any_value(outcome), any_value(inbound_outcomes) "
         "from marts.fct_threshold_backtest").fetchone()
     return Replay(rule, mqls, sqls, new, lost, int(weeks or 0), int(inbound_sqls or 0),
-                  int(reps or 0))
+                  int(reps or 0), outcome or "sql", outcomes, int(inbound_outcomes or 0))
 
 
 def rescoring_changes(current: FunnelDefinitions, proposed: FunnelDefinitions) -> list[str]:
@@ -135,6 +150,19 @@ class Comparison:
     proposed: Replay
     seconds: float
 
+    def _outcome_rows(self) -> list[tuple[str, str, str, str]]:
+        """Precision and recall for the definitions' outcome, when it is not SQL."""
+        a, b = self.in_force, self.proposed
+        if a.outcome == "sql":
+            return []
+        name = OUTCOME_LABELS[a.outcome][0]
+        return [(f"precision ({name} / MQL)", f"{a.outcome_precision:.1%}",
+                 f"{b.outcome_precision:.1%}",
+                 f"{(b.outcome_precision - a.outcome_precision) * 100:+.1f} pp"),
+                (f"recall (of inbound {name})", f"{a.outcome_recall:.1%}",
+                 f"{b.outcome_recall:.1%}",
+                 f"{(b.outcome_recall - a.outcome_recall) * 100:+.1f} pp")]
+
     def render(self) -> str:
         a, b = self.in_force, self.proposed
         rows = [
@@ -147,6 +175,7 @@ class Comparison:
              f"{(b.precision - a.precision) * 100:+.1f} pp"),
             ("recall (of inbound SQLs)", f"{a.recall:.1%}", f"{b.recall:.1%}",
              f"{(b.recall - a.recall) * 100:+.1f} pp"),
+            *self._outcome_rows(),
             (f"MQLs per week per rep ({a.reps} reps)", f"{a.mqls_per_week_per_rep:.2f}",
              f"{b.mqls_per_week_per_rep:.2f}",
              f"{b.mqls_per_week_per_rep - a.mqls_per_week_per_rep:+.2f}"),

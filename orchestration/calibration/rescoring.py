@@ -24,7 +24,13 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.funnel_definitions import dbt_vars_arg, definitions_version
+from orchestration.funnel_definitions import (
+    OUTCOME_LABELS,
+    FunnelDefinitions,
+    dbt_vars_arg,
+    definitions_version,
+    load_definitions,
+)
 from orchestration.paths import DBT_PROJECT_DIR
 from orchestration.processes import exclusive_run
 from orchestration.settings import Settings
@@ -56,6 +62,7 @@ class Scoring:
     recall: float | None
     rule_leads: dict[str, int]  # fit rule -> leads it matches
     curve: list[tuple[float, int, float | None, float | None]]  # threshold, MQLs, prec., recall
+    outcome: str = "sql"  # what precision and recall count (calibration.outcome)
 
     def at_volume(self, mqls: int) -> tuple[float, int, float | None, float | None] | None:
         """The backtest threshold whose MQL count is closest to `mqls`."""
@@ -70,11 +77,12 @@ def read_scoring(con: duckdb.DuckDBPyConnection, label: str) -> Scoring:
     if not deciles:
         raise RescoringError(f"{label}: no lead is old enough to be judged (fct_score_calibration"
                              " is empty)")
-    threshold, mqls, precision, recall = con.execute("""
-        select threshold, mqls, precision, recall from marts.fct_threshold_backtest
-        where is_threshold_in_force""").fetchone() or (None, 0, None, None)
+    threshold, mqls, precision, recall, outcome = con.execute("""
+        select threshold, mqls, outcome_precision, outcome_recall, outcome
+        from marts.fct_threshold_backtest
+        where is_threshold_in_force""").fetchone() or (None, 0, None, None, "sql")
     curve = con.execute("""
-        select threshold, mqls, precision, recall from marts.fct_threshold_backtest
+        select threshold, mqls, outcome_precision, outcome_recall from marts.fct_threshold_backtest
         order by threshold""").fetchall()
     rules = dict(con.execute("""
         select rule_id, count(distinct lead_id) from intermediate.int_lead_fit_matches
@@ -82,7 +90,7 @@ def read_scoring(con: duckdb.DuckDBPyConnection, label: str) -> Scoring:
     first = deciles[0]
     return Scoring(label, first[4], first[1], first[2], int(first[3] or 0),
                    [d[0] for d in deciles], threshold, int(mqls or 0), precision, recall, rules,
-                   curve)
+                   curve, outcome)
 
 
 def _copy_raw(source: Path, target: Path) -> int:
@@ -118,6 +126,14 @@ def _in_force(settings: Settings) -> Scoring:
 def build_and_compare(settings: Settings, in_force_file: Path, proposal_file: Path,
                       say: Callable[[str], None], workdir: Path | None = None) -> Comparison:
     started = time.perf_counter()
+    a, b = load_definitions(in_force_file), load_definitions(proposal_file)
+    judged = ("horizon_days", "outcome")
+    if (a.outcome_window_days(), *(getattr(a.calibration, k) for k in judged)) != (
+            b.outcome_window_days(), *(getattr(b.calibration, k) for k in judged)):
+        raise RescoringError(
+            f"{proposal_file} judges the scoring by another outcome, window or horizon than the "
+            "file in force (calibration.outcome, outcome_window_days, horizon_days): the two "
+            "would not be compared on the same question. Make them equal in both files.")
     scratch_dir = Path(workdir or tempfile.mkdtemp(prefix="funnel-backtest-"))
     scratch_dir.mkdir(parents=True, exist_ok=True)
     scratch = scratch_dir / "proposal.duckdb"
@@ -178,6 +194,7 @@ class Comparison:
 
     def render(self, rule_changes: list[str]) -> str:
         a, b = self.in_force, self.proposed
+        name = OUTCOME_LABELS[a.outcome][0]
 
         def diff(x, y, spec, scale=1.0, unit=""):
             return "n/a" if x is None or y is None else f"{(y - x) * scale:+{spec}}{unit}"
@@ -188,9 +205,9 @@ class Comparison:
              diff(a.lift[0], b.lift[0], ".2f")),
             ("MQL threshold", f"{a.threshold:g}", f"{b.threshold:g}", ""),
             ("MQLs", f"{a.mqls:,}", f"{b.mqls:,}", f"{b.mqls - a.mqls:+,}"),
-            ("precision (SQL / MQL)", _fmt(a.precision, ".1%"), _fmt(b.precision, ".1%"),
+            (f"precision ({name} / MQL)", _fmt(a.precision, ".1%"), _fmt(b.precision, ".1%"),
              diff(a.precision, b.precision, ".1f", 100, " pp")),
-            ("recall (of inbound SQLs)", _fmt(a.recall, ".1%"), _fmt(b.recall, ".1%"),
+            (f"recall (of inbound {name})", _fmt(a.recall, ".1%"), _fmt(b.recall, ".1%"),
              diff(a.recall, b.recall, ".1f", 100, " pp")),
         ]
         same = b.at_volume(a.mqls)
@@ -209,8 +226,8 @@ class Comparison:
                   "  " + "  ".join(f"D{i + 1:<5}" for i in range(len(a.lift))),
                   "  " + "  ".join(f"{_fmt(v, '<6.2f')}" for v in a.lift) + "  in force",
                   "  " + "  ".join(f"{_fmt(v, '<6.2f')}" for v in b.lift) + "  proposed"]
-        lines += ["", "Rule by rule (leads matched):"]
-        lines += [f"  {c}" for c in rule_changes] or ["  no fit rule changed"]
+        lines += ["", "What changed, rule by rule (fit rules: the leads each matches):"]
+        lines += [f"  {c}" for c in rule_changes] or ["  nothing"]
         lines += ["", f"Built and compared in {self.seconds:.1f} s."]
         return "\n".join(lines)
 
@@ -231,6 +248,29 @@ def rule_changes(in_force: dict[str, dict], proposed: dict[str, dict], a: Scorin
         elif old != new:
             out.append(f"~ {rid}: {old['points']:+g} -> {new['points']:+g} points "
                        f"({a.rule_leads.get(rid, 0):,} -> {b.rule_leads.get(rid, 0):,} leads)")
+    return out
+
+
+def other_changes(in_force: FunnelDefinitions, proposed: FunnelDefinitions) -> list[str]:
+    """What else changed that moves scores or MQLs: attributes, engagement rules, the MQL rule."""
+    out = [f"+ lead attribute {name}" for name in proposed.lead_attributes
+           if name not in in_force.lead_attributes]
+    old = {r.activity_type: r for r in in_force.engagement.rules}
+    new = {r.activity_type: r for r in proposed.engagement.rules}
+    for t in sorted(set(old) | set(new)):
+        a, b = old.get(t), new.get(t)
+        if a and not b:
+            out.append(f"- engagement {t}: removed ({a.points:+g} points)")
+        elif b and not a:
+            out.append(f"+ engagement {t}: {b.points:+g} points" + (f", cap {b.cap:g}" if b.cap
+                                                                      else ""))
+        elif a != b:
+            out.append(f"~ engagement {t}: {a.points:+g} -> {b.points:+g} points, cap "
+                       f"{_fmt(a.cap, 'g')} -> {_fmt(b.cap, 'g')}")
+    for key in ("threshold", "min_fit", "fit_weight", "engagement_weight"):
+        a, b = getattr(in_force.mql, key), getattr(proposed.mql, key)
+        if a != b:
+            out.append(f"~ mql.{key}: {a:g} -> {b:g}")
     return out
 
 

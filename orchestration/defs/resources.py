@@ -84,11 +84,27 @@ def open_writer(path: Path, config: dict) -> duckdb.DuckDBPyConnection:
             logging.getLogger("funnel").warning(
                 f"{holder.describe()}: a dbt of a pipeline run that is gone - stopping it")
             if stop(holder.pid):
-                return duckdb.connect(str(path), config=config)
+                return _connect_once_released(path, config)
         raise WarehouseLocked(
             f"the warehouse {path} is locked: {holder.describe()}. Wait for it to finish or "
             "stop it; BI tools and people read the serving file (SERVING_DUCKDB_PATH), "
             "read-only, never the warehouse.") from None
+
+
+def _connect_once_released(path: Path, config: dict, seconds: float = 10):
+    """Connect after the holder was stopped: a process that has just ended may hold its file
+    lock a moment longer while the kernel tears it down (DuckDB then names it "."), so a lock
+    error is retried for a few seconds before it counts."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), config=config)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 class ServingResource(dg.ConfigurableResource):

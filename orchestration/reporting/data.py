@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
+from orchestration.funnel_definitions import OUTCOME_LABELS
 from orchestration.reporting.weeks import last_complete_week_of_data, week_label
 from orchestration.settings import connect_snapshot
 
@@ -404,14 +405,6 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         **scoring,
     )
 
-
-# calibration.outcome -> (its short name, what a lead that reached it did)
-OUTCOME_LABELS = {
-    "sql": ("SQL", "reached SQL"),
-    "opportunity": ("opportunity", "got an opportunity"),
-    "won": ("won", "won a deal"),
-    "won_amount": ("won", "won a deal (weighted by the amount won)"),
-}
 
 # Suggestions worth a look: well evidenced, informative, with the strongest evidence.
 TOP_SUGGESTIONS = 8

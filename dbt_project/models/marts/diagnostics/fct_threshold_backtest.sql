@@ -1,6 +1,7 @@
 {#- What each MQL threshold would have given on this history, with every other rule as in
     force (SPEC §9): MQLs, MQLs per week, the SQLs among them (precision), the share of all
-    inbound SQLs they include (recall), and the weekly workload per rep. At the threshold in
+    inbound SQLs they include (recall), the same for the outcome the definitions name
+    (calibration.outcome: a won-only history has no SQL), and the weekly workload per rep. At the threshold in
     force it reproduces the MQL count of fct_lead_lifecycle. -#}
 with peaks as (
     select * from {{ ref('fct_lead_score_peaks') }}
@@ -27,7 +28,9 @@ history as (
         ({{ dbt.datediff('min(p.created_week_start_date)',
                          "cast(" ~ dbt.date_trunc('week', utc_to_local('max(a.scored_as_of_at)', 'max(s.reporting_timezone)')) ~ " as date)",
                          'day') }}) / 7 + 1 as weeks,
-        sum(case when p.acquisition_mode = 'inbound' and p.is_sql then 1 else 0 end) as inbound_sqls
+        sum(case when p.acquisition_mode = 'inbound' and p.is_sql then 1 else 0 end) as inbound_sqls,
+        sum(case when p.acquisition_mode = 'inbound' and p.reached_outcome then 1 else 0 end)
+            as inbound_outcomes
     from peaks as p
     cross join as_of as a
     cross join settings as s
@@ -42,6 +45,7 @@ replayed as (
         t.threshold,
         p.is_mql,
         p.is_sql,
+        p.reached_outcome,
         p.acquisition_mode = 'inbound' and not p.is_excluded
             and {{ meets_mql_rule('p.fit_score', 'p.peak_engagement_score', 'p.has_fast_track_activity',
                                   't.threshold', 's.mql_min_fit', 's.fit_weight', 's.engagement_weight') }}
@@ -56,6 +60,7 @@ counted as (
         threshold,
         sum(case when would_be_mql then 1 else 0 end) as mqls,
         sum(case when would_be_mql and is_sql then 1 else 0 end) as sqls_among_mqls,
+        sum(case when would_be_mql and reached_outcome then 1 else 0 end) as outcomes_among_mqls,
         sum(case when would_be_mql and not is_mql then 1 else 0 end) as new_mqls,
         sum(case when is_mql and not would_be_mql then 1 else 0 end) as lost_mqls
     from replayed
@@ -75,6 +80,11 @@ final as (
         {{ safe_divide('1.0 * r.sqls_among_mqls', 'h.inbound_sqls') }} as recall,
         rp.reps,
         {{ safe_divide(safe_divide('1.0 * r.mqls', 'h.weeks'), 'rp.reps') }} as mqls_per_week_per_rep,
+        s.calibration_outcome as outcome,
+        r.outcomes_among_mqls,
+        {{ safe_divide('1.0 * r.outcomes_among_mqls', 'r.mqls') }} as outcome_precision,
+        h.inbound_outcomes,
+        {{ safe_divide('1.0 * r.outcomes_among_mqls', 'h.inbound_outcomes') }} as outcome_recall,
         r.new_mqls,
         r.lost_mqls,
         s.mql_min_fit,

@@ -17,6 +17,7 @@ final as (
         a.lead_id,
         a.attribute,
         a.attribute_value,
+        {{ number_or_null('a.attribute_value') }} as attribute_number,
         d.attribute is not null as is_declared,
         s.definitions_version
     from attributes as a

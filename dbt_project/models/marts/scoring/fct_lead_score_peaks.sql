@@ -52,6 +52,12 @@ final as (
         coalesce(p.has_fast_track_activity, false) as has_fast_track_activity,
         lc.mql_at is not null as is_mql,
         lc.sql_at is not null as is_sql,
+        -- the stage the definitions' outcome names (calibration.outcome), ever reached
+        case s.calibration_outcome
+            when 'sql' then lc.sql_at is not null
+            when 'opportunity' then lc.opportunity_at is not null
+            else lc.customer_at is not null
+        end as reached_outcome,
         s.definitions_version
     from leads as l
     inner join lifecycle as lc on l.lead_id = lc.lead_id
