@@ -302,6 +302,23 @@ class Calibration(_Strict):
     redundancy_share: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
+class Revenue(_Strict):
+    """Each lead's probability of a won deal and its expected value, from history."""
+
+    # P(a deal won within this many days after the lead's evaluation moment)
+    win_horizon_days: PositiveDays = 180
+    score_band_width: Annotated[float, Field(gt=0, le=100)] = 10
+    # rates of a score band pulled toward its segment's (and a channel's toward its band's) as
+    # if this many leads at that rate were added
+    smoothing_leads: Annotated[float, Field(ge=0)] = 50
+    # a channel's own average deal value counts as if this many deals were added at the
+    # segment's average (a channel with few won deals keeps about its segment's value)
+    smoothing_deals: Annotated[float, Field(ge=0)] = 10
+    # the latest weeks of matured leads the check holds out: calibrated without them, then
+    # compared with what they did
+    holdout_weeks: Annotated[int, Field(ge=1)] = 12
+
+
 class Ingest(_Strict):
     """How landing files are read (SPEC §4)."""
 
@@ -331,6 +348,7 @@ class FunnelDefinitions(_Strict):
     maturity_days: MaturityDays = MaturityDays()
     drift: Drift = Drift()
     calibration: Calibration = Calibration()
+    revenue: Revenue = Revenue()
 
     @model_validator(mode="after")
     def _fit_rules_resolve(self) -> FunnelDefinitions:

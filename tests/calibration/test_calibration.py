@@ -140,6 +140,23 @@ def test_on_the_default_demo_data_the_score_finds_real_signal(default_demo):
     assert outcome == "sql" and outcome_lift == pytest.approx(lift) and outcome_auc == pytest.approx(auc)
 
 
+def test_the_win_probability_holds_on_weeks_it_did_not_learn_from(default_demo):
+    """Learned without the latest matured weeks, the probability predicts their wins within
+    15 % and beats the segment's rate alone (Brier score)."""
+    [(leads, predicted, realized, brier, base)] = query(default_demo.serving_path, """
+        select distinct holdout_leads, holdout_predicted_wins, holdout_realized_wins,
+               holdout_brier_score, holdout_base_brier_score
+        from marts.fct_win_probability_check""")
+    assert leads > 1000 and realized > 50
+    assert abs(predicted - realized) / realized < 0.15, (predicted, realized)
+    assert brier < base, (brier, base)
+    [(open_leads, smb, enterprise)] = query(default_demo.serving_path, """
+        select count(*), avg(expected_deal_value) filter (where segment = 'smb'),
+               avg(expected_deal_value) filter (where segment = 'enterprise')
+        from marts.fct_lead_expected_revenue""")
+    assert open_leads > 1000 and enterprise > 5 * smb
+
+
 def suggest_and_backtest(settings, monkeypatch, tmp_path):
     """`funnel suggest` then `funnel backtest --definitions` on a warehouse: the comparison."""
     from orchestration.calibration.proposal import propose, write_proposal

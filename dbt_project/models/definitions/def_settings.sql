@@ -39,6 +39,11 @@
     ('suggestion_min_evidence_leads', dbt.type_int()),
     ('suggestion_min_information_value', dbt.type_float()),
     ('suggestion_redundancy_share', dbt.type_float()),
+    ('win_horizon_days', dbt.type_int()),
+    ('win_score_band_width', dbt.type_float()),
+    ('win_smoothing_leads', dbt.type_float()),
+    ('win_smoothing_deals', dbt.type_float()),
+    ('win_holdout_weeks', dbt.type_int()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -79,6 +84,11 @@
     d.calibration.min_evidence_leads,
     d.calibration.min_information_value,
     d.calibration.redundancy_share,
+    d.revenue.win_horizon_days,
+    d.revenue.score_band_width,
+    d.revenue.smoothing_leads,
+    d.revenue.smoothing_deals,
+    d.revenue.holdout_weeks,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}
