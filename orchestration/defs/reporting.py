@@ -56,6 +56,8 @@ def build_report_asset(partitions: dg.WeeklyPartitionsDefinition) -> dg.AssetsDe
             "html": dg.MetadataValue.path(str(files.html)),
             "markdown": dg.MetadataValue.path(str(files.markdown)),
             "csv": dg.MetadataValue.path(str(files.csv)),
+            **({"worklist_csv": dg.MetadataValue.path(str(files.worklist_csv))}
+               if files.worklist_csv else {}),
             "html_bytes": files.html_bytes,
             "seconds": round(files.seconds, 2),
             "summary": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),

@@ -26,6 +26,7 @@ class ReportFiles:
     markdown: Path
     csv: Path
     seconds: float
+    worklist_csv: Path | None = None  # the sales worklist, for the sales team
 
     @property
     def html_bytes(self) -> int:
@@ -47,7 +48,14 @@ def build_weekly_report(serving_path: Path, week_start: date, reports_dir: Path)
         d=data, charts=_charts(data), headline=HEADLINE, definitions=_definitions(data)))
     _write(md_path, env.get_template("weekly.md.j2").render(d=data, html_name=html_path.name))
     _write_csv(csv_path, data)
-    return ReportFiles(data.label, html_path, md_path, csv_path, time.perf_counter() - started)
+    worklist_csv = None
+    if not data.worklist.empty:
+        worklist_csv = csv_path.with_name(f"worklist_{data.label}.csv")
+        tmp = worklist_csv.with_name(f".{worklist_csv.name}.tmp")
+        data.worklist.to_csv(tmp, index=False)
+        os.replace(tmp, worklist_csv)
+    return ReportFiles(data.label, html_path, md_path, csv_path, time.perf_counter() - started,
+                       worklist_csv)
 
 
 def _write(path: Path, text: str) -> None:

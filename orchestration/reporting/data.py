@@ -101,6 +101,9 @@ class WeeklyReportData:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
     suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the sales worklist as of the data's cut-off (fct_sales_worklist), best first
+    worklist: pd.DataFrame = field(default_factory=pd.DataFrame)
+    worklist_check: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def scoring(self) -> dict:
@@ -395,6 +398,12 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
             group by 1, 2 order by rows desc""", [tz, week, week + timedelta(days=6)])
 
     scoring = _scoring_health(con, tables)
+    if "marts.fct_sales_worklist" in tables:
+        scoring["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
+                                          "order by worklist_rank")
+    if "marts.fct_worklist_ranking_check" in tables:
+        scoring["worklist_check"] = _frame(con, "select * from marts.fct_worklist_ranking_check "
+                                                "order by ranked_by")
     return WeeklyReportData(
         week_start=week, settings=settings, published=published, data_until=until,
         kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,

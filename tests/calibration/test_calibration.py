@@ -157,6 +157,19 @@ def test_the_win_probability_holds_on_weeks_it_did_not_learn_from(default_demo):
     assert open_leads > 1000 and enterprise > 5 * smb
 
 
+def test_the_worklist_puts_more_of_the_later_won_amount_on_top_than_the_score(default_demo):
+    shares = dict(query(default_demo.serving_path, """
+        select ranked_by, won_share from marts.fct_worklist_ranking_check"""))
+    assert shares["expected_revenue"] > shares["lead_score"] > 0, shares
+    [(first, stage, action, why)] = query(default_demo.serving_path, """
+        select lead_id, current_stage, next_action, why_this_lead
+        from marts.fct_sales_worklist where worklist_rank = 1""")
+    [(best,)] = query(default_demo.serving_path, """
+        select lead_id from marts.fct_lead_expected_revenue
+        where current_stage in ('mql', 'sql') order by expected_revenue desc, lead_id limit 1""")
+    assert first == best and stage in ("mql", "sql") and action and why.count(" +") <= 3
+
+
 def suggest_and_backtest(settings, monkeypatch, tmp_path):
     """`funnel suggest` then `funnel backtest --definitions` on a warehouse: the comparison."""
     from orchestration.calibration.proposal import propose, write_proposal

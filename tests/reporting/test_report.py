@@ -70,6 +70,21 @@ def test_the_csv_holds_the_weeks_kpis_as_the_mart_has_them(published_demo):
             assert float(r["value"]) == pytest.approx(expected, rel=1e-12)
 
 
+def test_the_worklist_csv_is_the_worklist_mart_and_the_report_shows_its_top(published_demo):
+    _, settings, _ = published_demo
+    path = settings.reports_path / "weekly" / f"worklist_{WEEK}.csv"
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        mart = con.execute("select lead_id, expected_revenue from marts.fct_sales_worklist "
+                           "order by worklist_rank").fetchall()
+    assert [r["lead_id"] for r in rows] == [lead for lead, _ in mart] and len(rows) > 10
+    assert [float(r["expected_revenue"]) for r in rows[:3]] == [float(v) for _, v in mart[:3]]
+    html = (settings.reports_path / "weekly" / f"funnel_{WEEK}.html").read_text()
+    section = html[html.index('<section id="worklist">'):html.index('<section id="scoring">')]
+    assert section.count("<tr><td>") == 10 and rows[0]["lead_id"] in section
+
+
 def test_a_week_outside_the_data_is_a_clear_error(published_demo):
     _, settings, _ = published_demo
     with pytest.raises(ReportError, match=r"No complete week 2030-W01 .* covers 20\d\d-W\d\d to 2026-W47"):

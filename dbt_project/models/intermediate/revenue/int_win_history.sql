@@ -17,6 +17,10 @@ as_of as (
     select * from {{ ref('int_scoring_as_of') }}
 ),
 
+opportunities as (
+    select * from {{ ref('int_opportunity_amounts') }}
+),
+
 settings as (
     select * from {{ ref('def_settings') }}
 ),
@@ -41,6 +45,19 @@ history as (
     cross join settings as s
 ),
 
+-- a deal counts when won (closed; its creation date without a close date) within the window
+won_amounts as (
+    select h.lead_id, sum(o.won_amount) as won_amount
+    from history as h
+    inner join opportunities as o on h.lead_id = o.lead_id
+    inner join evaluation as e on h.lead_id = e.lead_id
+    cross join settings as s
+    where o.is_won
+        and coalesce(o.closed_at, o.created_at)
+            <= {{ dbt.dateadd('day', 's.win_horizon_days', 'e.horizon_at') }}
+    group by h.lead_id
+),
+
 last_matured_week as (
     select max(created_week_start_date) as week_start_date from history where is_matured
 ),
@@ -56,10 +73,12 @@ final as (
         h.score_band,
         h.is_matured,
         h.is_won,
+        coalesce(wa.won_amount, 0) as won_amount,
         h.is_matured and h.created_week_start_date
             > {{ dbt.dateadd('day', '-7 * h.win_holdout_weeks', 'w.week_start_date') }} as is_holdout
     from history as h
     cross join last_matured_week as w
+    left join won_amounts as wa on h.lead_id = wa.lead_id
 )
 
 select * from final

@@ -59,25 +59,7 @@ won_deals as (
     where is_won and won_amount is not null
 ),
 
-value_overall as (
-    select avg(won_amount) as deal_value from won_deals
-),
-
-value_segments as (
-    select segment, avg(won_amount) as deal_value from won_deals group by segment
-),
-
-value_channels as (
-    select
-        d.segment,
-        d.channel_group,
-        (sum(d.won_amount) + max(st.win_smoothing_deals) * max(g.deal_value))
-            / (count(*) + max(st.win_smoothing_deals)) as deal_value
-    from won_deals as d
-    inner join value_segments as g on d.segment = g.segment
-    cross join settings as st
-    group by d.segment, d.channel_group
-),
+{{ deal_values('won_deals') }},
 
 final as (
     select
@@ -91,17 +73,15 @@ final as (
         cast(o.score_band as {{ dbt.type_int() }}) as score_band,
         p.win_probability,
         p.probability_basis,
-        coalesce(vc.deal_value, vs.deal_value, vo.deal_value) as expected_deal_value,
-        p.win_probability * coalesce(vc.deal_value, vs.deal_value, vo.deal_value) as expected_revenue,
+        {{ to_money(deal_value_of()) }} as expected_deal_value,
+        {{ to_money('p.win_probability * ' ~ deal_value_of()) }} as expected_revenue,
         s.win_horizon_days,
         s.reporting_currency,
         s.definitions_version
     from open_leads as o
     inner join win_probabilities as p on o.lead_id = p.lead_id
-    cross join value_overall as vo
     cross join settings as s
-    left join value_segments as vs on o.segment = vs.segment
-    left join value_channels as vc on o.segment = vc.segment and o.channel_group = vc.channel_group
+    {{ join_deal_values('o') }}
 )
 
 select * from final

@@ -62,10 +62,11 @@ final as (
         {{ safe_divide('g.squared_error', 'g.leads') }} as brier_score,
         {{ safe_divide('g.base_squared_error', 'g.leads') }} as base_brier_score,
         sum(g.leads) over () as holdout_leads,
-        sum(g.predicted_wins) over () as holdout_predicted_wins,
+        round(sum(g.predicted_wins) over (), 8) as holdout_predicted_wins,
         sum(g.realized_wins) over () as holdout_realized_wins,
-        {{ safe_divide('sum(g.squared_error) over ()', 'sum(g.leads) over ()') }} as holdout_brier_score,
-        {{ safe_divide('sum(g.base_squared_error) over ()', 'sum(g.leads) over ()') }}
+        round({{ safe_divide('sum(g.squared_error) over ()', 'sum(g.leads) over ()') }}, 10)
+            as holdout_brier_score,
+        round({{ safe_divide('sum(g.base_squared_error) over ()', 'sum(g.leads) over ()') }}, 10)
             as holdout_base_brier_score,
         s.win_horizon_days,
         s.win_holdout_weeks as holdout_weeks,
