@@ -101,6 +101,10 @@ class WeeklyReportData:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)
     suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # what sales decided about every MQL episode so far (fct_sales_feedback), by channel and by
+    # fit band at the MQL
+    decisions_by_channel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decisions_by_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
     # the sales worklist as of the data's cut-off (fct_sales_worklist), best first
     worklist: pd.DataFrame = field(default_factory=pd.DataFrame)
     worklist_check: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -398,9 +402,30 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
             group by 1, 2 order by rows desc""", [tz, week, week + timedelta(days=6)])
 
     scoring = _scoring_health(con, tables)
+    if "marts.fct_sales_feedback" in tables:
+        for name, column, order in (("decisions_by_channel", "channel_group", "2 desc, 1"),
+                                    ("decisions_by_fit", "fit_band", "1")):
+            scoring[name] = _frame(con, f"""
+                select {column} as grouped_by, sum(mqls) as mqls,
+                       sum(mqls) filter (where decision = 'accepted') as accepted,
+                       sum(mqls) filter (where decision = 'rejected') as rejected,
+                       sum(mqls) filter (where decision = 'recycled') as recycled,
+                       sum(mqls) filter (where decision = 'undecided') as undecided,
+                       sum(mqls) filter (where decision = 'undecided'
+                                         and undecided_age = 'over 90 days') as undecided_90,
+                       1.0 * sum(mqls) filter (where decision = 'rejected')
+                           / nullif(sum(mqls) filter (where decision <> 'undecided'), 0)
+                           as rejection_rate,
+                       arg_max(decision_reason, mqls) filter (where decision = 'rejected')
+                           as top_rejection_reason
+                from marts.fct_sales_feedback group by 1 order by {order}""")
+    if "decisions_by_channel" in scoring:
+        labelled(scoring["decisions_by_channel"], "grouped_by", "channel_group", "grouped_by")
     if "marts.fct_sales_worklist" in tables:
         scoring["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
                                           "order by worklist_rank")
+        labelled(scoring["worklist"], "segment", "segment", "segment_label")
+        labelled(scoring["worklist"], "channel_group", "channel_group", "channel_group_label")
     if "marts.fct_worklist_ranking_check" in tables:
         scoring["worklist_check"] = _frame(con, "select * from marts.fct_worklist_ranking_check "
                                                 "order by ranked_by")

@@ -166,7 +166,8 @@ def test_the_worklist_puts_more_of_the_later_won_amount_on_top_than_the_score(de
         from marts.fct_sales_worklist where worklist_rank = 1""")
     [(best,)] = query(default_demo.serving_path, """
         select lead_id from marts.fct_lead_expected_revenue
-        where current_stage in ('mql', 'sql') order by expected_revenue desc, lead_id limit 1""")
+        where current_stage in ('mql', 'sql')
+        order by expected_revenue desc nulls last, lead_score desc, lead_id limit 1""")
     assert first == best and stage in ("mql", "sql") and action and why.count(" +") <= 3
 
 

@@ -98,8 +98,7 @@ bucketed as (
     select
         'band',
         cast(n_bands - band_index as {{ dbt.type_int() }}),
-        cast(band_index * band_width as {{ dbt.type_string() }}) || '-'
-            || cast((band_index + 1) * band_width as {{ dbt.type_string() }}),
+        {{ band_label('band_index', 'band_width') }},
         lead_score,
         converted_to_sql,
         converted_to_opportunity,

@@ -51,8 +51,11 @@ why as (
 
 final as (
     select
-        row_number() over (order by e.expected_revenue desc, e.lead_id) as worklist_rank,
-        row_number() over (partition by e.owner_id order by e.expected_revenue desc, e.lead_id)
+        -- unknown expected revenue (no matured history yet) last, then by score
+        row_number() over (order by e.expected_revenue desc nulls last, e.lead_score desc, e.lead_id)
+            as worklist_rank,
+        row_number() over (partition by e.owner_id
+                           order by e.expected_revenue desc nulls last, e.lead_score desc, e.lead_id)
             as owner_rank,
         e.lead_id,
         e.owner_id,
