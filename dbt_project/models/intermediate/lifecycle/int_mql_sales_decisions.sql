@@ -1,14 +1,31 @@
-{#- What sales decided about each MQL episode: the lead's first qualification at or after the
-    handover and before its next MQL episode - accepted, rejected (with the reason) or
-    recycled - or undecided, with how long the decision took or how old the undecided MQL is
-    at the warehouse's cut-off; and the lead's score and fit at the MQL, in bands of
-    `calibration.score_band_width`. -#}
-with episodes as (
-    select * from {{ ref('int_lead_mql_episodes') }}
+{#- What sales decided about each MQL the lifecycle and the SLA count (int_lead_mql_events:
+    our scoring's episodes, or the CRM's MQL dates with lifecycle.stage_source crm): the
+    lead's first qualification at or after the handover and before its next MQL - accepted,
+    rejected (with the reason) or recycled - or undecided, with how long the decision took or
+    how old the undecided MQL is at the warehouse's cut-off; and the lead's score (when our
+    scoring made the MQL) and fit, in bands of `calibration.score_band_width`. -#}
+with events as (
+    select * from {{ ref('int_lead_mql_events') }}
 ),
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
+),
+
+scored_episodes as (
+    select * from {{ ref('int_lead_mql_episodes') }}
+),
+
+episodes as (
+    select
+        e.lead_id,
+        e.mql_episode,
+        e.mql_at,
+        s.mql_lead_score,
+        l.fit_score as mql_fit_score
+    from events as e
+    inner join leads as l on e.lead_id = l.lead_id
+    left join scored_episodes as s on e.lead_id = s.lead_id and e.mql_at = s.mql_at
 ),
 
 qualifications as (

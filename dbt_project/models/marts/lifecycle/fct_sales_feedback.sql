@@ -15,7 +15,7 @@ settings as (
 banded as (
     select
         *,
-        {{ band_label('score_band_index', 'band_width') }} as score_band,
+        coalesce({{ band_label('score_band_index', 'band_width') }}, '(not scored)') as score_band,
         {{ band_label('fit_band_index', 'band_width') }} as fit_band,
         case
             when decision <> 'undecided' then null
