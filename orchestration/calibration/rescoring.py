@@ -124,7 +124,7 @@ def _in_force(settings: Settings) -> Scoring:
 
 
 def build_and_compare(settings: Settings, in_force_file: Path, proposal_file: Path,
-                      say: Callable[[str], None], workdir: Path | None = None) -> Comparison:
+                      say: Callable[[str], None], workdir: Path | None = None) -> RescoredComparison:
     started = time.perf_counter()
     a, b = load_definitions(in_force_file), load_definitions(proposal_file)
     judged = ("horizon_days", "outcome")
@@ -179,7 +179,7 @@ def build_and_compare(settings: Settings, in_force_file: Path, proposal_file: Pa
     finally:
         if workdir is None:
             shutil.rmtree(scratch_dir, ignore_errors=True)
-    return Comparison(in_force, proposed, time.perf_counter() - started)
+    return RescoredComparison(in_force, proposed, time.perf_counter() - started)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -187,7 +187,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 @dataclass
-class Comparison:
+class RescoredComparison:
+    """Two files' scorings of the same history (the quick MQL replay has its own, in
+    backtest.py)."""
+
     in_force: Scoring
     proposed: Scoring
     seconds: float

@@ -401,11 +401,25 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
                   between ? and ?
             group by 1, 2 order by rows desc""", [tz, week, week + timedelta(days=6)])
 
-    scoring = _scoring_health(con, tables)
+    return WeeklyReportData(
+        week_start=week, settings=settings, published=published, data_until=until,
+        kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,
+        channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
+        segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
+        feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
+        quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,
+        **_scoring_health(con, tables), **_sales_loop(con, tables, labelled),
+    )
+
+
+def _sales_loop(con, tables: set[str], labelled) -> dict:
+    """Sales' decisions on MQLs so far (by channel, by fit band) and the worklist as of the
+    cut-off, with its ranking check (whole history)."""
+    out = {}
     if "marts.fct_sales_feedback" in tables:
         for name, column, order in (("decisions_by_channel", "channel_group", "2 desc, 1"),
                                     ("decisions_by_fit", "fit_band", "1")):
-            scoring[name] = _frame(con, f"""
+            out[name] = _frame(con, f"""
                 select {column} as grouped_by, sum(mqls) as mqls,
                        sum(mqls) filter (where decision = 'accepted') as accepted,
                        sum(mqls) filter (where decision = 'rejected') as rejected,
@@ -419,25 +433,16 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
                        arg_max(decision_reason, mqls) filter (where decision = 'rejected')
                            as top_rejection_reason
                 from marts.fct_sales_feedback group by 1 order by {order}""")
-    if "decisions_by_channel" in scoring:
-        labelled(scoring["decisions_by_channel"], "grouped_by", "channel_group", "grouped_by")
+        labelled(out["decisions_by_channel"], "grouped_by", "channel_group", "grouped_by")
     if "marts.fct_sales_worklist" in tables:
-        scoring["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
-                                          "order by worklist_rank")
-        labelled(scoring["worklist"], "segment", "segment", "segment_label")
-        labelled(scoring["worklist"], "channel_group", "channel_group", "channel_group_label")
+        out["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
+                                      "order by worklist_rank")
+        labelled(out["worklist"], "segment", "segment", "segment_label")
+        labelled(out["worklist"], "channel_group", "channel_group", "channel_group_label")
     if "marts.fct_worklist_ranking_check" in tables:
-        scoring["worklist_check"] = _frame(con, "select * from marts.fct_worklist_ranking_check "
-                                                "order by ranked_by")
-    return WeeklyReportData(
-        week_start=week, settings=settings, published=published, data_until=until,
-        kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,
-        channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
-        segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
-        feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
-        quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,
-        **scoring,
-    )
+        out["worklist_check"] = _frame(con, "select * from marts.fct_worklist_ranking_check "
+                                            "order by ranked_by")
+    return out
 
 
 # Suggestions worth a look: well evidenced, informative, with the strongest evidence.

@@ -66,3 +66,17 @@ win_probabilities as (
         and s.score_band = c.score_band
 )
 {%- endmacro %}
+
+{#- The checks' view of `history` (int_win_history): `training` (matured, not held out),
+    `holdout`, and the held-out leads' win_probabilities learned from training alone. -#}
+{% macro held_out_win_probabilities(history='history') -%}
+training as (
+    select * from {{ history }} where is_matured and not is_holdout
+),
+
+holdout as (
+    select * from {{ history }} where is_holdout
+),
+
+{{ win_probability('holdout', 'training') }}
+{%- endmacro %}

@@ -35,9 +35,9 @@ history as (
         l.channel_group,
         e.lead_score,
         floor(e.lead_score / s.win_score_band_width) as score_band,
-        {{ dbt.dateadd('day', 's.win_horizon_days', 'e.horizon_at') }} <= a.scored_as_of_at as is_matured,
-        coalesce(e.customer_at <= {{ dbt.dateadd('day', 's.win_horizon_days', 'e.horizon_at') }}, false)
-            as is_won,
+        e.customer_at,
+        {{ dbt.dateadd('day', 's.win_horizon_days', 'e.horizon_at') }} as win_window_end_at,
+        a.scored_as_of_at,
         s.win_holdout_weeks
     from evaluation as e
     inner join leads as l on e.lead_id = l.lead_id
@@ -45,21 +45,25 @@ history as (
     cross join settings as s
 ),
 
+windowed as (
+    select
+        *,
+        win_window_end_at <= scored_as_of_at as is_matured,
+        coalesce(customer_at <= win_window_end_at, false) as is_won
+    from history
+),
+
 -- a deal counts when won (closed; its creation date without a close date) within the window
 won_amounts as (
     select h.lead_id, sum(o.won_amount) as won_amount
-    from history as h
+    from windowed as h
     inner join opportunities as o on h.lead_id = o.lead_id
-    inner join evaluation as e on h.lead_id = e.lead_id
-    cross join settings as s
-    where o.is_won
-        and coalesce(o.closed_at, o.created_at)
-            <= {{ dbt.dateadd('day', 's.win_horizon_days', 'e.horizon_at') }}
+    where o.is_won and coalesce(o.closed_at, o.created_at) <= h.win_window_end_at
     group by h.lead_id
 ),
 
 last_matured_week as (
-    select max(created_week_start_date) as week_start_date from history where is_matured
+    select max(created_week_start_date) as week_start_date from windowed where is_matured
 ),
 
 final as (
@@ -76,7 +80,7 @@ final as (
         coalesce(wa.won_amount, 0) as won_amount,
         h.is_matured and h.created_week_start_date
             > {{ dbt.dateadd('day', '-7 * h.win_holdout_weeks', 'w.week_start_date') }} as is_holdout
-    from history as h
+    from windowed as h
     cross join last_matured_week as w
     left join won_amounts as wa on h.lead_id = wa.lead_id
 )

@@ -71,9 +71,8 @@ score_groups as (
 
 auc_outcome as (
     select
-        -- rounded: weighted by amounts, a sum of doubles may differ in its last bits between builds
-        round(sum(positive_weight * (negatives_below + 0.5 * negatives))
-            / nullif(sum(positive_weight) * sum(negatives), 0), 12) as auc_outcome
+        {{ stable_double('sum(positive_weight * (negatives_below + 0.5 * negatives))
+            / nullif(sum(positive_weight) * sum(negatives), 0)', 12) }} as auc_outcome
     from (
         select
             *,

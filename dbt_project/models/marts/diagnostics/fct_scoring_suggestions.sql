@@ -267,8 +267,7 @@ attribute_strength as (
     select
         family,
         attribute_key,
-        -- rounded: a sum of doubles may differ in its last bits from one build to the next
-        round(sum(information_term), 10) as information_value,
+        {{ stable_double('sum(information_term)') }} as information_value,
         max(case when has_enough_evidence then smoothed_log_odds end) as best_log_odds,
         min(case when has_enough_evidence then smoothed_log_odds end) as worst_log_odds
     from attributed
@@ -330,8 +329,8 @@ redundant as (
 scales as (
     select
         s.family,
-        {{ safe_divide('100.0', "round(sum(case when s.information_value >= st.suggestion_min_information_value and r.weaker is null then
-            greatest(s.best_log_odds, 0) - case when s.family = 'fit' then least(s.worst_log_odds, 0) else 0 end end), 10)") }}
+        {{ safe_divide('100.0', stable_double("sum(case when s.information_value >= st.suggestion_min_information_value and r.weaker is null then
+            greatest(s.best_log_odds, 0) - case when s.family = 'fit' then least(s.worst_log_odds, 0) else 0 end end)")) }}
             as points_per_log_odds
     from attribute_strength as s
     cross join settings as st

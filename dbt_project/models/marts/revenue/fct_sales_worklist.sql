@@ -25,7 +25,7 @@ latest_sla as (
 ),
 
 contributions as (
-    select l.lead_id, l.rule_id, round(sum(l.weighted_points), 6) as points  -- stable order
+    select l.lead_id, l.rule_id, {{ stable_double('sum(l.weighted_points)', 6) }} as points
     from ledger as l
     inner join expected as e on l.lead_id = e.lead_id
     group by l.lead_id, l.rule_id

@@ -12,15 +12,7 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
-training as (
-    select * from history where is_matured and not is_holdout
-),
-
-holdout as (
-    select * from history where is_holdout
-),
-
-{{ win_probability('holdout', 'training') }},
+{{ held_out_win_probabilities() }},
 
 scored as (
     select
@@ -39,11 +31,11 @@ grouped as (
         cohort_month,
         cast(probability_band as {{ dbt.type_int() }}) as probability_band,
         count(*) as leads,
-        -- rounded: a sum of doubles may differ in its last bits from one build to the next
-        round(sum(win_probability), 10) as predicted_wins,
+        {{ stable_double('sum(win_probability)') }} as predicted_wins,
         sum(won) as realized_wins,
-        round(sum((win_probability - won) * (win_probability - won)), 10) as squared_error,
-        round(sum((segment_win_rate - won) * (segment_win_rate - won)), 10) as base_squared_error
+        {{ stable_double('sum((win_probability - won) * (win_probability - won))') }} as squared_error,
+        {{ stable_double('sum((segment_win_rate - won) * (segment_win_rate - won))') }}
+            as base_squared_error
     from scored
     group by cohort_month, probability_band
 ),
@@ -62,11 +54,11 @@ final as (
         {{ safe_divide('g.squared_error', 'g.leads') }} as brier_score,
         {{ safe_divide('g.base_squared_error', 'g.leads') }} as base_brier_score,
         sum(g.leads) over () as holdout_leads,
-        round(sum(g.predicted_wins) over (), 8) as holdout_predicted_wins,
+        {{ stable_double('sum(g.predicted_wins) over ()', 8) }} as holdout_predicted_wins,
         sum(g.realized_wins) over () as holdout_realized_wins,
-        round({{ safe_divide('sum(g.squared_error) over ()', 'sum(g.leads) over ()') }}, 10)
+        {{ stable_double(safe_divide('sum(g.squared_error) over ()', 'sum(g.leads) over ()')) }}
             as holdout_brier_score,
-        round({{ safe_divide('sum(g.base_squared_error) over ()', 'sum(g.leads) over ()') }}, 10)
+        {{ stable_double(safe_divide('sum(g.base_squared_error) over ()', 'sum(g.leads) over ()')) }}
             as holdout_base_brier_score,
         s.win_horizon_days,
         s.win_holdout_weeks as holdout_weeks,

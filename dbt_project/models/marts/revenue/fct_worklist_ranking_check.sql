@@ -14,15 +14,7 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
-training as (
-    select * from history where is_matured and not is_holdout
-),
-
-holdout as (
-    select * from history where is_holdout
-),
-
-{{ win_probability('holdout', 'training') }},
+{{ held_out_win_probabilities() }},
 
 won_deals as (
     select o.segment, o.channel_group, o.won_amount

@@ -9,3 +9,10 @@
         then cast(cast({{ expression }} as {{ dbt.type_bigint() }}) as {{ dbt.type_string() }})
         else cast({{ expression }} as {{ dbt.type_string() }}) end
 {%- endmacro %}
+
+{#- A sum (or ratio of sums) of doubles, rounded to `digits` decimals: the order rows arrive
+    in changes its last bits from one build to the next, and two full rebuilds must agree to
+    the bit. -#}
+{% macro stable_double(expression, digits=10) -%}
+    round({{ expression }}, {{ digits }})
+{%- endmacro %}
