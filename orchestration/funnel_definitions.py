@@ -219,8 +219,33 @@ class Sql(_Strict):
     require_next_step: bool = True
 
 
+Treatment = Literal["nurture", "disqualify"]
+
+
 class Recycle(_Strict):
+    """What a sales decision does to a lead's episodes (SPEC §7). A `recycled` qualification,
+    or a rejection whose reason is a nurture case, starts a new episode: the lead may become
+    an MQL again, no sooner than `return_after_days` after the decision and with at least
+    `return_min_engagement` points of engagement. A disqualifying rejection ends the episode:
+    no MQL in it any more."""
+
     reset_engagement: bool = True
+    # rejection reason, as the CRM writes it (matched trimmed and case-insensitive) -> treatment
+    rejection_reasons: dict[str, Treatment] = {}
+    unlisted_rejections: Treatment = "disqualify"  # other reasons, and none given
+    return_after_days: Annotated[int, Field(ge=0)] = 0
+    return_min_engagement: Score = 0
+
+    @field_validator("rejection_reasons")
+    @classmethod
+    def _normalised_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for reason, treatment in value.items():
+            key = reason.strip().lower()
+            if key in out:
+                raise ValueError(f"rejection reason {reason!r} is listed twice")
+            out[key] = treatment
+        return out
 
 
 class Lifecycle(_Strict):
@@ -248,11 +273,32 @@ class Sla(_Strict):
         return self
 
 
+class SegmentMaturity(_Strict):
+    """A segment's own windows; a transition not given keeps the default window."""
+
+    mql_to_sql: PositiveDays | None = None
+    sql_to_opportunity: PositiveDays | None = None
+    opportunity_to_won: PositiveDays | None = None
+    mql_to_customer: PositiveDays | None = None
+
+
+MATURITY_TRANSITIONS = ("mql_to_sql", "sql_to_opportunity", "opportunity_to_won",
+                        "mql_to_customer")
+
+
 class MaturityDays(_Strict):
     mql_to_sql: PositiveDays = 30
     sql_to_opportunity: PositiveDays = 30
     opportunity_to_won: PositiveDays = 90
     mql_to_customer: PositiveDays = 180
+    # segment name -> its own windows (enterprise deals take longer than SMB ones)
+    by_segment: dict[str, SegmentMaturity] = {}
+
+    def for_segment(self, segment: str | None) -> dict[str, int]:
+        """Every transition's window for a segment: its own where given, else the default."""
+        own = self.by_segment.get(segment or "")
+        return {t: (getattr(own, t, None) if own else None) or getattr(self, t)
+                for t in MATURITY_TRANSITIONS}
 
 
 class Drift(_Strict):
@@ -319,6 +365,16 @@ class Revenue(_Strict):
     holdout_weeks: Annotated[int, Field(ge=1)] = 12
 
 
+class Accounts(_Strict):
+    """How leads group into accounts (the companies that buy): by a lead attribute - the
+    company's domain, or the CRM's own account id declared under lead_attributes."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")] = "company_domain"
+    # the account's score: its best lead's, or the mean of its best `score_leads` leads'
+    score: Literal["best_lead", "mean_of_best"] = "best_lead"
+    score_leads: Annotated[int, Field(ge=1)] = 3
+
+
 class Ingest(_Strict):
     """How landing files are read (SPEC §4)."""
 
@@ -349,6 +405,7 @@ class FunnelDefinitions(_Strict):
     drift: Drift = Drift()
     calibration: Calibration = Calibration()
     revenue: Revenue = Revenue()
+    accounts: Accounts = Accounts()
 
     @model_validator(mode="after")
     def _fit_rules_resolve(self) -> FunnelDefinitions:
@@ -377,6 +434,14 @@ class FunnelDefinitions(_Strict):
             if attribute not in known:
                 raise ValueError(f"{where}: unknown attribute {attribute!r}; known attributes: "
                                  f"{', '.join(known)}")
+        names = [s.name for s in self.segments]
+        unknown = sorted(set(self.maturity_days.by_segment) - set(names))
+        if unknown:
+            raise ValueError(f"maturity_days.by_segment: unknown segment {', '.join(unknown)}; "
+                             f"segments: {', '.join(names)}")
+        if self.accounts.key not in known:
+            raise ValueError(f"accounts.key: unknown attribute {self.accounts.key!r}; known "
+                             f"attributes: {', '.join(known)}")
         return self
 
     def _lookup(self, path: str, where: str) -> Any:

@@ -124,6 +124,8 @@ LEAD_ORIGINS = [("Landing Page Submission", 0.35, 0.5), ("API", 0.30, -2.5),
 
 REJECT_REASONS = np.array(["no budget", "not the decision maker", "no project", "bad timing",
                            "using a competitor", "not a fit"])
+# Rejections for these reasons are nurture cases: some of those leads come back later.
+NURTURE_REASONS = ["no budget", "no project", "bad timing"]
 RECYCLE_REASONS = np.array(["not now - nurture", "project next year", "re-engage later"])
 LOST_REASONS = np.array(["price", "competitor", "no decision", "timing"])
 
@@ -445,13 +447,19 @@ class _Sim:
         p_acc = 1 / (1 + np.exp(-logit))
         r = rng.random(n)
         outcome = np.where(r < p_acc, 0, np.where(rng.random(n) < 0.3, 2, 1))  # 0 acc 1 rej 2 rec
+        self.q1_reason = rng.integers(0, len(REJECT_REASONS), n)
         self.q1 = (meets, q_time, outcome)
 
-        # Recycled leads: half come back with a second burst and a second conversation.
-        rec = meets & (outcome == 2) & (rng.random(n) < 0.55)
+        # Recycled leads, and leads rejected for a nurture reason (timing, budget, no project
+        # yet): about half come back with a second burst and a second conversation.
+        nurture = (outcome == 1) & np.isin(REJECT_REASONS[self.q1_reason], NURTURE_REASONS)
+        rec = meets & ((outcome == 2) | nurture) & (rng.random(n) < 0.55)
         back = q_time + rng.integers(30, 120, n) * DAY
         rec &= back < self.end_ts
         r_leads = lead_ids[rec]
+        # A lead that comes back went quiet in between: its return opens the new episode.
+        quiet = rec[a_lead] & (a_ts > q_time[a_lead]) & (a_ts < back[a_lead])
+        a_lead, a_ts, a_type = a_lead[~quiet], a_ts[~quiet], a_type[~quiet]
         b_lead, b_ts, b_type = self._prospect_burst(
             r_leads, back[rec], np.full(len(r_leads), 8.0), np.full(len(r_leads), 12.0),
             np.full(len(r_leads), 0.7))
@@ -493,14 +501,18 @@ class _Sim:
     def qualifications_and_opportunities(self) -> None:
         rng, n = self.rng, self.n
         lead_ids = np.arange(n)
-        q_lead, q_time, q_out = [], [], []
-        for meets, when, outcome in (self.q1, self.q2):
+        q_lead, q_time, q_out, q_reason = [], [], [], []
+        reasons = (self.q1_reason, rng.integers(0, len(REJECT_REASONS), n))
+        for (meets, when, outcome), reason in zip((self.q1, self.q2), reasons, strict=True):
             q_lead.append(lead_ids[meets])
             q_time.append(when[meets])
             q_out.append(outcome[meets])
-        q_lead, q_time, q_out = (np.concatenate(x) for x in (q_lead, q_time, q_out))
+            q_reason.append(reason[meets])
+        q_lead, q_time, q_out, q_reason = (np.concatenate(x) for x in
+                                           (q_lead, q_time, q_out, q_reason))
         order = np.lexsort((q_time, q_lead))
-        q_lead, q_time, q_out = q_lead[order], q_time[order], q_out[order]
+        q_lead, q_time, q_out, q_reason = (q_lead[order], q_time[order], q_out[order],
+                                           q_reason[order])
         m = len(q_lead)
         acc = q_out == 0
         bant = rng.random((m, 4)) < np.where(acc, 0.9, 0.35)[:, None]
@@ -510,7 +522,7 @@ class _Sim:
         bant[acc & ~thin & (bant.sum(1) < 3)] = True
         next_step = np.where(acc & (rng.random(m) < 0.93),
                              q_time + rng.integers(2, 12, m) * DAY, -1)
-        reason = np.where(q_out == 1, REJECT_REASONS[rng.integers(0, 6, m)],
+        reason = np.where(q_out == 1, REJECT_REASONS[q_reason],
                           np.where(q_out == 2, RECYCLE_REASONS[rng.integers(0, 3, m)], None))
         self.qual = dict(lead=q_lead, time=q_time, outcome=q_out, bant=bant,
                          next_step=next_step, reason=reason, rep=self.owner[q_lead])
@@ -541,7 +553,10 @@ class _Sim:
         eur = np.isin(self.comp_country[self.company[o_lead]], list(EUR_COUNTRIES))
         fit_o = self._quality()[o_lead]
         p_win = np.clip(0.32 + 0.12 * fit_o + 0.06 * self.interest[o_lead], 0.05, 0.85)
-        closed_at = o_created + rng.integers(20, 150, k) * DAY + rng.integers(0, DAY, k)
+        # Enterprise deals take longer to close than SMB ones.
+        days_lo = np.where(emp < 50, 10, np.where(emp < 1000, 20, 45))
+        days_hi = np.where(emp < 50, 90, np.where(emp < 1000, 150, 300))
+        closed_at = o_created + rng.integers(days_lo, days_hi) * DAY + rng.integers(0, DAY, k)
         is_closed = closed_at < self.end_ts
         is_won = is_closed & (rng.random(k) < p_win)
         open_stage = np.array(["discovery", "proposal", "negotiation"])[rng.integers(0, 3, k)]

@@ -422,15 +422,17 @@ def _sales_loop(con, tables: set[str], labelled) -> dict:
             out[name] = _frame(con, f"""
                 select {column} as grouped_by, sum(mqls) as mqls,
                        sum(mqls) filter (where decision = 'accepted') as accepted,
-                       sum(mqls) filter (where decision = 'rejected') as rejected,
+                       sum(mqls) filter (where decision = 'nurtured') as nurtured,
+                       sum(mqls) filter (where decision = 'disqualified') as disqualified,
                        sum(mqls) filter (where decision = 'recycled') as recycled,
                        sum(mqls) filter (where decision = 'undecided') as undecided,
                        sum(mqls) filter (where decision = 'undecided'
                                          and undecided_age = 'over 90 days') as undecided_90,
-                       1.0 * sum(mqls) filter (where decision = 'rejected')
+                       1.0 * sum(mqls) filter (where decision in ('nurtured', 'disqualified'))
                            / nullif(sum(mqls) filter (where decision <> 'undecided'), 0)
                            as rejection_rate,
-                       arg_max(decision_reason, mqls) filter (where decision = 'rejected')
+                       arg_max(decision_reason, mqls)
+                           filter (where decision in ('nurtured', 'disqualified'))
                            as top_rejection_reason
                 from marts.fct_sales_feedback group by 1 order by {order}""")
         labelled(out["decisions_by_channel"], "grouped_by", "channel_group", "grouped_by")

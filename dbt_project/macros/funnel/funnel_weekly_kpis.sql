@@ -27,6 +27,14 @@ sla as (
     select * from {{ ref('fct_sla') }}
 ),
 
+mql_handovers as (
+    select * from {{ ref('int_mql_handovers') }}
+),
+
+windows as (
+    select * from {{ ref('def_maturity_windows') }}
+),
+
 calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
@@ -90,13 +98,25 @@ mqls as (
     select
         mql_week as week_start_date, {{ g_comma }}
         count(*) as mqls,
-        count(*) as mql_cohort_size,
-        sum(case when is_mql_to_sql_converted then 1 else 0 end) as mql_cohort_sqls,
-        sum(case when is_mql_to_customer_converted then 1 else 0 end) as mql_cohort_customers,
         {{ percentile('days_lead_to_mql', 0.5) }} as median_days_lead_to_mql,
         {{ percentile('days_lead_to_mql', 0.9) }} as p90_days_lead_to_mql
     from events where mql_week is not null
     group by mql_week{{ ', ' ~ g if grain else '' }}
+),
+
+-- MQL cohorts per episode: the leads' first MQLs and the returning ones side by side, each
+-- converting for itself (int_mql_handovers).
+mql_cohorts as (
+    select
+        mql_week_start_date as week_start_date, {{ g_comma }}
+        sum(case when is_first_mql then 1 else 0 end) as mql_cohort_size,
+        sum(case when is_first_mql and is_sql_converted then 1 else 0 end) as mql_cohort_sqls,
+        sum(case when is_first_mql and is_customer_converted then 1 else 0 end) as mql_cohort_customers,
+        sum(case when is_returning_mql then 1 else 0 end) as returning_mql_cohort_size,
+        sum(case when is_returning_mql and is_sql_converted then 1 else 0 end) as returning_mql_cohort_sqls,
+        sum(case when is_returning_mql and is_customer_converted then 1 else 0 end) as returning_mql_cohort_customers
+    from mql_handovers
+    group by mql_week_start_date{{ ', ' ~ g if grain else '' }}
 ),
 
 sqls as (
@@ -196,9 +216,12 @@ joined as (
         coalesce(p.open_pipeline_amount, cast(0 as {{ type_money() }})) as open_pipeline_amount,
         coalesce(wo.deals_won, 0) as deals_won,
         coalesce(wo.won_amount, cast(0 as {{ type_money() }})) as won_amount,
-        coalesce(m.mql_cohort_size, 0) as mql_cohort_size,
-        coalesce(m.mql_cohort_sqls, 0) as mql_cohort_sqls,
-        coalesce(m.mql_cohort_customers, 0) as mql_cohort_customers,
+        coalesce(mc.mql_cohort_size, 0) as mql_cohort_size,
+        coalesce(mc.mql_cohort_sqls, 0) as mql_cohort_sqls,
+        coalesce(mc.mql_cohort_customers, 0) as mql_cohort_customers,
+        coalesce(mc.returning_mql_cohort_size, 0) as returning_mql_cohort_size,
+        coalesce(mc.returning_mql_cohort_sqls, 0) as returning_mql_cohort_sqls,
+        coalesce(mc.returning_mql_cohort_customers, 0) as returning_mql_cohort_customers,
         coalesce(sq.sql_cohort_size, 0) as sql_cohort_size,
         coalesce(sq.sql_cohort_opportunities, 0) as sql_cohort_opportunities,
         coalesce(os.opportunity_cohort_size, 0) as opportunity_cohort_size,
@@ -225,25 +248,52 @@ joined as (
         coalesce(h.sla_unmeasured, 0) as sla_unmeasured,
         h.median_hours_to_first_touch
     from grid as k
-    {%- for name in ['leads_created as lc', 'mqls as m', 'sqls as sq', 'opportunity_stage as os', 'customers as cu', 'pipeline as p', 'won as wo', 'costs as co', 'handovers as h'] %}
+    {%- for name in ['leads_created as lc', 'mqls as m', 'mql_cohorts as mc', 'sqls as sq', 'opportunity_stage as os', 'customers as cu', 'pipeline as p', 'won as wo', 'costs as co', 'handovers as h'] %}
     {%- set alias = name.split(' as ')[1] %}
     left join {{ name }}
         on k.week_start_date = {{ alias }}.week_start_date{{ join_cond | replace('m.', alias ~ '.') }}
     {%- endfor %}
 ),
 
+{%- set transitions = ['mql_to_sql', 'sql_to_opportunity', 'opportunity_to_won', 'mql_to_customer'] %}
+{%- set by_segment = 'segment' in grain %}
+
+-- The cohort windows of each row: its segment's, or (rows over every segment) the longest.
+row_windows as (
+    {%- if by_segment %}
+    select
+        v.segment,
+        {%- for t in transitions %}
+        {{ maturity_days(t) }} as {{ t }}_days{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (select distinct segment from dimension_values) as v
+    cross join settings as s
+    left join windows as w on v.segment = w.segment
+    {%- else %}
+    select
+        {%- for t in transitions %}
+        greatest(max(s.{{ t }}_maturity_days), coalesce(max(w.{{ t }}_days), 0)) as {{ t }}_days{{ ',' if not loop.last }}
+        {%- endfor %}
+    from settings as s
+    left join windows as w on 1 = 1
+    {%- endif %}
+),
+
 -- A cohort rate is shown once every lead of the week's cohort had its full window.
 maturity as (
     select
         w.week_start_date,
-        {%- for kpi, window in [('mql_to_sql', 'mql_to_sql_maturity_days'), ('sql_to_opportunity', 'sql_to_opportunity_maturity_days'), ('opportunity_to_won', 'opportunity_to_won_maturity_days'), ('mql_to_customer', 'mql_to_customer_maturity_days')] %}
-        cast({{ dbt.dateadd('day', '7 + s.' ~ window, 'w.week_start_date') }} as date) <= a.as_of_date
-            as is_{{ kpi }}_mature{{ ',' if not loop.last }}
-        {%- endfor %},
+        {%- if by_segment %}
+        r.segment,
+        {%- endif %}
+        {%- for t in transitions %}
+        cast({{ dbt.dateadd('day', '7 + r.' ~ t ~ '_days', 'w.week_start_date') }} as date) <= a.as_of_date
+            as is_{{ t }}_mature,
+        {%- endfor %}
         cast({{ dbt.dateadd('day', 6, 'w.week_start_date') }} as date) <= a.as_of_date
             as is_complete_week
     from weeks as w
-    cross join settings as s
+    cross join row_windows as r
     cross join as_of_local as a
 ),
 
@@ -284,6 +334,13 @@ final as (
         case when mat.is_mql_to_customer_mature then {{ safe_divide('1.0 * j.mql_cohort_customers', 'j.mql_cohort_size') }} end
             as mql_to_customer_cohort_rate,
         mat.is_mql_to_customer_mature,
+        j.returning_mql_cohort_size,
+        j.returning_mql_cohort_sqls,
+        case when mat.is_mql_to_sql_mature then {{ safe_divide('1.0 * j.returning_mql_cohort_sqls', 'j.returning_mql_cohort_size') }} end
+            as returning_mql_to_sql_cohort_rate,
+        j.returning_mql_cohort_customers,
+        case when mat.is_mql_to_customer_mature then {{ safe_divide('1.0 * j.returning_mql_cohort_customers', 'j.returning_mql_cohort_size') }} end
+            as returning_mql_to_customer_cohort_rate,
         {{ safe_divide('1.0 * j.inbound_sqls', 'j.mqls') }} as sql_per_mql_period_ratio,
         {{ safe_divide('1.0 * j.new_opportunities', 'j.sqls') }} as opportunity_per_sql_period_ratio,
         {{ safe_divide('1.0 * j.customers', 'j.new_opportunities') }} as customer_per_opportunity_period_ratio,
@@ -323,6 +380,7 @@ final as (
     from joined as j
     cross join settings as s
     inner join maturity as mat on j.week_start_date = mat.week_start_date
+        {%- if by_segment %} and j.segment = mat.segment{% endif %}
 )
 
 select * from final

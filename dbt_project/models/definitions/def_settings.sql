@@ -13,6 +13,9 @@
     ('sql_min_bant_criteria', dbt.type_int()),
     ('sql_requires_next_step', dbt.type_boolean()),
     ('recycle_resets_engagement', dbt.type_boolean()),
+    ('unlisted_rejection_treatment', dbt.type_string()),
+    ('return_after_days', dbt.type_int()),
+    ('return_min_engagement', dbt.type_float()),
     ('stage_source', dbt.type_string()),
     ('sla_target_hours', dbt.type_float()),
     ('sla_limit_hours', dbt.type_float()),
@@ -44,6 +47,9 @@
     ('win_smoothing_leads', dbt.type_float()),
     ('win_smoothing_deals', dbt.type_float()),
     ('win_holdout_weeks', dbt.type_int()),
+    ('account_key', dbt.type_string()),
+    ('account_score_rule', dbt.type_string()),
+    ('account_score_leads', dbt.type_int()),
 ] -%}
 {%- set row = [
     var('definitions_version'),
@@ -58,6 +64,9 @@
     d.sql.min_bant_criteria,
     d.sql.require_next_step,
     d.recycle.reset_engagement,
+    d.recycle.unlisted_rejections,
+    d.recycle.return_after_days,
+    d.recycle.return_min_engagement,
     d.lifecycle.stage_source,
     d.sla.target_hours,
     d.sla.limit_hours,
@@ -89,6 +98,9 @@
     d.revenue.smoothing_leads,
     d.revenue.smoothing_deals,
     d.revenue.holdout_weeks,
+    d.accounts.key,
+    d.accounts.score,
+    d.accounts.score_leads,
 ] -%}
 
 {{ rows_as_relation([row], columns) }}

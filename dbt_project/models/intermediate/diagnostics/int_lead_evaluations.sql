@@ -27,7 +27,7 @@ activities as (
 ),
 
 qualifications as (
-    select * from {{ ref('stg_crm__qualifications') }}{{ of_rebuilt_leads() }}
+    select * from {{ ref('int_qualifications_evaluated') }}{{ of_rebuilt_leads() }}
 ),
 
 opportunities as (
@@ -92,7 +92,7 @@ recycles_before as (
     select q.lead_id, count(*) as recycles
     from qualifications as q
     inner join moments as m on q.lead_id = m.lead_id and q.qualified_at < m.evaluated_at
-    where q.outcome = 'recycled'
+    where q.starts_episode
     group by q.lead_id
 ),
 

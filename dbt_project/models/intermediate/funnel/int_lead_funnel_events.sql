@@ -1,5 +1,6 @@
 {#- One row per lead with the reporting-zone week of every stage it entered, the days between
-    stages, and whether each cohort conversion happened within its maturity window.
+    stages, and whether its SQL and opportunity cohorts converted within the windows of the
+    lead's segment (def_maturity_windows). MQL cohorts are per episode: int_mql_handovers.
     Incremental by lead, like the lifecycle it reads (macros/by_lead_incremental.sql). -#}
 {{ by_lead_incremental() }}
 
@@ -11,6 +12,10 @@ lifecycle as (
 
 settings as (
     select * from {{ ref('def_settings') }}
+),
+
+windows as (
+    select * from {{ ref('def_maturity_windows') }}
 ),
 
 local_times as (
@@ -40,20 +45,15 @@ final as (
         {{ dbt.datediff('t.mql_at', 't.sql_at', 'second') }} / 86400.0 as days_mql_to_sql,
         {{ dbt.datediff('t.sql_at', 't.opportunity_at', 'second') }} / 86400.0 as days_sql_to_opportunity,
         {{ dbt.datediff('t.opportunity_at', 't.customer_at', 'second') }} / 86400.0 as days_opportunity_to_won,
-        t.sql_at is not null
-            and t.sql_at <= {{ dbt.dateadd('day', 's.mql_to_sql_maturity_days', 't.mql_at') }}
-            as is_mql_to_sql_converted,
         t.opportunity_at is not null
-            and t.opportunity_at <= {{ dbt.dateadd('day', 's.sql_to_opportunity_maturity_days', 't.sql_at') }}
+            and t.opportunity_at <= {{ dbt.dateadd('day', maturity_days('sql_to_opportunity'), 't.sql_at') }}
             as is_sql_to_opportunity_converted,
         t.customer_at is not null
-            and t.customer_at <= {{ dbt.dateadd('day', 's.opportunity_to_won_maturity_days', 't.opportunity_at') }}
-            as is_opportunity_to_won_converted,
-        t.customer_at is not null
-            and t.customer_at <= {{ dbt.dateadd('day', 's.mql_to_customer_maturity_days', 't.mql_at') }}
-            as is_mql_to_customer_converted
+            and t.customer_at <= {{ dbt.dateadd('day', maturity_days('opportunity_to_won'), 't.opportunity_at') }}
+            as is_opportunity_to_won_converted
     from local_times as t
     cross join settings as s
+    left join windows as w on t.segment = w.segment
 )
 
 select * from final

@@ -139,7 +139,7 @@ first_mql as (
 ),
 
 last_qualification as (
-    select lead_id, outcome, reason, qualified_at
+    select lead_id, outcome, reason, rejection_treatment, qualified_at
     from ({{ first_row_per('qualifications', 'lead_id', 'qualified_at desc, qualification_id desc') }})
         as latest
 ),
@@ -172,6 +172,7 @@ stages as (
         coalesce(o.opportunity_count, 0) as opportunity_count,
         q.outcome as last_qualification_outcome,
         q.reason as last_qualification_reason,
+        q.rejection_treatment as last_rejection_treatment,
         q.qualified_at as last_qualified_at,
         l.definitions_version
     from leads as l
@@ -191,6 +192,10 @@ with_stage as (
             when opportunity_at is not null then 'opportunity'
             when sql_at is not null then 'sql'
             when is_excluded then 'disqualified'
+            -- rejected since the latest MQL: nurtured or disqualified, as its reason says
+            when last_qualification_outcome = 'rejected'
+                and last_qualified_at >= coalesce(latest_mql_at, lead_created_at)
+                and last_rejection_treatment = 'nurture' then 'nurtured'
             when last_qualification_outcome = 'rejected'
                 and last_qualified_at >= coalesce(latest_mql_at, lead_created_at) then 'disqualified'
             when last_qualification_outcome = 'recycled'
@@ -227,7 +232,8 @@ final as (
             when is_excluded then exclusion_reason
             else coalesce(last_qualification_reason, 'rejected by sales')
         end as disqualification_reason,
-        case when current_stage = 'recycled' then last_qualification_reason end as recycle_reason,
+        case when current_stage in ('recycled', 'nurtured') then last_qualification_reason end
+            as recycle_reason,
         exclusion_reason,
         is_excluded,
         acquisition_mode = 'inbound' and mql_at is null

@@ -1,7 +1,8 @@
 {#- What sales decided about each MQL the lifecycle and the SLA count (int_lead_mql_events:
     our scoring's episodes, or the CRM's MQL dates with lifecycle.stage_source crm): the
     lead's first qualification at or after the handover and before its next MQL - accepted,
-    rejected (with the reason) or recycled - or undecided, with how long the decision took or
+    recycled, rejected for a nurture reason (nurtured: it may come back), rejected for good
+    (disqualified; recycle.rejection_reasons says which) - or undecided, with how long the decision took or
     how old the undecided MQL is at the warehouse's cut-off; and the lead's score (when our
     scoring made the MQL) and fit, in bands of `calibration.score_band_width`. -#}
 with events as (
@@ -29,7 +30,7 @@ episodes as (
 ),
 
 qualifications as (
-    select * from {{ ref('stg_crm__qualifications') }}
+    select * from {{ ref('int_qualifications_evaluated') }}
 ),
 
 as_of as (
@@ -52,7 +53,11 @@ decided as (
         b.lead_id,
         b.mql_episode,
         q.qualified_at,
-        q.outcome,
+        case
+            when q.rejection_treatment = 'nurture' then 'nurtured'
+            when q.rejection_treatment = 'disqualify' then 'disqualified'
+            else q.outcome
+        end as outcome,
         q.reason,
         q.qualification_id
     from bounded as b

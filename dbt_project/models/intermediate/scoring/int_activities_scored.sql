@@ -5,7 +5,10 @@
     Computed in O(activities) with one running sum per lead and episode:
         sum_i counted_i * 2 ^ ((t_i - t0) / h)   scaled by   2 ^ (-(t - t0) / h),
     where t0, the episode's first activity, keeps the exponent bounded.
-    Episodes: a recycled qualification starts a new one (and, by default, resets engagement).
+    Episodes (SPEC §7): a recycle or a rejection for a nurture reason starts a new one (by
+    default engagement restarts from zero); the lead may become an MQL in it again, once
+    recycle.return_after_days have passed and with recycle.return_min_engagement. A
+    disqualifying rejection closes its episode: no MQL in it any more.
 
     Incremental by lead (macros/by_lead_incremental.sql): a daily run rescores only the leads with
     new rows, from their whole history. A big build scores its leads in buckets whose sorts
@@ -47,8 +50,9 @@ activities as (
 ),
 
 qualifications as (
-    select * from {{ ref('stg_crm__qualifications') }}
-    where {{ in_lead_bucket(bucket_bounds) }}
+    select * from {{ ref('int_qualifications_evaluated') }}
+    where (starts_episode or ends_episode)
+        and {{ in_lead_bucket(bucket_bounds) }}
         {{- of_rebuilt_leads(keyword='and') }}
 ),
 
@@ -60,19 +64,20 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
-recycles as (
-    select lead_id, qualification_id, qualified_at
+-- Sales decisions that shape episodes: a recycle or a nurtured rejection starts a new one;
+-- a disqualifying rejection ends the current one (no MQL in it any more).
+decisions as (
+    select lead_id, qualification_id, qualified_at, starts_episode
     from qualifications
-    where outcome = 'recycled'
 ),
 
--- Only a lead with a recycle has more than one episode: only its activities need the sort
--- that numbers episodes (every other activity is in episode 0).
-recycled_leads as (
-    select distinct lead_id from recycles
+-- Only a lead with such a decision has more than one episode or a closed one: only its
+-- activities need the sort that numbers episodes (every other activity is in episode 0).
+decided_leads as (
+    select distinct lead_id from decisions
 ),
 
--- A recycle at the same moment as an activity comes first: the activity opens the new episode.
+-- A decision at the same moment as an activity comes first: the activity is in the new episode.
 -- Activities carry their columns through the sort (joining them back by id would cost a
 -- second pass over every activity).
 timeline as (
@@ -82,6 +87,7 @@ timeline as (
         a.occurred_at as event_at,
         1 as event_order,
         0 as is_recycle,
+        0 as is_episode_end,
         a.activity_type,
         a.quantity,
         a.fit_score,
@@ -89,21 +95,35 @@ timeline as (
         a.acquisition_mode,
         a.lead_created_at
     from activities as a
-    semi join recycled_leads as r on a.lead_id = r.lead_id
+    semi join decided_leads as r on a.lead_id = r.lead_id
     union all
     select
         lead_id,
         qualification_id,
         qualified_at,
         0,
-        1,
+        case when starts_episode then 1 else 0 end,
+        case when starts_episode then 0 else 1 end,
         null,
         null,
         null,
         null,
         null,
         null
-    from recycles
+    from decisions
+),
+
+numbered as (
+    select
+        *,
+        cast(sum(is_recycle) over lead_history as integer) as episode,  -- not HUGEINT: every sort below carries it
+        max(case when is_recycle = 1 then event_at end) over lead_history as episode_opened_at,
+        max(case when is_episode_end = 1 then event_at end) over lead_history as last_end_at
+    from timeline
+    window lead_history as (
+        partition by lead_id order by event_at, event_order, activity_id
+        rows between unbounded preceding and current row
+    )
 ),
 
 episodes as (
@@ -117,12 +137,12 @@ episodes as (
         is_excluded,
         acquisition_mode,
         lead_created_at,
-        is_recycle,
-        cast(sum(is_recycle) over (
-            partition by lead_id order by event_at, event_order, activity_id
-            rows between unbounded preceding and current row
-        ) as integer) as episode  -- not HUGEINT: every sort below carries it
-    from timeline
+        is_recycle + is_episode_end as is_decision,
+        episode,
+        episode_opened_at,
+        coalesce(last_end_at >= episode_opened_at or (last_end_at is not null and episode_opened_at is null), false)
+            as is_closed_episode
+    from numbered
     union all
     select
         a.lead_id,
@@ -135,9 +155,11 @@ episodes as (
         a.acquisition_mode,
         a.lead_created_at,
         0,
-        0
+        0,
+        null,
+        false
     from activities as a
-    anti join recycled_leads as r on a.lead_id = r.lead_id
+    anti join decided_leads as r on a.lead_id = r.lead_id
 ),
 
 activity_episodes as (
@@ -151,6 +173,8 @@ activity_episodes as (
         e.acquisition_mode,
         e.lead_created_at,
         e.episode,
+        e.episode_opened_at,
+        e.is_closed_episode,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
         -- a per-unit rule counts the activity's quantity (none given: one unit)
         coalesce(r.points, 0) * case when r.is_per_unit then coalesce(e.quantity, 1) else 1 end
@@ -160,7 +184,7 @@ activity_episodes as (
     from episodes as e
     cross join settings as s
     left join rules as r on e.activity_type = r.activity_type
-    where e.is_recycle = 0
+    where e.is_decision = 0
 ),
 
 -- An aggregate and a join cost less than a window partitioned by episode.
@@ -220,6 +244,8 @@ scored as (
         r.episode,
         r.score_episode,
         r.episode_origin_at,
+        r.episode_opened_at,
+        r.is_closed_episode,
         r.rule_points,
         r.cap_points,
         r.counted_points,
@@ -241,7 +267,9 @@ final as (
         s.mql_threshold,
         s.mql_min_fit,
         s.fit_weight,
-        s.engagement_weight
+        s.engagement_weight,
+        s.return_after_days,
+        s.return_min_engagement
     from scored as sc
     cross join settings as s
 )
@@ -253,6 +281,11 @@ select
     acquisition_mode = 'inbound'
         and not is_excluded
         and occurred_at >= lead_created_at
+        -- no MQL after a disqualifying rejection; a returning lead waits and re-engages first
+        and not is_closed_episode
+        and (episode_opened_at is null
+            or (occurred_at >= {{ dbt.dateadd('day', 'return_after_days', 'episode_opened_at') }}
+                and engagement_score >= return_min_engagement))
         and {{ meets_mql_rule('fit_score', 'engagement_score', 'is_fast_track', 'mql_threshold',
                               'mql_min_fit', 'fit_weight', 'engagement_weight') }} as is_mql_candidate
 from final

@@ -9,7 +9,7 @@ last_activity as (
 ),
 
 qualifications as (
-    select * from {{ ref('stg_crm__qualifications') }}
+    select * from {{ ref('int_qualifications_evaluated') }}
 ),
 
 as_of as (
@@ -26,7 +26,7 @@ current_episode as (
         count(*) as recycles
     from qualifications as q
     cross join as_of as a
-    where q.outcome = 'recycled' and q.qualified_at <= a.scored_as_of_at
+    where q.starts_episode and q.qualified_at <= a.scored_as_of_at
     group by q.lead_id
 ),
 

@@ -10,9 +10,9 @@
     target's compliance counts it as a miss. With no sales activity anywhere in the data the
     handovers cannot be measured: status `unmeasured`, compliance NULL, never 0 %.
 
-    The lead's first MQL episode is its MQL of fct_lead_lifecycle (is_first_mql), at the
-    lifecycle's MQL time (the same moment; a CRM-recorded MQL the lifecycle put in order
-    starts its clock there): those rows are the headline's MQLs, week by week.
+    The handovers are int_mql_handovers: the lead's first MQL episode is its MQL of
+    fct_lead_lifecycle (is_first_mql, at the lifecycle's MQL time) - those rows are the
+    headline's MQLs, week by week; an episode's touches are those before the next one.
 
     Incremental by lead (macros/by_lead_incremental.sql). A lead's rows depend on its own rows and,
     for an untouched episode only, on the scoring moment (pending until the limit passes,
@@ -24,12 +24,8 @@
 
 with {{ rebuilt_leads_cte() }}
 
-mql_events as (
-    select * from {{ ref('int_lead_mql_events') }}{{ of_rebuilt_leads() }}
-),
-
-lifecycle as (
-    select * from {{ ref('fct_lead_lifecycle') }}{{ of_rebuilt_leads() }}
+handovers as (
+    select * from {{ ref('int_mql_handovers') }}{{ of_rebuilt_leads() }}
 ),
 
 activities as (
@@ -58,32 +54,6 @@ calendar as (
 
 business_days as (
     select * from {{ ref('def_business_days') }}
-),
-
--- The lead's first episode is its MQL of the lifecycle when the lifecycle counts one, at the
--- lifecycle's MQL time (the same moment; a CRM-recorded MQL put in order starts there).
-ranked_episodes as (
-    select
-        e.lead_id,
-        e.mql_episode,
-        case when e.episode_rank = 1 and l.mql_at is not null then l.mql_at else e.mql_at end
-            as mql_at,
-        e.episode_rank = 1 and l.mql_at is not null as is_first_mql
-    from (
-        select
-            *,
-            row_number() over (partition by lead_id order by mql_at, mql_episode) as episode_rank
-        from mql_events
-    ) as e
-    left join lifecycle as l on e.lead_id = l.lead_id
-),
-
--- An episode's touches are the sales touches before the lead's next MQL episode.
-bounded_episodes as (
-    select
-        *,
-        lead(mql_at) over (partition by lead_id order by mql_at, mql_episode) as next_mql_at
-    from ranked_episodes
 ),
 
 sales_touches as (
@@ -121,7 +91,7 @@ first_touches as (
             row_number() over (
                 partition by e.lead_id, e.mql_episode order by t.occurred_at, t.activity_id
             ) as touch_rank
-        from bounded_episodes as e
+        from handovers as e
         inner join sales_touches as t
             on e.lead_id = t.lead_id
             and t.occurred_at >= e.mql_at
@@ -143,7 +113,7 @@ spans as (
         coalesce(f.touched_at, a.scored_as_of_at) as span_end_at,
         {{ utc_to_local('e.mql_at', 's.reporting_timezone') }} as mql_local,
         {{ utc_to_local('coalesce(f.touched_at, a.scored_as_of_at)', 's.reporting_timezone') }} as span_end_local
-    from bounded_episodes as e
+    from handovers as e
     cross join as_of as a
     cross join settings as s
     left join first_touches as f
