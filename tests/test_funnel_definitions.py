@@ -27,6 +27,12 @@ def test_the_committed_file_is_valid():
     assert d.mql.threshold == 60 and d.mql.min_fit == 40
     assert d.engagement.half_life_days == 30
     assert {s.name for s in d.segments} == {"smb", "mid_market", "enterprise"}
+    # a segment's own windows, the others keep the defaults
+    assert d.maturity_days.for_segment("enterprise")["opportunity_to_won"] == 180
+    assert d.maturity_days.for_segment("smb") == d.maturity_days.for_segment("unknown") == {
+        "mql_to_sql": 30, "sql_to_opportunity": 30, "opportunity_to_won": 90,
+        "mql_to_customer": 180}
+    assert d.recycle.rejection_reasons["bad timing"] == "nurture"
 
 
 @pytest.mark.parametrize(("change", "named"), [
@@ -41,6 +47,14 @@ def test_the_committed_file_is_valid():
     (lambda d: d["fit_rules"][0].update(values_from="icp.sectors"), "fit_rules[0]"),
     (lambda d: d["channels"]["rules"][0].update(group="tv"), "channels"),
     (lambda d: d["sla"].update(target_hours=72), "target_hours must not exceed limit_hours"),
+    (lambda d: d["recycle"]["rejection_reasons"].update({"Bad Timing ": "disqualify"}),
+     "recycle.rejection_reasons: Value error, rejection reason"),
+    (lambda d: d["recycle"]["rejection_reasons"].update({"too small": "park"}),
+     "recycle.rejection_reasons.too small"),
+    (lambda d: d["maturity_days"]["by_segment"].update(large={"mql_to_sql": 60}),
+     "maturity_days.by_segment: unknown segment large"),
+    (lambda d: d["accounts"].update(key="account_number"),
+     "accounts.key: unknown attribute 'account_number'"),
 ])
 def test_a_malformed_file_fails_naming_the_key(tmp_path, change, named):
     path = write_variant(tmp_path, change)

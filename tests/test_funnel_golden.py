@@ -44,7 +44,8 @@ EXPECTED = {
         leads=2, mqls=1, spend_amount=110.0, mql_episodes=1, first_mql_handovers=1,
         sla_touched=1,
         sla_within_target=1, sla_within_limit=1, median_hours_to_first_touch=11.0,
-        mql_cohort_size=1, mql_cohort_sqls=1, mql_to_sql_cohort_rate=1.0,
+        # L04's SQL came in its returning episode (W45): it counts there, not here
+        mql_cohort_size=1, mql_to_sql_cohort_rate=0.0,
         cost_per_lead=55.0, cost_per_mql=110.0, sla_target_compliance_rate=1.0,
         sla_limit_compliance_rate=1.0, median_days_lead_to_mql=1 / 24,
         sql_per_mql_period_ratio=0.0),
@@ -82,6 +83,8 @@ EXPECTED = {
         leads=1, sqls=1, inbound_sqls=1, spend_amount=220.0, mql_episodes=1, sla_touched=1,
         sla_within_target=1,
         sla_within_limit=1, median_hours_to_first_touch=23.0, sql_cohort_size=1,
+        returning_mql_cohort_size=1, returning_mql_cohort_sqls=1,
+        returning_mql_to_sql_cohort_rate=1.0,
         sql_to_opportunity_cohort_rate=0.0, cost_per_lead=220.0, cost_per_sql=220.0,
         sla_target_compliance_rate=1.0, sla_limit_compliance_rate=1.0,
         median_days_mql_to_sql=14 + 1 / 24, opportunity_per_sql_period_ratio=0.0),
@@ -98,12 +101,16 @@ COUNTS = ["leads", "mqls", "sqls", "new_opportunities", "customers", "opportunit
           "sql_cohort_opportunities", "opportunity_cohort_size", "opportunity_cohort_wins",
           "mql_cohort_customers", "mql_episodes", "sla_touched", "sla_within_target",
           "sla_within_limit", "sla_never_touched", "sla_pending", "inbound_sqls",
-          "first_mql_handovers", "sla_target_missed", "sla_limit_breached", "sla_unmeasured"]
+          "first_mql_handovers", "sla_target_missed", "sla_limit_breached", "sla_unmeasured",
+          "returning_mql_cohort_size", "returning_mql_cohort_sqls",
+          "returning_mql_cohort_customers"]
 AMOUNTS = ["pipeline_amount", "open_pipeline_amount", "won_amount"]
 # NULL where no cost was recorded for the cell (never 0: an organic lead is not free)
 COSTS = ["spend_amount", "inbound_spend_amount"]
 NULLABLE = ["mql_to_sql_cohort_rate", "sql_to_opportunity_cohort_rate",
-            "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate", "cost_per_lead",
+            "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate",
+            "returning_mql_to_sql_cohort_rate", "returning_mql_to_customer_cohort_rate",
+            "cost_per_lead",
             "cost_per_mql", "cost_per_sql", "cost_per_opportunity", "cost_per_customer",
             "sla_target_compliance_rate", "sla_limit_compliance_rate",
             "median_hours_to_first_touch", "median_days_lead_to_mql", "median_days_mql_to_sql",
@@ -186,8 +193,10 @@ def test_summary_weeks_are_the_totals(golden):
     assert w44["spend_amount"] == pytest.approx(750.0)
     assert w45["spend_amount"] == pytest.approx(1000.0)
     assert w43["cost_per_sql"] == pytest.approx(470.0)
-    # MQL cohort of W43 = L01, L02, L04: two reached SQL within 30 days
-    assert w43["mql_to_sql_cohort_rate"] == pytest.approx(2 / 3)
+    # MQL cohort of W43 = L01, L02, L04: only L01 reached SQL in that episode - L04's SQL
+    # came after its return (W45) and counts for the returning cohort of W45
+    assert w43["mql_to_sql_cohort_rate"] == pytest.approx(1 / 3)
+    assert (w45["returning_mql_cohort_size"], w45["returning_mql_cohort_sqls"]) == (1, 1)
     # the median over the week's three touched handovers (4, 11, 63 hours), not an average of medians
     assert w43["median_hours_to_first_touch"] == pytest.approx(11.0)
     assert w43["sla_target_compliance_rate"] == pytest.approx(2 / 3)

@@ -122,7 +122,25 @@ def test_stage_timestamps_are_ordered_for_every_lead(warehouse):
 def test_the_funnel_has_every_stage_and_side_stage(warehouse):
     _, settings = warehouse
     stages = dict(query(settings, "select current_stage, count(*) from marts.fct_lead_lifecycle group by 1"))
-    assert set(stages) == {"lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified"}
+    assert set(stages) == {"lead", "mql", "sql", "opportunity", "customer", "recycled",
+                           "nurtured", "disqualified"}
+    # Nurtured leads come back as MQLs in a new episode; after a disqualifying rejection no
+    # MQL follows unless sales reopened the lead (a recycle or a nurture rejection later).
+    returned, after_disqualified = query(settings, """
+        with mqls as (select * from intermediate.int_lead_mql_events),
+             decisions as (select * from intermediate.int_qualifications_evaluated)
+        select
+            (select count(distinct m.lead_id) from mqls as m
+             join decisions as d on d.lead_id = m.lead_id and d.rejection_treatment = 'nurture'
+                                and d.qualified_at < m.mql_at),
+            (select count(*) from mqls as m
+             join decisions as d on d.lead_id = m.lead_id and d.ends_episode
+                                and d.qualified_at <= m.mql_at
+             where not exists (select 1 from decisions as o
+                               where o.lead_id = m.lead_id and o.starts_episode
+                                 and o.qualified_at > d.qualified_at
+                                 and o.qualified_at <= m.mql_at))""")[0]
+    assert returned > 0 and after_disqualified == 0
     counts = query(settings, """select count(mql_at), count(sql_at), count(opportunity_at),
                                        count(customer_at), max(mql_episode_count)
                                 from marts.fct_lead_lifecycle""")[0]

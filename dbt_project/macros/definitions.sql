@@ -52,6 +52,21 @@
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}
 
+{#- Whether a scored activity (columns of int_activities_scored) may make its lead an MQL,
+    whatever the threshold: inbound, not excluded, at or after the lead's creation, not in an
+    episode a disqualifying rejection closed, and - in an episode a recycle or a nurtured
+    rejection opened - only after the return wait and with the return engagement. -#}
+{% macro may_become_mql(a='') -%}
+    {%- set p = (a ~ '.') if a else '' -%}
+    ({{ p }}acquisition_mode = 'inbound'
+        and not {{ p }}is_excluded
+        and {{ p }}occurred_at >= {{ p }}lead_created_at
+        and not {{ p }}is_closed_episode
+        and ({{ p }}episode_opened_at is null
+            or ({{ p }}occurred_at >= {{ dbt.dateadd('day', p ~ 'return_after_days', p ~ 'episode_opened_at') }}
+                and {{ p }}engagement_score >= {{ p }}return_min_engagement)))
+{%- endmacro %}
+
 {#- The MQL rule on a lead's fit and engagement at a moment (SPEC §5): enough fit, and a lead
     score at the threshold or a fast-track activity. One definition for the lifecycle and
     for the threshold backtest that replays it with other parameters. -#}

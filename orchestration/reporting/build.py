@@ -118,10 +118,38 @@ def _definitions(d: WeeklyReportData) -> list[tuple[str, str]]:
                 f"{s['sla_limit_hours']:g} h (limit), {hours}, {s['reporting_timezone']}"),
         ("Cohort maturity", f"MQL→SQL {s['mql_to_sql_maturity_days']} days, SQL→opportunity "
                             f"{s['sql_to_opportunity_maturity_days']} days, opportunity→won "
-                            f"{s['opportunity_to_won_maturity_days']} days"),
+                            f"{s['opportunity_to_won_maturity_days']} days, MQL→customer "
+                            f"{s['mql_to_customer_maturity_days']} days"
+                            + _segment_windows(d)),
+        ("Rejections", _rejections(d)),
         ("Stage source", str(s["stage_source"])),
         ("Definitions version", str(s["definitions_version"])),
     ]
+
+
+def _segment_windows(d: WeeklyReportData) -> str:
+    """The segments whose cohort windows differ from the defaults, by label."""
+    s, parts = d.settings, []
+    names = {"mql_to_sql": "MQL→SQL", "sql_to_opportunity": "SQL→opportunity",
+             "opportunity_to_won": "opportunity→won", "mql_to_customer": "MQL→customer"}
+    for r in d.maturity_windows.to_dict("records"):
+        own = [f"{label} {r[f'{t}_days']}" for t, label in names.items()
+               if r[f"{t}_days"] != s[f"{t}_maturity_days"]]
+        if own:
+            parts.append(f"{d.labels.get(('segment', r['segment']), r['segment'])}: "
+                         f"{', '.join(own)} days")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _rejections(d: WeeklyReportData) -> str:
+    """What a rejection does: which reasons nurture, and when a lead may come back."""
+    s = d.settings
+    nurture = sorted(r["reason"] for r in d.rejection_reasons.to_dict("records")
+                     if r["treatment"] == "nurture")
+    listed = f"nurture: {', '.join(nurture)}; " if nurture else ""
+    return (f"{listed}other reasons {s['unlisted_rejection_treatment']}. A nurtured or recycled "
+            f"lead may become an MQL again after {s['return_after_days']} days with engagement "
+            f"≥ {s['return_min_engagement']:g}")
 
 
 def _environment(currency: str) -> jinja2.Environment:

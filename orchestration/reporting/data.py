@@ -19,6 +19,8 @@ from orchestration.reporting.weeks import last_complete_week_of_data, week_label
 from orchestration.settings import connect_snapshot
 
 TREND_WEEKS = 12
+STAGE_LABELS = {"lead": "Lead", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity",
+                "customer": "Customer"}
 FUNNEL_STAGES = [("leads", "Lead"), ("mqls", "MQL"), ("sqls", "SQL"),
                  ("new_opportunities", "Opportunity"), ("customers", "Customer")]
 
@@ -108,6 +110,16 @@ class WeeklyReportData:
     # the sales worklist as of the data's cut-off (fct_sales_worklist), best first
     worklist: pd.DataFrame = field(default_factory=pd.DataFrame)
     worklist_check: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # cohort conversion of first and returning MQL episodes, pooled over the mature cohorts
+    episode_conversion: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # definitions shown in the report's definitions section: cohort windows per segment and
+    # what each rejection reason does
+    maturity_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejection_reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the funnel by account: the week's accounts entering each stage, by segment, and every
+    # account by the furthest stage it reached (fct_account_funnel_weekly, dim_accounts)
+    accounts_week: pd.DataFrame = field(default_factory=pd.DataFrame)
+    accounts_by_stage: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def scoring(self) -> dict:
@@ -175,6 +187,9 @@ class WeeklyReportData:
         out = {k: int(r.get(k) or 0) for k in keys}
         out["touched_late"] = out["sla_touched"] - out["sla_within_target"]
         out["mqls_again"] = out["mql_episodes"] - out["first_mql_handovers"]
+        # of them: back after a recycle or a nurtured rejection; the others came after the SQL
+        out["returning_mqls"] = int(r.get("returning_mql_cohort_size") or 0)
+        out["mqls_after_sql"] = out["mqls_again"] - out["returning_mqls"]
         # untouched, still within the limit, but already past the target
         out["pending_past_target"] = (out["sla_target_missed"] - out["touched_late"]
                                       - out["sla_never_touched"])
@@ -409,7 +424,36 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
         quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,
         **_scoring_health(con, tables), **_sales_loop(con, tables, labelled),
+        **_accounts(con, tables, week, labelled),
     )
+
+
+def _accounts(con, tables: set[str], week: date, labelled) -> dict:
+    """The funnel read by account: the report week's accounts entering each stage by
+    segment, and all accounts by the furthest stage any of their leads reached; and the
+    definitions behind accounts, returns and cohorts the definitions section shows."""
+    out = {}
+    for name in ("maturity_windows", "rejection_reasons"):
+        if f"definitions.def_{name}" in tables:
+            out[name] = _frame(con, f"select * from definitions.def_{name}")
+    if "marts.fct_account_funnel_weekly" in tables:
+        out["accounts_week"] = _frame(con, """
+            select segment, new_accounts, mql_accounts, sql_accounts, opportunity_accounts,
+                   customer_accounts, account_leads, leads_of_known_accounts
+            from marts.fct_account_funnel_weekly where week_start_date = ?
+            order by segment""", [week])
+        labelled(out["accounts_week"], "segment", "segment", "segment_label")
+    if "marts.dim_accounts" in tables:
+        out["accounts_by_stage"] = _frame(con, """
+            select furthest_stage, count(*) as accounts, sum(leads) as leads,
+                   sum(open_pipeline_amount) as open_pipeline_amount,
+                   sum(won_amount) as won_amount
+            from marts.dim_accounts group by 1
+            order by list_position(['lead', 'mql', 'sql', 'opportunity', 'customer'],
+                                   furthest_stage)""")
+        frame = out["accounts_by_stage"]
+        frame["stage_label"] = frame["furthest_stage"].map(STAGE_LABELS)
+    return out
 
 
 def _sales_loop(con, tables: set[str], labelled) -> dict:
@@ -436,6 +480,25 @@ def _sales_loop(con, tables: set[str], labelled) -> dict:
                            as top_rejection_reason
                 from marts.fct_sales_feedback group by 1 order by {order}""")
         labelled(out["decisions_by_channel"], "grouped_by", "channel_group", "grouped_by")
+    if "marts.fct_funnel_summary_weekly" in tables:
+        out["episode_conversion"] = _frame(con, """
+            select 'first MQL' as episodes,
+                   sum(mql_cohort_size) filter (where is_mql_to_sql_mature) as sql_cohort,
+                   sum(mql_cohort_sqls) filter (where is_mql_to_sql_mature) as sqls,
+                   sum(mql_cohort_size) filter (where is_mql_to_customer_mature) as customer_cohort,
+                   sum(mql_cohort_customers) filter (where is_mql_to_customer_mature) as customers
+            from marts.fct_funnel_summary_weekly
+            union all
+            select 'returning MQL',
+                   sum(returning_mql_cohort_size) filter (where is_mql_to_sql_mature),
+                   sum(returning_mql_cohort_sqls) filter (where is_mql_to_sql_mature),
+                   sum(returning_mql_cohort_size) filter (where is_mql_to_customer_mature),
+                   sum(returning_mql_cohort_customers) filter (where is_mql_to_customer_mature)
+            from marts.fct_funnel_summary_weekly""")
+        frame = out["episode_conversion"]
+        frame["sql_rate"] = frame["sqls"] / frame["sql_cohort"].where(frame["sql_cohort"] > 0)
+        frame["customer_rate"] = (frame["customers"]
+                                  / frame["customer_cohort"].where(frame["customer_cohort"] > 0))
     if "marts.fct_sales_worklist" in tables:
         out["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
                                       "order by worklist_rank")

@@ -4,6 +4,7 @@ a real headless Chromium (Debian's package, installed by `make test`)."""
 import csv
 import math
 import os
+import re
 import shutil
 
 import duckdb
@@ -81,8 +82,48 @@ def test_the_worklist_csv_is_the_worklist_mart_and_the_report_shows_its_top(publ
     assert [r["lead_id"] for r in rows] == [lead for lead, _ in mart] and len(rows) > 10
     assert [float(r["expected_revenue"]) for r in rows[:3]] == [float(v) for _, v in mart[:3]]
     html = (settings.reports_path / "weekly" / f"funnel_{WEEK}.html").read_text()
-    section = html[html.index('<section id="worklist">'):html.index('<section id="scoring">')]
+    section = html[html.index('<section id="worklist">'):html.index('<section id="accounts">')]
     assert section.count("<tr><td>") == 10 and rows[0]["lead_id"] in section
+
+
+def test_the_report_agrees_with_the_marts_on_mqls_returning_episodes_and_accounts(
+        published_demo):
+    """The headline's MQLs are the SLA section's first MQLs; its returning MQLs, the table of
+    first and returning cohorts and the week's accounts are the marts' figures."""
+    _, settings, _ = published_demo
+    row = mart_week(settings.serving_path)
+    html = (settings.reports_path / "weekly" / f"funnel_{WEEK}.html").read_text()
+    headline = re.search(r'data-kpi="mqls" data-value="([^"]*)"', html).group(1)
+    handovers, first, returning = map(int, re.search(
+        r'data-handovers="(\d+)" data-first-mqls="(\d+)" data-returning-mqls="(\d+)"',
+        html).groups())
+    assert float(headline) == first == row["mqls"]
+    assert returning == row["returning_mql_cohort_size"]
+    assert first + returning <= handovers == row["mql_episodes"]
+
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        cohorts = con.execute("""
+            select sum(mql_cohort_size) filter (where is_mql_to_sql_mature),
+                   sum(mql_cohort_sqls) filter (where is_mql_to_sql_mature),
+                   sum(returning_mql_cohort_size) filter (where is_mql_to_sql_mature),
+                   sum(returning_mql_cohort_sqls) filter (where is_mql_to_sql_mature)
+            from marts.fct_funnel_summary_weekly""").fetchone()
+        accounts = con.execute("""
+            select segment, new_accounts, mql_accounts, customer_accounts
+            from marts.fct_account_funnel_weekly where iso_week = ?""", [WEEK]).fetchall()
+    assert cohorts[2] > 0, "the demo has returning MQLs whose window has passed"
+
+    def cells(marker: str) -> list[str]:
+        found = re.search(marker + r".*?</tr>", html, re.S).group(0)
+        return [re.sub(r"<[^>]+>", "", c).replace(",", "")
+                for c in re.findall(r"<td[^>]*>(.*?)</td>", found, re.S)]
+
+    assert [int(c) for c in cells('<tr data-episodes="first MQL">')[1:3]] == list(cohorts[:2])
+    assert [int(c) for c in cells('<tr data-episodes="returning MQL">')[1:3]] == list(cohorts[2:])
+    assert accounts, "accounts entered stages in the report week"
+    for segment, new, mql, customer in accounts:
+        shown = cells(f'<tr data-segment="{segment}">')
+        assert [int(shown[1]), int(shown[2]), int(shown[5])] == [new, mql, customer]
 
 
 def test_a_week_outside_the_data_is_a_clear_error(published_demo):

@@ -91,7 +91,8 @@ def test_a_rule_on_an_attribute_nobody_declared_names_the_known_ones(tmp_path):
                                           "match": "prefix", "values": ["stud"]}]},
                    segments=[{"name": "partners", "label": "Partners",
                               "attribute": "lead_origin", "values": ["partner referral"]},
-                             {"name": "smb", "label": "SMB", "max_employees": 49}])
+                             {"name": "smb", "label": "SMB", "max_employees": 49}],
+                   maturity_days={})  # the file's own windows name its segments
     assert load_definitions(both).exclusions.rules[0].match == "prefix"
 
 

@@ -255,7 +255,9 @@ joined as (
     {%- endfor %}
 ),
 
-{%- set transitions = ['mql_to_sql', 'sql_to_opportunity', 'opportunity_to_won', 'mql_to_customer'] %}
+{#- each cohort KPI and the transition whose window it waits for -#}
+{%- set kpi_windows = [('mql_to_sql', 'mql_to_sql'), ('sql_to_opportunity', 'sql_to_opportunity'),
+                       ('opportunity_to_won', 'opportunity_to_won'), ('mql_to_customer', 'mql_to_customer')] %}
 {%- set by_segment = 'segment' in grain %}
 
 -- The cohort windows of each row: its segment's, or (rows over every segment) the longest.
@@ -263,7 +265,7 @@ row_windows as (
     {%- if by_segment %}
     select
         v.segment,
-        {%- for t in transitions %}
+        {%- for kpi, t in kpi_windows %}
         {{ maturity_days(t) }} as {{ t }}_days{{ ',' if not loop.last }}
         {%- endfor %}
     from (select distinct segment from dimension_values) as v
@@ -271,7 +273,7 @@ row_windows as (
     left join windows as w on v.segment = w.segment
     {%- else %}
     select
-        {%- for t in transitions %}
+        {%- for kpi, t in kpi_windows %}
         greatest(max(s.{{ t }}_maturity_days), coalesce(max(w.{{ t }}_days), 0)) as {{ t }}_days{{ ',' if not loop.last }}
         {%- endfor %}
     from settings as s
@@ -286,9 +288,9 @@ maturity as (
         {%- if by_segment %}
         r.segment,
         {%- endif %}
-        {%- for t in transitions %}
+        {%- for kpi, t in kpi_windows %}
         cast({{ dbt.dateadd('day', '7 + r.' ~ t ~ '_days', 'w.week_start_date') }} as date) <= a.as_of_date
-            as is_{{ t }}_mature,
+            as is_{{ kpi }}_mature,
         {%- endfor %}
         cast({{ dbt.dateadd('day', 6, 'w.week_start_date') }} as date) <= a.as_of_date
             as is_complete_week

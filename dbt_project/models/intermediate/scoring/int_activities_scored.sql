@@ -278,14 +278,7 @@ select
     *,
     -- when the build that wrote the row started (UTC): models reading by lead skip older rows
     {{ build_stamp() }} as built_at,
-    acquisition_mode = 'inbound'
-        and not is_excluded
-        and occurred_at >= lead_created_at
-        -- no MQL after a disqualifying rejection; a returning lead waits and re-engages first
-        and not is_closed_episode
-        and (episode_opened_at is null
-            or (occurred_at >= {{ dbt.dateadd('day', 'return_after_days', 'episode_opened_at') }}
-                and engagement_score >= return_min_engagement))
+    {{ may_become_mql() }}
         and {{ meets_mql_rule('fit_score', 'engagement_score', 'is_fast_track', 'mql_threshold',
                               'mql_min_fit', 'fit_weight', 'engagement_weight') }} as is_mql_candidate
 from final

@@ -1,7 +1,8 @@
 {#- One row per lead: what the MQL rule needs to replay history under another threshold,
     minimum fit or weights without rescoring - the lead's fit, its peak engagement over the
     activities that could have made it MQL (from its creation to its SQL, or first
-    opportunity), and whether it did a fast-track activity then. The
+    opportunity; none in a closed episode or before a return - macros/definitions.sql),
+    and whether it did a fast-track activity then. The
     lead score is monotonic in engagement, so a lead reaches threshold t at some moment if and
     only if round(fit_weight x fit + engagement_weight x peak engagement) >= t.
     Incremental by lead, like the lifecycle it reads (macros/by_lead_incremental.sql). -#}
@@ -34,7 +35,7 @@ peaks as (
         max(case when a.is_fast_track then 1 else 0 end) = 1 as has_fast_track_activity
     from activities as a
     inner join lifecycle as lc on a.lead_id = lc.lead_id
-    where a.occurred_at >= a.lead_created_at
+    where {{ may_become_mql('a') }}
         and a.occurred_at <= coalesce(lc.sql_at, lc.opportunity_at, a.occurred_at)
     group by a.lead_id
 ),

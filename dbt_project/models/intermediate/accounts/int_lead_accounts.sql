@@ -1,0 +1,65 @@
+{#- One row per lead that belongs to an account: the account's key from the lead attribute
+    the definitions name (accounts.key: the company's domain by default, or the CRM's own
+    account id declared under lead_attributes), trimmed and in lower case - a domain also
+    without its scheme and `www.`. Excluded leads (personal e-mail, competitors, test
+    records, students) belong to no account: they are no buyer's contacts. -#}
+
+with settings as (
+    select * from {{ ref('def_settings') }}
+),
+
+fields as (
+    select f.lead_id, f.field_value, s.account_key
+    from {{ ref('int_lead_fit_fields') }} as f
+    inner join settings as s on f.field_name = s.account_key
+),
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+trimmed as (
+    select lead_id, account_key, lower(trim(field_value)) as value
+    from fields
+),
+
+-- a domain without its scheme and `www.`
+unschemed as (
+    select
+        lead_id,
+        account_key,
+        case
+            when account_key not in ('company_domain', 'email_domain') then value
+            when value like 'https://%' then substr(value, 9)
+            when value like 'http://%' then substr(value, 8)
+            else value
+        end as value
+    from trimmed
+),
+
+keyed as (
+    select
+        lead_id,
+        case
+            when account_key in ('company_domain', 'email_domain') and value like 'www.%'
+                then substr(value, 5)
+            else value
+        end as account_key
+    from unschemed
+),
+
+final as (
+    select
+        k.lead_id,
+        k.account_key,
+        l.company_name,
+        l.segment,
+        l.employee_count,
+        l.acquisition_mode,
+        l.owner_id
+    from keyed as k
+    inner join leads as l on k.lead_id = l.lead_id
+    where not l.is_excluded and k.account_key is not null and k.account_key <> ''
+)
+
+select * from final
