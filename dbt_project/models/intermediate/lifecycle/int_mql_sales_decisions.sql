@@ -1,12 +1,12 @@
-{#- What sales decided about each MQL the lifecycle and the SLA count (int_lead_mql_events:
-    our scoring's episodes, or the CRM's MQL dates with lifecycle.stage_source crm): the
+{#- What sales decided about each MQL handover the lifecycle and the SLA count
+    (int_mql_handovers: our scoring's episodes, or the CRM's MQL dates): the
     lead's first qualification at or after the handover and before its next MQL - accepted,
     recycled, rejected for a nurture reason (nurtured: it may come back), rejected for good
-    (disqualified; recycle.rejection_reasons says which) - or undecided, with how long the decision took or
-    how old the undecided MQL is at the warehouse's cut-off; and the lead's score (when our
+    (disqualified; recycle.rejection_reasons says which) - or undecided, with how long the
+    decision took or how old the undecided MQL is at the warehouse's cut-off; and the lead's score (when our
     scoring made the MQL) and fit, in bands of `calibration.score_band_width`. -#}
-with events as (
-    select * from {{ ref('int_lead_mql_events') }}
+with handovers as (
+    select * from {{ ref('int_mql_handovers') }}
 ),
 
 leads as (
@@ -17,16 +17,18 @@ scored_episodes as (
     select * from {{ ref('int_lead_mql_episodes') }}
 ),
 
-episodes as (
+-- each episode runs until the lead's next one (int_mql_handovers.next_mql_at)
+bounded as (
     select
-        e.lead_id,
-        e.mql_episode,
-        e.mql_at,
+        h.lead_id,
+        h.mql_episode,
+        h.mql_at,
+        h.next_mql_at,
         s.mql_lead_score,
         l.fit_score as mql_fit_score
-    from events as e
-    inner join leads as l on e.lead_id = l.lead_id
-    left join scored_episodes as s on e.lead_id = s.lead_id and e.mql_at = s.mql_at
+    from handovers as h
+    inner join leads as l on h.lead_id = l.lead_id
+    left join scored_episodes as s on h.lead_id = s.lead_id and h.mql_at = s.mql_at
 ),
 
 qualifications as (
@@ -39,13 +41,6 @@ as_of as (
 
 settings as (
     select * from {{ ref('def_settings') }}
-),
-
-bounded as (
-    select
-        *,
-        lead(mql_at) over (partition by lead_id order by mql_episode) as next_mql_at
-    from episodes
 ),
 
 decided as (
