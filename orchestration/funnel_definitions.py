@@ -365,6 +365,10 @@ class Revenue(_Strict):
     holdout_weeks: Annotated[int, Field(ge=1)] = 12
 
 
+# The lead columns of the contract an account may be keyed by (int_lead_accounts).
+ACCOUNT_KEY_COLUMNS = ("company_domain", "email_domain", "company_name")
+
+
 class Accounts(_Strict):
     """How leads group into accounts (the companies that buy): by a lead attribute - the
     company's domain, or the CRM's own account id declared under lead_attributes."""
@@ -439,9 +443,11 @@ class FunnelDefinitions(_Strict):
         if unknown:
             raise ValueError(f"maturity_days.by_segment: unknown segment {', '.join(unknown)}; "
                              f"segments: {', '.join(names)}")
-        if self.accounts.key not in known:
-            raise ValueError(f"accounts.key: unknown attribute {self.accounts.key!r}; known "
-                             f"attributes: {', '.join(known)}")
+        keys = [*ACCOUNT_KEY_COLUMNS, *self.lead_attributes]
+        if self.accounts.key not in keys:
+            raise ValueError(f"accounts.key: {self.accounts.key!r} cannot key accounts; use one "
+                             f"of {', '.join(keys)} (declare the CRM's account id under "
+                             "lead_attributes)")
         return self
 
     def _lookup(self, path: str, where: str) -> Any:

@@ -54,7 +54,7 @@ def test_the_committed_file_is_valid():
     (lambda d: d["maturity_days"]["by_segment"].update(large={"mql_to_sql": 60}),
      "maturity_days.by_segment: unknown segment large"),
     (lambda d: d["accounts"].update(key="account_number"),
-     "accounts.key: unknown attribute 'account_number'"),
+     "accounts.key: 'account_number' cannot key accounts"),
 ])
 def test_a_malformed_file_fails_naming_the_key(tmp_path, change, named):
     path = write_variant(tmp_path, change)

@@ -1,6 +1,6 @@
 {#- One row per lead that belongs to an account: the account's key from the lead attribute
-    the definitions name (accounts.key: the company's domain by default, or the CRM's own
-    account id declared under lead_attributes), trimmed and in lower case - a domain also
+    the definitions name (accounts.key: the company's domain by default, its e-mail domain or
+    name, or the CRM's own account id declared under lead_attributes), trimmed and in lower case - a domain also
     without its scheme and `www.`. Excluded leads (personal e-mail, competitors, test
     records, students) belong to no account: they are no buyer's contacts. -#}
 
@@ -8,14 +8,30 @@ with settings as (
     select * from {{ ref('def_settings') }}
 ),
 
-fields as (
-    select f.lead_id, f.field_value, s.account_key
-    from {{ ref('int_lead_fit_fields') }} as f
-    inner join settings as s on f.field_name = s.account_key
-),
-
 leads as (
     select * from {{ ref('int_leads_classified') }}
+),
+
+-- an export's own column (the CRM's account id, declared under lead_attributes)
+own_keys as (
+    select a.lead_id, a.attribute_value
+    from {{ ref('int_lead_attributes') }} as a
+    inner join settings as s on a.attribute = s.account_key
+),
+
+fields as (
+    select
+        l.lead_id,
+        s.account_key,
+        case s.account_key
+            when 'company_domain' then l.company_domain
+            when 'email_domain' then l.email_domain
+            when 'company_name' then l.company_name
+            else o.attribute_value
+        end as field_value
+    from leads as l
+    cross join settings as s
+    left join own_keys as o on l.lead_id = o.lead_id
 ),
 
 trimmed as (
