@@ -301,7 +301,8 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     for spec in HEADLINE:
         if spec.column == "mql_to_sql_cohort_rate":
             kpis.append(_latest_mature_cohort(con, spec, week, first_trend,
-                                              settings["mql_to_sql_maturity_days"]))
+                                              _longest_window(con, tables, settings,
+                                                              "mql_to_sql")))
             continue
         points = [(week_label(d), _value(r[spec.column])) for d, r in sorted(rows.items())]
         kpis.append(Kpi(spec, _value(current[spec.column]), _value(previous.get(spec.column)),
@@ -546,6 +547,17 @@ OUT_OF_ORDER = ("opportunity_before_created", "won_before_created", "sql_before_
 
 def _quoted(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+def _longest_window(con, tables: set[str], settings: dict, transition: str) -> int:
+    """A cohort window over every segment: the longest of the segments' own windows
+    (maturity_days.by_segment) and the default - when the summary's cohorts mature."""
+    window = int(settings[f"{transition}_maturity_days"])
+    if "definitions.def_maturity_windows" in tables:
+        longest = con.execute(f"select max({transition}_days) "
+                              "from definitions.def_maturity_windows").fetchone()[0]
+        window = max(window, int(longest or 0))
+    return window
 
 
 def _latest_mature_cohort(con, spec: KpiSpec, week: date, first_trend: date,
