@@ -430,6 +430,18 @@ def definitions(path) -> None:
                f"{len(d.engagement.rules)} activity rules; {len(d.fit_rules)} fit rules")
     click.echo(f"  SLA: first touch within {d.sla.target_hours:g} h (limit {d.sla.limit_hours:g} h), "
                f"reporting in {d.reporting.currency}, {d.reporting.timezone}")
+    r = d.recycle
+    nurture = sorted(k for k, v in r.rejection_reasons.items() if v == "nurture")
+    click.echo(f"  rejections: nurture {', '.join(nurture) or 'none listed'}; others "
+               f"{r.unlisted_rejections}; back as MQL after {r.return_after_days} days with "
+               f"engagement >= {r.return_min_engagement:g}")
+    own = "; ".join(f"{name}: " + ", ".join(f"{t} {days}" for t, days in
+                                           d.maturity_days.for_segment(name).items())
+                    for name in d.maturity_days.by_segment)
+    click.echo("  cohort windows (days): "
+               + ", ".join(f"{t} {days}" for t, days in d.maturity_days.for_segment(None).items())
+               + (f" ({own})" if own else ""))
+    click.echo(f"  accounts keyed by {d.accounts.key}, scored by {d.accounts.score}")
 
 
 @main.command()

@@ -72,6 +72,8 @@ def test_definitions_command_reports_the_rules_in_force():
     result = CliRunner().invoke(main, ["definitions"])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output and "lead score >= 60" in result.output
+    assert "nurture bad timing, no budget, no project; others disqualify" in result.output
+    assert "(enterprise: " in result.output and "opportunity_to_won 180" in result.output
 
 
 def test_definitions_command_names_a_bad_key(tmp_path):
