@@ -13,6 +13,7 @@ publish, or rows written since (tables with `built_at`), are replaced - when not
 changed them since (no full refresh, same definitions and dbt code); otherwise they are
 copied whole.
 
+Every table and column carries its dbt description as a comment (orchestration/serving_docs.py).
 Beside the marts, an `audit` schema records what was published and how it was checked: the
 publish itself, every check result of the run, the load log and a summary of quarantined rows
 (counts per file and reason, never the raw records, which may hold personal data).
@@ -40,8 +41,10 @@ import duckdb
 import pandas as pd
 
 from orchestration.processes import lock_holder
+from orchestration.serving_docs import comment_serving, manifest_docs
 from orchestration.settings import connect_snapshot
 from orchestration.transform.build_state import has_audit_table, lead_sources, raw_tables
+from orchestration.transform.project import ensure_manifest
 
 SERVED_SCHEMAS = ("marts", "definitions")
 
@@ -146,6 +149,8 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
         finally:
             warehouse.execute(f'use "{catalog}"')
         published.update(_write_audit(warehouse, checks, run_id))
+        described = comment_serving(warehouse, "serving_new", manifest_docs(ensure_manifest()))
+        say(f"serving: {described:,} columns carry their description (COMMENT ON)")
         builds = (warehouse.execute("select * from serving_new.audit.published_builds").fetchall()
                   if "audit.published_builds" in published else [])
         warehouse.execute("detach serving_new")

@@ -96,6 +96,16 @@ def test_every_audit_job_selects_every_check_dbt_tests_included(tmp_path):
         assert any(k.name.startswith("uses_the_definitions_in_force") for k in selected)
 
 
+def test_jobs_launched_from_the_ui_or_the_daemon_run_their_steps_in_process(tmp_path):
+    """A scheduled run costs what `funnel run` costs: no subprocess started per step."""
+    from orchestration.code_location import build_definitions
+    from tests.conftest import settings_at
+
+    defs = build_definitions(settings_at(tmp_path))
+    for name in ("elt", "ingest", "audit_publish", "weekly_report"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process", name
+
+
 def test_only_duckdb_out_of_memory_errors_are_built_again():
     results = [
         {"unique_id": "model.p.a", "status": "error",

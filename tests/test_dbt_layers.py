@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from orchestration.funnel_definitions import dbt_vars_arg
@@ -146,3 +147,28 @@ def test_each_rule_fails_on_a_project_that_breaks_it(tmp_path):
     assert definitions_var_readers(manifest) == ["int_reads_backwards"]
     twice = lists_written_twice(project, PROJECT_ROOT)
     assert len(twice) == 1 and "macros/conditions_again.sql" in twice[0], twice
+
+
+def test_the_exposures_name_what_the_report_and_the_serving_file_read():
+    """dbt's lineage shows who reads each mart: the report's exposure lists exactly the marts
+    the report queries, the serving file's every mart."""
+    manifest = _manifest()
+    exposures = {e["name"]: {n.split(".")[-1] for n in e["depends_on"]["nodes"]}
+                 for e in manifest["exposures"].values()}
+    read = set(re.findall(r"marts\.(\w+)",
+                          (PROJECT_ROOT / "orchestration" / "reporting" / "data.py").read_text()))
+    assert exposures["weekly_funnel_report"] == read
+    marts = {n["name"] for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["schema"] == "marts"}
+    assert exposures["serving_file"] == marts and len(marts) > 20
+
+
+def test_the_dev_target_builds_into_a_file_of_its_own(tmp_path):
+    """`funnel dbt ... --target dev` leaves the warehouse BI and the report read alone."""
+    warehouse = tmp_path / "funnel.duckdb"
+    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "dbt", "run", "--target", "dev",
+         "--select", "def_settings"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "funnel_dev.duckdb").exists() and not warehouse.exists()

@@ -118,3 +118,22 @@ def test_a_patch_that_does_not_add_up_is_replaced_by_a_copy(published):
     publish_serving(con, serving, say=said.append)
     assert _served(serving)[0] == {"L1": 2, "L2": 10}
     assert any("copied whole instead" in m for m in said)
+
+
+def test_the_serving_file_describes_its_tables_and_columns(published_demo):
+    """A BI user browsing the serving file reads each table's and column's dbt description
+    (COMMENT ON), the audit tables' included."""
+    _, settings, _ = published_demo
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        total, described = con.execute(
+            "select count(*), count(*) filter (where coalesce(comment, '') <> '') "
+            "from duckdb_columns() where database_name = current_database()").fetchone()
+        [(column,)] = con.execute(
+            "select comment from duckdb_columns() where database_name = current_database() "
+            "and table_name = 'dim_accounts' and column_name = 'furthest_stage'").fetchall()
+        [(table,)] = con.execute(
+            "select comment from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'audit' and table_name = 'load_log'").fetchall()
+    assert total > 600 and described / total >= 0.9, (described, total)
+    assert column.startswith("The furthest stage any of its leads reached")
+    assert table.startswith("One row per landing file loaded")

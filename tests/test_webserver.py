@@ -18,6 +18,7 @@ QUERY = """{
     assetChecksOrError { ... on AssetChecks { checks { name } } } }
   repositoriesOrError { ... on RepositoryConnection { nodes {
     jobs { name } schedules { name cronSchedule executionTimezone } sensors { name } } } }
+  workspaceOrError { ... on Workspace { locationEntries { name } } }
 }"""
 
 
@@ -83,3 +84,5 @@ def test_the_webserver_lists_every_asset_and_check(tmp_path):
     assert schedules["weekly_report_monday"]["cronSchedule"] == "0 7 * * 1"
     assert schedules["daily_elt"]["cronSchedule"] == "0 6 * * *"
     assert {s["name"] for s in repo["sensors"]} == {"new_landing_files"}
+    # the UI names the code location after the product, not after a Python module
+    assert [e["name"] for e in data["workspaceOrError"]["locationEntries"]] == ["lead_funnel"]
