@@ -89,6 +89,8 @@ class WeeklyReportData:
     trend: pd.DataFrame
     funnel_by_mode: pd.DataFrame
     channels: pd.DataFrame
+    # paid campaigns over the trend window (fct_ad_performance_weekly)
+    campaigns: pd.DataFrame
     segments_week: pd.DataFrame
     segment_conversion: pd.DataFrame
     segment_velocity: pd.DataFrame
@@ -329,6 +331,21 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         order by opportunities desc, leads desc""", [first_trend, week])
     labelled(channels, "channel_group", "channel_group", "channel")
     labelled(channels, "acquisition_mode", "acquisition_mode", "mode")
+    campaigns = pd.DataFrame()
+    if "marts.fct_ad_performance_weekly" in tables:
+        # ratios from the window's sums, never averaged over weeks
+        campaigns = _frame(con, """
+            select channel_group, utm_campaign, any_value(campaign_name) as campaign_name,
+                   sum(spend_amount) as spend, sum(impressions) as impressions,
+                   sum(clicks) as clicks, 1.0 * sum(clicks) / nullif(sum(impressions), 0) as ctr,
+                   sum(spend_amount) / nullif(sum(clicks), 0) as cpc, sum(leads) as leads,
+                   sum(spend_amount) / nullif(sum(leads), 0) as cost_per_lead,
+                   sum(spend_amount) / nullif(sum(mqls), 0) as cost_per_mql,
+                   sum(spend_amount) / nullif(sum(sqls), 0) as cost_per_sql
+            from marts.fct_ad_performance_weekly where week_start_date between ? and ?
+            group by 1, 2 having sum(spend_amount) > 0
+            order by spend desc""", [first_trend, week])
+        labelled(campaigns, "channel_group", "channel_group", "channel")
 
     segments_week = segment_conversion = segment_velocity = pd.DataFrame()
     if "marts.fct_funnel_segment_weekly" in tables:
@@ -420,7 +437,7 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
     return WeeklyReportData(
         week_start=week, settings=settings, published=published, data_until=until,
         kpis=kpis, summary_row=current, trend=trend, funnel_by_mode=funnel_long,
-        channels=channels, segments_week=segments_week, segment_conversion=segment_conversion,
+        channels=channels, campaigns=campaigns, segments_week=segments_week, segment_conversion=segment_conversion,
         segment_velocity=segment_velocity, sla_trend=sla_trend, sla_by_owner=sla_by_owner,
         feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
         quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,

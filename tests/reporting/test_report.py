@@ -126,6 +126,28 @@ def test_the_report_agrees_with_the_marts_on_mqls_returning_episodes_and_account
         assert [int(shown[1]), int(shown[2]), int(shown[5])] == [new, mql, customer]
 
 
+def test_the_campaign_table_sums_the_ad_performance_mart_over_the_window(published_demo):
+    from datetime import timedelta
+
+    from orchestration.reporting.data import TREND_WEEKS
+
+    _, settings, _ = published_demo
+    last = week_start(WEEK)
+    first = last - timedelta(weeks=TREND_WEEKS - 1)
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        mart = con.execute("""
+            select utm_campaign, sum(clicks), sum(leads) from marts.fct_ad_performance_weekly
+            where week_start_date between ? and ? group by 1 having sum(spend_amount) > 0""",
+                           [first, last]).fetchall()
+    html = (settings.reports_path / "weekly" / f"funnel_{WEEK}.html").read_text()
+    assert len(mart) >= 3
+    for campaign, clicks, leads in mart:
+        row = re.search(f'<tr data-campaign="{campaign}">(.*?)</tr>', html, re.S).group(1)
+        cells = [re.sub(r"<[^>]+>", "", c).replace(",", "")
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert (int(cells[4]), int(cells[7])) == (clicks, leads), campaign
+
+
 def test_a_week_outside_the_data_is_a_clear_error(published_demo):
     _, settings, _ = published_demo
     with pytest.raises(ReportError, match=r"No complete week 2030-W01 .* covers 20\d\d-W\d\d to 2026-W47"):
