@@ -8,14 +8,20 @@ groups as (
     select * from {{ ref('def_channel_groups') }}
 ),
 
+settings_in_force as (
+    select definitions_version from {{ ref('def_settings') }}
+),
+
 final as (
     select
         l.code as channel_group,
         l.label as channel_label,
         l.sort_order,
         g.acquisition_mode,
-        m.label as acquisition_mode_label
+        m.label as acquisition_mode_label,
+        v.definitions_version
     from labels as l
+    cross join settings_in_force as v
     left join groups as g on l.code = g.channel_group
     left join labels as m on m.dimension = 'acquisition_mode' and g.acquisition_mode = m.code
     where l.dimension = 'channel_group'

@@ -33,6 +33,10 @@ bounds as (
         (select max(scored_as_of_date) from as_of) as last_date
 ),
 
+settings_in_force as (
+    select definitions_version from {{ ref('def_settings') }}
+),
+
 final as (
     select
         c.calendar_date as date_day,
@@ -46,8 +50,10 @@ final as (
         c.iso_day_of_week,
         b.iso_day_of_week is not null as is_business_day,
         c.week_start_date = cast({{ dbt.date_trunc('week', 'bo.last_date') }} as date)
-            as is_cut_off_week
+            as is_cut_off_week,
+        v.definitions_version
     from calendar as c
+    cross join settings_in_force as v
     cross join bounds as bo
     left join business_days as b on c.iso_day_of_week = b.iso_day_of_week
     where c.calendar_date between bo.first_date and bo.last_date

@@ -28,7 +28,8 @@ final as (
         {{ maturity_days('mql_to_sql') }} as mql_to_sql_days,
         {{ maturity_days('sql_to_opportunity') }} as sql_to_opportunity_days,
         {{ maturity_days('opportunity_to_won') }} as opportunity_to_won_days,
-        {{ maturity_days('mql_to_customer') }} as mql_to_customer_days
+        {{ maturity_days('mql_to_customer') }} as mql_to_customer_days,
+        s.definitions_version
     from labels as l
     cross join settings as s
     left join segments as g on l.code = g.segment
