@@ -137,3 +137,19 @@ def test_the_serving_file_describes_its_tables_and_columns(published_demo):
     assert total > 600 and described / total >= 0.9, (described, total)
     assert column.startswith("The furthest stage any of its leads reached")
     assert table.startswith("One row per landing file loaded")
+
+
+def test_served_counts_are_bigint_and_amounts_fixed_scale(published_demo):
+    """BI tools trip on DuckDB's 128-bit integers: every served count is BIGINT, and every
+    column named *amount* is money with a fixed scale (DECIMAL(18,2) in the reporting
+    currency; an original-currency amount keeps the 4 decimals of its exact shares)."""
+    _, settings, _ = published_demo
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        huge = con.execute(
+            "select table_name || '.' || column_name from duckdb_columns() "
+            "where database_name = current_database() and data_type = 'HUGEINT'").fetchall()
+        amounts = con.execute(
+            "select table_name || '.' || column_name || ' ' || data_type from duckdb_columns() "
+            "where database_name = current_database() and schema_name = 'marts' "
+            "and column_name like '%amount%' and data_type not like 'DECIMAL(18,%'").fetchall()
+    assert huge == [] and amounts == []

@@ -19,9 +19,9 @@ evaluated as (
 counts as (
     select
         count(*) as evaluated_leads,
-        sum(case when converted_to_sql then 1 else 0 end) as sql_conversions,
-        sum(case when converted_to_opportunity then 1 else 0 end) as opportunity_conversions,
-        sum(case when outcome_reached then 1 else 0 end) as outcome_conversions,
+        cast(sum(case when converted_to_sql then 1 else 0 end) as {{ dbt.type_bigint() }}) as sql_conversions,
+        cast(sum(case when converted_to_opportunity then 1 else 0 end) as {{ dbt.type_bigint() }}) as opportunity_conversions,
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as outcome_conversions,
         sum(outcome_value) as outcome_value,
         min(created_at) as evaluated_created_from,
         max(created_at) as evaluated_created_to
@@ -30,8 +30,8 @@ counts as (
 
 status_counts as (
     select
-        sum(case when evaluation_status = 'too_young' then 1 else 0 end) as too_young_leads,
-        sum(case when evaluation_status = 'excluded' then 1 else 0 end) as excluded_leads
+        cast(sum(case when evaluation_status = 'too_young' then 1 else 0 end) as {{ dbt.type_bigint() }}) as too_young_leads,
+        cast(sum(case when evaluation_status = 'excluded' then 1 else 0 end) as {{ dbt.type_bigint() }}) as excluded_leads
     from evaluation
 ),
 
@@ -64,7 +64,7 @@ score_groups as (
     select
         lead_score,
         sum(outcome_value) as positive_weight,
-        sum(case when outcome_value = 0 then 1 else 0 end) as negatives
+        cast(sum(case when outcome_value = 0 then 1 else 0 end) as {{ dbt.type_bigint() }}) as negatives
     from evaluated
     group by lead_score
 ),
@@ -123,9 +123,9 @@ buckets as (
         min(lead_score) as min_score,
         max(lead_score) as max_score,
         count(*) as leads,
-        sum(case when converted_to_sql then 1 else 0 end) as sql_conversions,
-        sum(case when converted_to_opportunity then 1 else 0 end) as opportunity_conversions,
-        sum(case when outcome_reached then 1 else 0 end) as outcome_conversions,
+        cast(sum(case when converted_to_sql then 1 else 0 end) as {{ dbt.type_bigint() }}) as sql_conversions,
+        cast(sum(case when converted_to_opportunity then 1 else 0 end) as {{ dbt.type_bigint() }}) as opportunity_conversions,
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as outcome_conversions,
         sum(outcome_value) as outcome_value
     from bucketed
     group by bucket_type, bucket_order, bucket

@@ -201,7 +201,7 @@ grouped as (
         min(range_min) as range_min,
         max(range_max) as range_max,
         count(*) as leads,
-        sum(case when outcome_reached then 1 else 0 end) as conversions,
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as conversions,
         max(current_points) as current_points
     from evidence
     group by family, field_name, field_value
@@ -210,7 +210,7 @@ grouped as (
 totals as (
     select
         count(*) as evaluated_leads,
-        sum(case when outcome_reached then 1 else 0 end) as conversions
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as conversions
     from evaluation
 ),
 

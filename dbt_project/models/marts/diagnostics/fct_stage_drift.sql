@@ -38,11 +38,11 @@ by_channel as (
     select
         channel_group,
         count(*) as leads_with_crm_stage,
-        sum(case when crm_rank >= 2 and computed_rank < 2 then 1 else 0 end) as crm_mql_not_qualified,
-        sum(case when crm_rank < 2 and computed_rank >= 2 then 1 else 0 end) as qualified_mql_not_in_crm,
-        sum(case when crm_rank >= 3 and computed_rank < 3 then 1 else 0 end) as crm_sql_not_qualified,
-        sum(case when crm_rank < 3 and computed_rank >= 3 then 1 else 0 end) as qualified_sql_not_in_crm,
-        sum(case when crm_rank <> computed_rank then 1 else 0 end) as stage_disagreements
+        cast(sum(case when crm_rank >= 2 and computed_rank < 2 then 1 else 0 end) as {{ dbt.type_bigint() }}) as crm_mql_not_qualified,
+        cast(sum(case when crm_rank < 2 and computed_rank >= 2 then 1 else 0 end) as {{ dbt.type_bigint() }}) as qualified_mql_not_in_crm,
+        cast(sum(case when crm_rank >= 3 and computed_rank < 3 then 1 else 0 end) as {{ dbt.type_bigint() }}) as crm_sql_not_qualified,
+        cast(sum(case when crm_rank < 3 and computed_rank >= 3 then 1 else 0 end) as {{ dbt.type_bigint() }}) as qualified_sql_not_in_crm,
+        cast(sum(case when crm_rank <> computed_rank then 1 else 0 end) as {{ dbt.type_bigint() }}) as stage_disagreements
     from compared
     group by channel_group
 )

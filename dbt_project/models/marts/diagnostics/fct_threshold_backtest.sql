@@ -28,8 +28,8 @@ history as (
         ({{ dbt.datediff('min(p.created_week_start_date)',
                          "cast(" ~ dbt.date_trunc('week', utc_to_local('max(a.scored_as_of_at)', 'max(s.reporting_timezone)')) ~ " as date)",
                          'day') }}) / 7 + 1 as weeks,
-        sum(case when p.acquisition_mode = 'inbound' and p.is_sql then 1 else 0 end) as inbound_sqls,
-        sum(case when p.acquisition_mode = 'inbound' and p.reached_outcome then 1 else 0 end)
+        cast(sum(case when p.acquisition_mode = 'inbound' and p.is_sql then 1 else 0 end) as {{ dbt.type_bigint() }}) as inbound_sqls,
+        cast(sum(case when p.acquisition_mode = 'inbound' and p.reached_outcome then 1 else 0 end) as {{ dbt.type_bigint() }})
             as inbound_outcomes
     from peaks as p
     cross join as_of as a
@@ -58,11 +58,11 @@ replayed as (
 counted as (
     select
         threshold,
-        sum(case when would_be_mql then 1 else 0 end) as mqls,
-        sum(case when would_be_mql and is_sql then 1 else 0 end) as sqls_among_mqls,
-        sum(case when would_be_mql and reached_outcome then 1 else 0 end) as outcomes_among_mqls,
-        sum(case when would_be_mql and not is_mql then 1 else 0 end) as new_mqls,
-        sum(case when is_mql and not would_be_mql then 1 else 0 end) as lost_mqls
+        cast(sum(case when would_be_mql then 1 else 0 end) as {{ dbt.type_bigint() }}) as mqls,
+        cast(sum(case when would_be_mql and is_sql then 1 else 0 end) as {{ dbt.type_bigint() }}) as sqls_among_mqls,
+        cast(sum(case when would_be_mql and reached_outcome then 1 else 0 end) as {{ dbt.type_bigint() }}) as outcomes_among_mqls,
+        cast(sum(case when would_be_mql and not is_mql then 1 else 0 end) as {{ dbt.type_bigint() }}) as new_mqls,
+        cast(sum(case when is_mql and not would_be_mql then 1 else 0 end) as {{ dbt.type_bigint() }}) as lost_mqls
     from replayed
     group by threshold
 ),

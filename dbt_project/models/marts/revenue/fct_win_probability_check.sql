@@ -32,7 +32,7 @@ grouped as (
         cast(probability_band as {{ dbt.type_int() }}) as probability_band,
         count(*) as leads,
         {{ stable_double('sum(win_probability)') }} as predicted_wins,
-        sum(won) as realized_wins,
+        cast(sum(won) as {{ dbt.type_bigint() }}) as realized_wins,
         {{ stable_double('sum((win_probability - won) * (win_probability - won))') }} as squared_error,
         {{ stable_double('sum((segment_win_rate - won) * (segment_win_rate - won))') }}
             as base_squared_error
@@ -53,9 +53,9 @@ final as (
         g.base_squared_error,
         {{ safe_divide('g.squared_error', 'g.leads') }} as brier_score,
         {{ safe_divide('g.base_squared_error', 'g.leads') }} as base_brier_score,
-        sum(g.leads) over () as holdout_leads,
+        cast(sum(g.leads) over () as {{ dbt.type_bigint() }}) as holdout_leads,
         {{ stable_double('sum(g.predicted_wins) over ()', 8) }} as holdout_predicted_wins,
-        sum(g.realized_wins) over () as holdout_realized_wins,
+        cast(sum(g.realized_wins) over () as {{ dbt.type_bigint() }}) as holdout_realized_wins,
         {{ stable_double(safe_divide('sum(g.squared_error) over ()', 'sum(g.leads) over ()')) }}
             as holdout_brier_score,
         {{ stable_double(safe_divide('sum(g.base_squared_error) over ()', 'sum(g.leads) over ()')) }}
