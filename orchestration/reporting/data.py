@@ -442,18 +442,22 @@ def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
         feedback_reasons=feedback, exceptions_by_rep=exceptions, checks=checks,
         quarantine_week=quarantine_week, quarantine_total=quarantine_total, labels=labels,
         **_scoring_health(con, tables), **_sales_loop(con, tables, labelled),
-        **_accounts(con, tables, week, labelled),
+        **_accounts(con, tables, week, labelled), **_definition_tables(con, tables),
     )
+
+
+def _definition_tables(con, tables: set[str]) -> dict:
+    """The definitions the report's definitions section spells out: cohort windows per
+    segment and what each rejection reason does."""
+    return {name: _frame(con, f"select * from definitions.def_{name}")
+            for name in ("maturity_windows", "rejection_reasons")
+            if f"definitions.def_{name}" in tables}
 
 
 def _accounts(con, tables: set[str], week: date, labelled) -> dict:
     """The funnel read by account: the report week's accounts entering each stage by
-    segment, and all accounts by the furthest stage any of their leads reached; and the
-    definitions behind accounts, returns and cohorts the definitions section shows."""
+    segment, and all accounts by the furthest stage any of their leads reached."""
     out = {}
-    for name in ("maturity_windows", "rejection_reasons"):
-        if f"definitions.def_{name}" in tables:
-            out[name] = _frame(con, f"select * from definitions.def_{name}")
     if "marts.fct_account_funnel_weekly" in tables:
         out["accounts_week"] = _frame(con, """
             select segment, new_accounts, mql_accounts, sql_accounts, opportunity_accounts,

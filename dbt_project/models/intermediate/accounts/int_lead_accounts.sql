@@ -35,7 +35,10 @@ fields as (
 ),
 
 trimmed as (
-    select lead_id, account_key, lower(trim(field_value)) as value
+    select
+        lead_id,
+        account_key in ('company_domain', 'email_domain') as is_domain,
+        lower(trim(field_value)) as value
     from fields
 ),
 
@@ -43,11 +46,10 @@ trimmed as (
 unschemed as (
     select
         lead_id,
-        account_key,
+        is_domain,
         case
-            when account_key not in ('company_domain', 'email_domain') then value
-            when value like 'https://%' then substr(value, 9)
-            when value like 'http://%' then substr(value, 8)
+            when is_domain and value like 'https://%' then substr(value, 9)
+            when is_domain and value like 'http://%' then substr(value, 8)
             else value
         end as value
     from trimmed
@@ -56,11 +58,8 @@ unschemed as (
 keyed as (
     select
         lead_id,
-        case
-            when account_key in ('company_domain', 'email_domain') and value like 'www.%'
-                then substr(value, 5)
-            else value
-        end as account_key
+        case when is_domain and value like 'www.%' then substr(value, 5) else value end
+            as account_key
     from unschemed
 ),
 
