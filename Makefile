@@ -16,7 +16,7 @@ export DAGSTER_HOME := $(abspath $(or $(DAGSTER_HOME),dagster_home))
 LEADS ?= 20000
 SEED ?= 42
 
-.PHONY: help setup browser run test lint ui demo bench report manifest clean
+.PHONY: help setup browser postgres run test lint ui demo bench report manifest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,14 +38,23 @@ ifeq ($(CHROMIUM),)
 endif
 	@chromium --version 2>/dev/null | head -1
 
+# The PostgreSQL serving target's tests start a throwaway server from Debian's package.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres: ## Install Debian's postgresql for the PostgreSQL serving tests (apt-get)
+ifeq ($(PG_INITDB),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+endif
+	@ls /usr/lib/postgresql/*/bin/initdb
+
 run: setup ## Main job: demo data if landing/ is empty, ingest -> dbt -> checks -> publish -> weekly report
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
 # Test files run in parallel workers (pytest-xdist); a file's tests share one worker and its fixtures.
 TEST_WORKERS ?= 2
-test: setup browser ## Run the whole test suite (lint included; installs chromium if missing)
+test: setup browser postgres ## Run the whole test suite (lint included; installs chromium and postgresql if missing)
 	$(BIN)/ruff check orchestration expectations tests
-	REQUIRE_BROWSER=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup ## Lint and check formatting of the Python code
 	$(BIN)/ruff check orchestration expectations tests

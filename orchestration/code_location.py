@@ -17,7 +17,12 @@ def defs() -> dg.Definitions:
 def build_definitions(settings=None) -> dg.Definitions:
     from orchestration.defs.ingest import ingest_assets
     from orchestration.defs.jobs import audit_publish_job, elt_job, ingest_job
-    from orchestration.defs.quality import SERVING_ASSET_KEY, build_publish_asset, guard_checks
+    from orchestration.defs.quality import (
+        SERVING_ASSET_KEY,
+        build_postgres_asset,
+        build_publish_asset,
+        guard_checks,
+    )
     from orchestration.defs.reporting import (
         build_report_asset,
         weekly_partitions,
@@ -43,7 +48,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     report_job = weekly_report_job()
     return dg.Definitions(
         assets=[*raw, dbt_models, build_publish_asset(published_model_keys(dbt_models)),
-                build_report_asset(weeks)],
+                build_postgres_asset(), build_report_asset(weeks)],
         asset_checks=[*checks, *raw_freshness_checks(raw)],
         jobs=[elt_job, ingest_job, audit_publish_job(SERVING_ASSET_KEY), report_job],
         schedules=[daily_elt_schedule(elt_job, timezone), weekly_report_schedule(report_job)],

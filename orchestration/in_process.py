@@ -48,6 +48,7 @@ class RunSummary:
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)
     published_to: Path | None = None
+    published_to_postgres: str = ""  # the schemas, when SERVING_POSTGRES_URL is set
     nothing_new: bool = False  # dbt had nothing to rebuild: the serving file is current
     rejected_files: list[tuple[str, str]] = field(default_factory=list)  # this run: (file, why)
     notes: list[str] = field(default_factory=list)  # what the publish wants a person to know
@@ -92,6 +93,8 @@ class RunSummary:
             if self.published_to:
                 lines.append(f"Serving file: published to {self.published_to}")
                 lines += [f"  note: {n}" for n in self.notes]
+                if self.published_to_postgres:
+                    lines.append(f"PostgreSQL: published to schemas {self.published_to_postgres}")
             elif self.nothing_new:
                 lines.append("Serving file: unchanged - nothing was loaded since the published "
                              "build, and the definitions and dbt code are the same")
@@ -410,6 +413,9 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
                 summary.published_to = settings.serving_path
                 notes = event.event_specific_data.materialization.metadata.get("notes")
                 summary.notes += list(notes.value) if notes is not None else []
+            elif event.asset_key.path == ["serving", "postgres"]:
+                metadata = event.event_specific_data.materialization.metadata
+                summary.published_to_postgres = str(metadata["schemas"].value)
             elif event.asset_key.path[0] in DBT_SCHEMAS:
                 summary.models_built += 1
 

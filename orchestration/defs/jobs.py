@@ -27,8 +27,12 @@ ingest_job = dg.define_asset_job(
 def audit_selection(serving_key: dg.AssetKey) -> dg.AssetSelection:
     """Every check of the code location - the guards, dbt's data tests (run by the dbt asset
     without building a model), the freshness checks - and the publish step they gate: the
-    same checks as a full run, so a publish from an audit lists the same set."""
-    return dg.AssetSelection.all_asset_checks() | dg.AssetSelection.assets(serving_key)
+    same checks as a full run, so a publish from an audit lists the same set - and the
+    PostgreSQL copy of the publish, so both serving targets show one publish."""
+    from orchestration.defs.quality import POSTGRES_ASSET_KEY
+
+    return (dg.AssetSelection.all_asset_checks()
+            | dg.AssetSelection.assets(serving_key, POSTGRES_ASSET_KEY))
 
 
 def audit_publish_job(serving_key: dg.AssetKey) -> dg.UnresolvedAssetJobDefinition:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.defs.resources import WAREHOUSE_POOL, ServingResource, WarehouseResource
 from orchestration.ingest.contract import EXTRACTS
 
 SERVING_ASSET_KEY = dg.AssetKey(["serving", "warehouse"])
+POSTGRES_ASSET_KEY = dg.AssetKey(["serving", "postgres"])
 
 
 def current_guards(con, name: str | None = None):
@@ -142,6 +143,40 @@ def build_publish_asset(published_keys: list[dg.AssetKey]) -> dg.AssetsDefinitio
         })
 
     return serving_warehouse
+
+
+def build_postgres_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        key=POSTGRES_ASSET_KEY,
+        deps=[SERVING_ASSET_KEY],
+        group_name="quality",
+        kinds={"postgres"},
+        pool=WAREHOUSE_POOL,  # one publish at a time, after the serving file's
+        output_required=False,
+        description=(
+            "The audited serving file, published to PostgreSQL (SERVING_POSTGRES_URL) for BI "
+            "servers that read no DuckDB file: new schemas, swapped in by one transaction, so "
+            "readers never see half a publish. Skipped when SERVING_POSTGRES_URL is not set."
+        ),
+    )
+    def serving_postgres(context: dg.AssetExecutionContext, serving: ServingResource):
+        from orchestration.serving_postgres import postgres_url, publish_postgres, schema_prefix
+
+        # Read at run time, never stored in the run's config: the URL may carry a password.
+        url = postgres_url()
+        if url is None:
+            context.log.info("SERVING_POSTGRES_URL is not set: no PostgreSQL publish")
+            return
+        prefix = schema_prefix()
+        rows = publish_postgres(Path(serving.serving_path), url, prefix=prefix,
+                                say=context.log.info)
+        yield dg.MaterializeResult(metadata={
+            "schemas": ", ".join(f"{prefix}{s}" for s in ("marts", "definitions", "audit")),
+            "tables": len(rows),
+            "rows": dg.MetadataValue.json(rows),
+        })
+
+    return serving_postgres
 
 
 def run_check_results(context: dg.AssetExecutionContext) -> list[dict]:
