@@ -28,7 +28,8 @@ def main() -> None:
     warehouse/funnel.duckdb), LANDING_DIR (extract folders, default landing/),
     SOURCE_TIMEZONE (zone of timestamps without an offset, default UTC),
     SERVING_DUCKDB_PATH (published copy, default beside the warehouse), REPORTS_DIR
-    (default reports/), DUCKDB_MEMORY_LIMIT, FUNNEL_DEFINITIONS.
+    (default reports/), DUCKDB_MEMORY_LIMIT, FUNNEL_DEFINITIONS, SERVING_POSTGRES_URL
+    (also publish to PostgreSQL) and SERVING_POSTGRES_SCHEMA_PREFIX.
     """
 
 
@@ -400,6 +401,63 @@ def dbt(dbt_args) -> None:
         except RunInProgress as exc:
             raise click.ClickException(str(exc)) from exc
     os.execv(args[0], args)
+
+
+@main.command()
+@click.argument("metric_names", nargs=-1, metavar="METRIC...")
+@click.option("--by", "group_by", multiple=True, metavar="GROUP",
+              help="Group by (repeatable): metric_time__week|month|quarter|year, segment, "
+                   "segment__segment_label, channel, channel__channel_label, "
+                   "funnel_week__acquisition_mode, owner ...")
+@click.option("--where", multiple=True, metavar="FILTER",
+              help="MetricFlow filter, e.g. \"{{ TimeDimension('metric_time', 'quarter') }} "
+                   ">= '2026-01-01'\" (repeatable).")
+@click.option("--order", "order_by", multiple=True, metavar="NAME",
+              help="Order by a metric or group (prefix - for descending).")
+@click.option("--list", "list_only", is_flag=True, help="List the metrics and what they compute.")
+@click.option("--explain", is_flag=True, help="Print the SQL instead of running it.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the result as CSV.")
+def metrics(metric_names, group_by, where, order_by, list_only, explain, as_csv) -> None:
+    """Query the semantic layer's metrics on the serving file.
+
+    Every KPI of the weekly report is a metric (dbt_project/models/semantic/), ratios computed
+    after summing, so any period and grouping is right. Examples:
+
+      funnel metrics --list
+
+      funnel metrics cost_per_sql mql_to_sql_cohort_rate --by metric_time__quarter
+
+      funnel metrics sla_limit_compliance_rate --by metric_time__month --by owner --explain
+    """
+    from orchestration.semantic_layer import MetricQueries, list_metrics
+
+    if list_only or not metric_names:
+        for m in list_metrics():
+            click.echo(f"{m.name:40} {m.kind:7} {m.formula:60} {m.label}")
+        if not list_only:
+            click.echo("\nName one or more metrics to query them (funnel metrics --help).")
+        return
+    settings = Settings.from_env()
+    if not settings.serving_path.exists():
+        raise click.ClickException(f"{settings.serving_path} does not exist: run `funnel run`")
+    start = time.monotonic()
+    with MetricQueries(settings.serving_path) as queries:
+        try:
+            order = order_by or tuple(g for g in group_by if g.startswith("metric_time"))
+            if explain:
+                click.echo(queries.sql(metric_names, group_by, where, order))
+                return
+            frame = queries.query(metric_names, group_by, where, order)
+        except Exception as exc:  # MetricFlow explains unknown names and joins at length
+            raise click.ClickException(str(exc)) from exc
+    if as_csv:
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        with __import__("pandas").option_context("display.max_rows", 500,
+                                                  "display.width", 200):
+            click.echo(frame.to_string(index=False))
+        click.echo(f"({len(frame):,} rows from {settings.serving_path}, "
+                   f"{time.monotonic() - start:.2f} s)", err=True)
 
 
 @main.command()

@@ -11,7 +11,7 @@ Atomic, the PostgreSQL way: the tables are written into new schemas (`marts__pub
 then one transaction renames the live schemas away and the new ones in. Readers never see a
 half publish: a query sees the old schema or the new one. A reader holding a transaction open
 keeps its locks on the old tables; the publish does not wait for it - the retired schema is
-dropped when its lock can be had within a second, otherwise the next publish drops it. A failed
+dropped when its lock can be had within seconds, otherwise the next publish drops it. A failed
 publish drops its new schemas and leaves the live ones as they were; a failed audit never
 starts one.
 
@@ -134,11 +134,13 @@ def _drop_leftovers(pg, live: dict[str, str], say) -> None:
     for name in names:
         try:
             with pg.transaction():
-                pg.execute("set local lock_timeout = '1s'")
+                # Past deadlock_timeout (1 s) PostgreSQL cancels an autovacuum in the way;
+                # a reader's open transaction keeps the schema until a later publish.
+                pg.execute("set local lock_timeout = '5s'")
                 pg.execute(f"drop schema {_ident(name)} cascade")
         except psycopg.errors.LockNotAvailable:
-            say(f"postgres: {name} is still read by an open transaction: dropped by a later "
-                "publish")
+            say(f"postgres: {name} is still in use (a reader's open transaction): dropped by a "
+                "later publish")
 
 
 def _copy_table(duck, pg, schema: str, table: str, target_schema: str,
