@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # types only: the orchestration passes both in (it imports th
     from orchestration.funnel_definitions import FunnelDefinitions
     from orchestration.ingest.contract import Extract
 
-Kind = Literal["contract", "definition", "reconciliation", "drift"]
+Kind = Literal["contract", "freshness", "definition", "reconciliation", "drift"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,28 @@ def _contract_guard(extract: Extract, d: FunnelDefinitions, now: datetime,
                      "negative amounts, no timestamps in the future, rows read = loaded + "
                      "rejected. Warns; quarantined rows are counted in the metadata."),
         probes=tuple(probes),
+    )
+
+
+def _freshness_guard(extract: Extract, d: FunnelDefinitions, now: datetime) -> Guard:
+    """The extract's newest row by its own clock, against the run: a load can succeed every
+    day while the export behind it stopped. No dated row (an empty optional extract, ads at
+    the ad grain without dates) gives no age and no warning."""
+    limit = d.ingest.max_data_age_days
+    return Guard(
+        name=f"{extract.name}_data_freshness",
+        asset=("raw", extract.name),
+        kind="freshness",
+        description=(f"The newest row of raw.{extract.name} ({extract.data_time}) is at most "
+                     f"{limit:g} days (ingest.max_data_age_days) before the run. Warns."),
+        probes=(Probe(
+            "the newest row's time and its age in days at the run",
+            f"""select '{extract.name}' as record_key, max({extract.data_time}) as newest_at,
+                       round(date_diff('second', max({extract.data_time}),
+                                       timestamp '{now:%Y-%m-%d %H:%M:%S}') / 86400.0, 2)
+                           as age_days
+                from raw.{extract.name}""",
+            "record_key", (_between("age_days", hi=limit),)),),
     )
 
 
@@ -457,6 +479,7 @@ def build_guards(d: FunnelDefinitions, extracts: Mapping[str, Extract],
     currencies = {d.reporting.currency, *(fx_currencies or ())}
     guards = [_contract_guard(e, d, now, currencies, e.name in history_loads)
               for e in extracts.values()]
+    guards += [_freshness_guard(e, d, now) for e in extracts.values() if e.data_time]
     return guards + _definition_guards(d, ledger_lead_bounds, version)
 
 

@@ -385,6 +385,9 @@ class Ingest(_Strict):
     # A row dated later than the load time plus this is quarantined as `in_future`: one bad
     # date (2030, 9999) must not move the data's "now". Slack for clocks and time zones.
     future_tolerance_hours: Annotated[float, Field(ge=0)] = 24
+    # An extract whose newest row (its own event time, not the load time) is older than this
+    # at a run: a freshness warning - the export stopped, or runs behind.
+    max_data_age_days: Annotated[float, Field(gt=0)] = 3
 
 
 class FunnelDefinitions(_Strict):

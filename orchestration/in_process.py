@@ -405,7 +405,8 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
             if ev.passed:
                 summary.checks_passed.append(name)
             elif ev.severity == AssetCheckSeverity.WARN:
-                summary.checks_warned.append(name)
+                note = (ev.metadata or {}).get("note")
+                summary.checks_warned.append(name + (f" - {note.value}" if note else ""))
             else:
                 summary.checks_failed.append(name)
         elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:

@@ -72,6 +72,13 @@ def build_guard_check(name: str, asset: tuple[str, ...], blocking: bool, descrip
             }
             if guard.kind == "contract":
                 metadata["quarantined_rows"] = _quarantined(con, asset[-1])
+            if guard.kind == "freshness":
+                _, newest, age = con.execute(guard.probes[0].sql).fetchone()
+                metadata["newest_at"] = str(newest)
+                metadata["age_days"] = float(age) if age is not None else None
+                if not result.passed:
+                    metadata["note"] = (f"newest row {newest:%Y-%m-%d %H:%M} UTC, {age:g} days "
+                                        "before this run (ingest.max_data_age_days)")
         context.log.info(result.summary())
         return dg.AssetCheckResult(
             passed=result.passed,

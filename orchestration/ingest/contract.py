@@ -47,6 +47,10 @@ class Extract:
     version_column: str | None = None
     optional: bool = False
     staging_model: str = ""  # the dbt model that cleans this extract
+    # When the extract's newest row happened, by its own clock (SQL over its raw table): the
+    # data's freshness, not the load time. None: a periodic extract (monthly costs, rates)
+    # that is not expected to be days fresh. dbt's sources use the same expressions.
+    data_time: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -98,6 +102,7 @@ EXTRACTS: dict[str, Extract] = {
             key=("lead_id",),
             version_column="updated_at",
             staging_model="stg_crm__leads",
+            data_time="coalesce(updated_at, created_at)",
         ),
         Extract(
             "crm_activities",
@@ -113,6 +118,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("activity_id",),
             staging_model="stg_crm__activities",
+            data_time="occurred_at",
         ),
         Extract(
             "crm_qualifications",
@@ -131,6 +137,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("qualification_id",),
             staging_model="stg_crm__qualifications",
+            data_time="qualified_at",
         ),
         Extract(
             "crm_opportunities",
@@ -150,6 +157,7 @@ EXTRACTS: dict[str, Extract] = {
             key=("opportunity_id",),
             version_column="updated_at",
             staging_model="stg_crm__opportunities",
+            data_time="coalesce(updated_at, created_at)",
         ),
         Extract(
             "ad_spend",
@@ -168,6 +176,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("spend_date", "platform", "campaign_id"),
             staging_model="stg_ads__spend",
+            data_time="cast(spend_date as timestamp) + interval 1 day",
         ),
         Extract(
             "sdr_costs",
@@ -201,6 +210,7 @@ EXTRACTS: dict[str, Extract] = {
             key=("lead_id", "stage", "entered_at"),
             optional=True,
             staging_model="stg_crm__stage_history",
+            data_time="entered_at",
         ),
     )
 }

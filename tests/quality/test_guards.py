@@ -25,7 +25,11 @@ def clean(published_demo):
 
 def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean):
     _, settings, summary = clean
-    assert summary.checks_failed == [] and summary.checks_warned == []
+    # The demo data ends on 22 Nov 2026: its extracts are older than the definitions allow, and
+    # only the freshness guards say so (test_freshness_is_measured_on_the_datas_own_time).
+    assert summary.checks_failed == []
+    assert summary.checks_warned and all("_data_freshness - newest row" in w
+                                         for w in summary.checks_warned), summary.checks_warned
     assert len(summary.checks_passed) > 100  # the guards and every dbt test
     guards = [c for c in summary.checks_passed if c.endswith(("_contract", "_definition",
                                                               "_mql", "_rule", "_ordered"))]
@@ -55,7 +59,8 @@ def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean
         assert not audit_columns & {"raw_record", "raw_value", "email"}
         published_checks = serving.execute(
             "select count(*), count(*) filter (where passed) from audit.check_results").fetchone()
-        assert published_checks[0] == len(summary.checks_passed) and published_checks[1] == published_checks[0]
+        checks = len(summary.checks_passed) + len(summary.checks_warned)
+        assert published_checks == (checks, len(summary.checks_passed))
     finally:
         serving.close()
         warehouse.close()
@@ -248,7 +253,8 @@ def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_pa
     materialized = [e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     assert materialized == []  # serving/warehouse was not published
     failed = [e.event_specific_data.check_name for e in result.all_events
-              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+              and e.event_specific_data.severity.value == "ERROR"]  # not the freshness warnings
     assert failed == ["score_ledger_sums_to_scores"]
     assert sha(tampered.serving_path) == good
 
@@ -488,3 +494,70 @@ def test_the_ledger_guard_in_lead_ranges_has_the_verdict_of_one_pass(clean, tmp_
     one_pass, in_ranges = check()
     assert one_pass == in_ranges and not in_ranges[0] and missing in in_ranges[2]
     con.close()
+
+
+def test_freshness_is_measured_on_the_datas_own_time(clean, tmp_path):
+    """An extract loaded today whose newest row is older than ingest.max_data_age_days warns,
+    by the guard and by `dbt source freshness`; the same data a day after it ends passes."""
+    import json
+    import os
+    import subprocess
+    from datetime import datetime, timedelta
+
+    from expectations.runner import run_guard
+    from expectations.suites import build_guards
+    from orchestration.funnel_definitions import dbt_vars_arg, load_definitions
+    from orchestration.ingest.contract import EXTRACTS
+    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.transform.project import dbt_executable
+
+    _, settings, _ = clean
+    limit = load_definitions().ingest.max_data_age_days
+    con = tampered_copy(clean, tmp_path)
+    try:
+        newest, loaded = con.execute("select max(occurred_at), max(_loaded_at) "
+                                     "from raw.crm_activities").fetchone()
+        assert loaded - newest > timedelta(days=limit)  # loaded today, data ends in November
+
+        def guard(now):
+            guards = build_guards(load_definitions(), EXTRACTS, now=now)
+            return run_guard(con, next(g for g in guards
+                                       if g.name == "crm_activities_data_freshness"))
+
+        assert guard(newest + timedelta(days=1)).passed
+        late = guard(newest + timedelta(days=limit + 1))
+        assert not late.passed and not late.guard.blocking
+    finally:
+        con.close()
+
+    # dbt's own source freshness reads the same expression: the newest activity, not the load
+    target = tmp_path / "target"
+    done = subprocess.run(
+        [dbt_executable(owned=False), "source", "freshness", "--select",
+         "source:raw.crm_activities", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", str(target), "--vars", dbt_vars_arg()],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **settings.dbt_environment(),
+             "DUCKDB_PATH": str(tmp_path / "tampered.duckdb")})
+    (result,) = json.loads((target / "sources.json").read_text())["results"]
+    assert result["status"] == "warn", done.stdout[-2000:]
+    assert datetime.fromisoformat(result["max_loaded_at"]).replace(tzinfo=None) == newest
+
+
+def test_dbt_sources_measure_freshness_as_the_extract_contract_does():
+    """One expression per extract for "when its newest row happened": the loader's contract
+    (the guards) and dbt's sources must not drift apart."""
+    import json
+
+    from orchestration.ingest.contract import EXTRACTS
+    from orchestration.transform.project import ensure_manifest
+
+    sources = {s["name"]: s for s in json.loads(ensure_manifest().read_text())["sources"].values()}
+    for extract in EXTRACTS.values():
+        source = sources[extract.name]
+        if extract.data_time is None:
+            assert not (source.get("freshness") or {}).get("warn_after", {}).get("count"), \
+                extract.name
+        else:
+            assert source["loaded_at_field"] == extract.data_time, extract.name
+            assert source["freshness"]["warn_after"]["period"] == "hour"

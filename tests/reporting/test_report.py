@@ -181,7 +181,8 @@ def test_a_failing_blocking_check_stops_the_weekly_report_and_names_the_check(pu
                     if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert REPORT_ASSET_KEY not in materialized and not materialized
     failed = [e.event_specific_data for e in result.all_events
-              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+              and e.event_specific_data.severity.value == "ERROR"]  # not the freshness warnings
     assert [f.check_name for f in failed] == ["score_ledger_sums_to_scores"]
     assert failed[0].metadata["failing_rows"].value >= 1
     assert not (tampered.reports_path / "weekly" / f"funnel_{WEEK}.html").exists()
