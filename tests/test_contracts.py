@@ -8,10 +8,14 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from orchestration.funnel_definitions import dbt_vars_arg
 from orchestration.paths import DBT_PROJECT_DIR
 from orchestration.transform.project import dbt_executable, ensure_manifest
 from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow(seconds=30)  # uses the published demo; orders the workers
 
 
 def test_every_mart_declares_an_enforced_contract_with_every_column_typed():
@@ -29,7 +33,7 @@ def test_every_mart_declares_an_enforced_contract_with_every_column_typed():
 
 def test_a_mart_that_breaks_its_contract_does_not_build(published_demo, tmp_path):
     """dim_segment's sort_order declared varchar while the SQL gives an integer: dbt refuses
-    the build and names the column; the table in the warehouse stays as it was."""
+    the build and names the column."""
     _, settings, _ = published_demo
     warehouse = tmp_path / "funnel.duckdb"
     shutil.copy(settings.duckdb_path, warehouse)
@@ -54,6 +58,4 @@ def test_a_mart_that_breaks_its_contract_does_not_build(published_demo, tmp_path
     done = build()
     assert done.returncode != 0
     assert "contract" in done.stdout.lower() and "sort_order" in done.stdout, done.stdout[-3000:]
-    yml.write_text(text)  # as declared: it builds
-    done = build()
-    assert done.returncode == 0, done.stdout[-3000:]
+    # (as declared, it builds: every pipeline run of the suite builds it under its contract)

@@ -153,3 +153,18 @@ def test_served_counts_are_bigint_and_amounts_fixed_scale(published_demo):
             "where database_name = current_database() and schema_name = 'marts' "
             "and column_name like '%amount%' and data_type not like 'DECIMAL(18,%'").fetchall()
     assert huge == [] and amounts == []
+
+
+def test_every_served_timestamp_says_its_time_zone(published_demo):
+    """DuckDB's TIMESTAMP has no zone: the comment of every served timestamp column says
+    which it is (UTC; dates are on the reporting time zone's calendar)."""
+    _, settings, _ = published_demo
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        rows = con.execute(
+            "select table_name || '.' || column_name, comment from duckdb_columns() "
+            "where database_name = current_database() and data_type like 'TIMESTAMP%'"
+        ).fetchall()
+    assert len(rows) >= 30
+    unzoned = [name for name, comment in rows
+               if not comment or not any(z in comment for z in ("UTC", "time zone"))]
+    assert unzoned == []

@@ -17,6 +17,8 @@ from orchestration.serving_postgres import publish_postgres
 from tests.conftest import settings_at
 from tests.postgres_server import postgres_server
 
+pytestmark = pytest.mark.slow(seconds=45)  # uses the published demo; orders the workers
+
 psycopg = pytest.importorskip("psycopg")
 
 

@@ -15,6 +15,8 @@ from orchestration.cli import main
 from orchestration.reporting.data import HEADLINE
 from orchestration.semantic_layer import MetricQueries, list_metrics
 
+pytestmark = pytest.mark.slow(seconds=40)  # uses the published demo; orders the workers
+
 # The weekly marts' KPI columns the report shows beside the headline (channel, segment and
 # campaign tables), each a metric of the same name.
 REPORT_COLUMNS = [
