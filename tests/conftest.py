@@ -19,7 +19,11 @@ def pytest_configure(config):
     parse state, would break or slow each other's builds."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker and "DBT_TARGET_PATH" not in os.environ:
-        os.environ["DBT_TARGET_PATH"] = f"target/{worker}"
+        # Outside dbt_project/: dagster-dbt copies the whole project folder for a build of
+        # more than 200 nodes (an audit), target/ with its build folders included.
+        from orchestration.paths import PROJECT_ROOT
+
+        os.environ["DBT_TARGET_PATH"] = str(PROJECT_ROOT / ".dbt_target" / worker)
 
 
 def pytest_collection_modifyitems(config, items):

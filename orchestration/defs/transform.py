@@ -2,9 +2,12 @@
 running dbt is orchestration/transform/."""
 
 
+import contextlib
 import functools
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,7 +104,11 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
         # dagster-dbt hands dbt this process's environment: the warehouse's settings for the
         # profile, and our PID, which funnel-dbt checks is still its parent
         dbt_env = {**warehouse.settings().dbt_environment(), "FUNNEL_PARENT_PID": str(os.getpid())}
-        with environment(dbt_env):
+        # A subset of more than 200 dbt nodes (the audit's tests) makes dagster-dbt run dbt in
+        # a copy of the whole project, target/ included, made with mkdtemp and never removed:
+        # 1.6 GB per audit here. The copy goes into this step's folder, removed at its end.
+        scratch = Path(tempfile.mkdtemp(prefix="funnel-dbt-step-"))
+        with environment(dbt_env), _temp_dir(scratch):
             attempts = [dbt.cli(build_args, context=context)]
         held_back: list[dg.AssetCheckResult] = []
         try:
@@ -122,7 +129,7 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                     f"({', '.join(n.split('.')[-1] for n in out_of_memory)}) beside other "
                     "models sharing the limit: building what did not finish again, one model "
                     "at a time")
-                with environment(dbt_env):
+                with environment(dbt_env), _temp_dir(scratch):
                     attempts.append(dbt.cli(retry_on_one_thread_args(
                         build_args, attempts[0].target_path), context=context))
                 retried = set()
@@ -141,20 +148,23 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
             # a dbt writer behind holding the warehouse: stop it before anything else opens it.
             for attempt in attempts:
                 stop_dbt(attempt.process)
-            keep_parse_state(project, attempts[-1].target_path)
-            prune_build_folders(project)
-            results = final_results(attempts)
-            succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
-            # A model whose tests failed is not recorded: its next build redoes (and its tests
-            # check again) what this one added. unique_in_incremental_build relies on it.
-            failed_on = build_state.models_with_failed_tests(
-                results, attempts[0].get_artifact("manifest.json") if results else {})
-            built = [m for m in models if f"model.{project.name}.{m}" in succeeded
-                     and f"model.{project.name}.{m}" not in failed_on]
-            if built:
-                with warehouse.connect() as con:
-                    build_state.record_builds(con, built, plan.fingerprint, plan.loaded_to,
-                                             full_refresh)
+            try:
+                keep_parse_state(project, attempts[-1].target_path)
+                prune_build_folders(project)
+                results = final_results(attempts)
+                succeeded = {r["unique_id"] for r in results if r["status"] == "success"}
+                # A model whose tests failed is not recorded: its next build redoes (and its tests
+                # check again) what this one added. unique_in_incremental_build relies on it.
+                failed_on = build_state.models_with_failed_tests(
+                    results, attempts[0].get_artifact("manifest.json") if results else {})
+                built = [m for m in models if f"model.{project.name}.{m}" in succeeded
+                         and f"model.{project.name}.{m}" not in failed_on]
+                if built:
+                    with warehouse.connect() as con:
+                        build_state.record_builds(con, built, plan.fingerprint, plan.loaded_to,
+                                                 full_refresh)
+            finally:  # after its run results were read
+                shutil.rmtree(scratch, ignore_errors=True)
         # reached only when dbt succeeded
         if whole_project and not audit_only:
             with warehouse.connect() as con:
@@ -196,3 +206,14 @@ def published_model_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:
     """The dbt models BI reads: everything in the marts and definitions schemas."""
     return sorted((k for k in dbt_models.keys if k.path[0] in ("marts", "definitions")),
                   key=lambda k: k.to_user_string())
+
+
+@contextlib.contextmanager
+def _temp_dir(path: Path):
+    """tempfile's default folder for the block (steps run one at a time, in-process)."""
+    before = tempfile.tempdir
+    tempfile.tempdir = str(path)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = before

@@ -260,11 +260,21 @@ def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_pa
 
     # repaired (the clean warehouse again): the same job publishes the new marts
     shutil.copy(settings.duckdb_path, tampered.duckdb_path)
+    copies = _dbt_project_copies()
     result = build_definitions(tampered).resolve_job_def("audit_publish").execute_in_process(
         instance=dagster_instance(), raise_on_error=False)
     assert result.success
+    # dagster-dbt ran the audit's 248 tests in a copy of the project: it is gone
+    assert _dbt_project_copies() == copies
     assert [e.asset_key.to_user_string() for e in result.all_events
             if e.event_type_value == "ASSET_MATERIALIZATION"] == ["serving/warehouse"]
+
+
+def _dbt_project_copies() -> set[str]:
+    import tempfile
+    from pathlib import Path
+
+    return {str(p.parent) for p in Path(tempfile.gettempdir()).glob("*/dbt_project.yml")}
 
 
 def _check_failures(result) -> set[str]:
