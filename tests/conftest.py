@@ -118,3 +118,18 @@ def published_demo(tmp_path_factory):
     summary = run_pipeline(settings, say=lambda _m: None)
     assert summary.success, (summary.failures, summary.report_note)
     return root, settings, summary
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A throwaway PostgreSQL server for the worker's session (tests/postgres_server.py);
+    skipped without PostgreSQL unless REQUIRE_POSTGRES is set (make test sets it)."""
+    from tests.postgres_server import postgres_server
+
+    try:
+        with postgres_server() as url:
+            yield url
+    except FileNotFoundError as exc:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(str(exc))

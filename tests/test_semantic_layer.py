@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow(seconds=40)  # uses the published demo; orders the
 REPORT_COLUMNS = [
     "cost_per_lead", "cost_per_mql", "cost_per_customer", "sql_to_opportunity_cohort_rate",
     "opportunity_to_won_cohort_rate", "mql_to_customer_cohort_rate",
-    "returning_mql_to_sql_cohort_rate", "sla_target_compliance_rate", "pipeline_amount",
+    "returning_mql_to_sql_cohort_rate", "returning_mql_to_customer_cohort_rate",
+    "sla_target_compliance_rate", "pipeline_amount",
     "customers", "median_hours_to_first_touch", "click_through_rate", "cost_per_click",
 ]
 

@@ -236,13 +236,22 @@ def audited_copy(clean, tmp_path):
     return copy
 
 
-def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_path):
+def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_path, pg_url,
+                                                                    monkeypatch):
+    """The serving file and its PostgreSQL copy (SERVING_POSTGRES_URL) stay as they were when
+    a blocking check fails; once repaired, the audit publishes both, and PostgreSQL shows
+    every table and row of the serving file, with its comments and types."""
     from orchestration.code_location import build_definitions
     from orchestration.in_process import dagster_instance
+    from orchestration.serving_postgres import publish_postgres
+    from tests.test_publish_postgres import _live, _served, psycopg
 
     _, settings, _ = clean
     tampered = audited_copy(clean, tmp_path)
     good = sha(tampered.serving_path)
+    publish_postgres(tampered.serving_path, pg_url)  # the last good publish, in PostgreSQL too
+    before = _live(pg_url)
+    monkeypatch.setenv("SERVING_POSTGRES_URL", pg_url)
     con = duckdb.connect(str(tampered.duckdb_path))
     tamper_ledger_row_removed(con)
     con.close()
@@ -257,6 +266,7 @@ def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_pa
               and e.event_specific_data.severity.value == "ERROR"]  # not the freshness warnings
     assert failed == ["score_ledger_sums_to_scores"]
     assert sha(tampered.serving_path) == good
+    assert _live(pg_url) == before
 
     # repaired (the clean warehouse again): the same job publishes the new marts
     shutil.copy(settings.duckdb_path, tampered.duckdb_path)
@@ -267,7 +277,28 @@ def test_a_failing_blocking_check_keeps_the_last_good_serving_file(clean, tmp_pa
     # dagster-dbt ran the audit's 248 tests in a copy of the project: it is gone
     assert _dbt_project_copies() == copies
     assert [e.asset_key.to_user_string() for e in result.all_events
-            if e.event_type_value == "ASSET_MATERIALIZATION"] == ["serving/warehouse"]
+            if e.event_type_value == "ASSET_MATERIALIZATION"] == ["serving/warehouse",
+                                                                  "serving/postgres"]
+    after = _live(pg_url)
+    assert after["counts"] == _served(tampered.serving_path)  # every table, every row
+    assert after["schemas"] == ["audit", "definitions", "marts"] and after["run"] != before["run"]
+    query = ("select count(*), sum(expected_revenue), sum(win_probability) "
+             "from marts.fct_lead_expected_revenue")
+    with psycopg.connect(pg_url) as pg, \
+            duckdb.connect(str(tampered.serving_path), read_only=True) as served:
+        got, want = pg.execute(query).fetchone(), served.execute(query).fetchone()
+        assert got[:2] == want[:2] and got[2] == pytest.approx(want[2], rel=1e-12)
+        described, columns = pg.execute("""
+            select count(*) filter (where col_description(format('%I.%I', table_schema,
+                                                                 table_name)::regclass,
+                                                          ordinal_position) is not null),
+                   count(*)
+            from information_schema.columns where table_schema = 'marts'""").fetchone()
+        kinds = dict(pg.execute("""select column_name, data_type from information_schema.columns
+                                   where table_schema = 'marts'
+                                     and table_name = 'fct_funnel_weekly'""").fetchall())
+    assert described >= 0.9 * columns
+    assert kinds["mqls"] == "bigint" and kinds["spend_amount"] == "numeric"
 
 
 def _dbt_project_copies() -> set[str]:
