@@ -453,8 +453,9 @@ def metrics(metric_names, group_by, where, order_by, list_only, explain, as_csv)
     if as_csv:
         click.echo(frame.to_csv(index=False), nl=False)
     else:
-        with __import__("pandas").option_context("display.max_rows", 500,
-                                                  "display.width", 200):
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", 500, "display.width", 200):
             click.echo(frame.to_string(index=False))
         click.echo(f"({len(frame):,} rows from {settings.serving_path}, "
                    f"{time.monotonic() - start:.2f} s)", err=True)
