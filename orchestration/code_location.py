@@ -60,6 +60,6 @@ def build_definitions(settings=None) -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource.from_settings(settings),
             "serving": ServingResource.from_settings(settings),
-            "dbt": dbt_resource(),
+            "dbt": dbt_resource(settings),
         },
     )

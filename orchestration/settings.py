@@ -68,6 +68,9 @@ def connect_snapshot(path: Path | str):
     return con
 
 
+ENGINES = ("duckdb", "spark")
+
+
 @dataclass(frozen=True)
 class Settings:
     duckdb_path: Path
@@ -81,6 +84,24 @@ class Settings:
     reports_dir: Path | None = None  # default: reports/ in the warehouse folder
     # First week the report schedule knows (older weeks cannot be backfilled).
     report_first_week: str = "2025-W01"
+    # Where dbt builds the models: "duckdb" (in the warehouse file) or "spark" (Parquet tables
+    # in lake_dir, copied back into the warehouse for the checks, the publish and the report).
+    engine: str = "duckdb"
+    lake_dir: Path | None = None  # default: lake/ in the warehouse folder
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"FUNNEL_ENGINE={self.engine!r}: expected one of {', '.join(ENGINES)}")
+
+    @property
+    def lake_path(self) -> Path:
+        """The Spark engine's lake: raw tables, built tables and their catalog (LAKE_DIR)."""
+        return self.lake_dir or self.duckdb_path.parent / "lake"
+
+    @property
+    def dbt_target(self) -> str:
+        """The profiles.yml target of the engine (its `prod` on DuckDB)."""
+        return "spark" if self.engine == "spark" else "prod"
 
     @property
     def serving_path(self) -> Path:
@@ -106,7 +127,8 @@ class Settings:
         config = self.duckdb_config
         return {"DUCKDB_PATH": str(self.duckdb_path),
                 "DUCKDB_MEMORY_LIMIT": config["memory_limit"],
-                "DUCKDB_TEMP_DIR": config["temp_directory"]}
+                "DUCKDB_TEMP_DIR": config["temp_directory"],
+                "LAKE_DIR": str(self.lake_path)}
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -126,6 +148,8 @@ class Settings:
                                  if os.environ.get("SERVING_DUCKDB_PATH") else None),
             reports_dir=_path_from_env("REPORTS_DIR", "reports"),
             report_first_week=os.environ.get("REPORT_FIRST_WEEK", "2025-W01"),
+            engine=(os.environ.get("FUNNEL_ENGINE") or "duckdb").strip().lower(),
+            lake_dir=_path_from_env("LAKE_DIR", "") if os.environ.get("LAKE_DIR") else None,
         )
 
 

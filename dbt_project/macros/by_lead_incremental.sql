@@ -44,10 +44,21 @@
 {% macro by_lead_incremental(post_hook=none, moving_rows=none) -%}
     {%- set meta = {'records_definitions': true} -%}
     {%- if moving_rows %}{% do meta.update({'moving_rows': moving_rows}) %}{% endif -%}
+    {%- if incremental_if_supported() == 'table' -%}
+        {{ config(materialized='table', post_hook=([post_hook] if post_hook else [])) }}
+    {%- else -%}
     {{ config(materialized='incremental', incremental_strategy='append', meta=meta,
               pre_hook=["{{ list_leads_to_rebuild() }}", "{{ delete_leads_to_rebuild() }}"],
               post_hook=([post_hook] if post_hook else []) + ["{{ record_definitions_version() }}"]) }}
+    {%- endif -%}
     {{- lead_source_refs() }}
+{%- endmacro %}
+
+{#- 'incremental' where the engine can delete a lead's rows from a table (DuckDB, PostgreSQL),
+    'table' on Spark: its plain Parquet tables have no DELETE, and a by-lead rebuild is a
+    delete, so there every run rebuilds these models whole (DECISIONS.md). -#}
+{% macro incremental_if_supported() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}
 
 {#- A ref to each lead source and to def_settings, as `-- depends_on:` lines: whatever the

@@ -9,8 +9,13 @@
     rows of older definitions beside rows of new ones. -#}
 
 {% macro definitions_registry() -%}
-    {{ return(api.Relation.create(database=target.database, schema='audit',
-                                  identifier='dbt_model_definitions')) }}
+    {{ return(audit_relation('dbt_model_definitions')) }}
+{%- endmacro %}
+
+{#- A table of the audit schema (Spark has no database above its schemas). -#}
+{% macro audit_relation(identifier) -%}
+    {{ return(api.Relation.create(database=target.get('database'), schema='audit',
+                                  identifier=identifier)) }}
 {%- endmacro %}
 
 {#- dbt's macro (global_project/macros/materializations/configs.sql), plus the definitions
@@ -43,7 +48,7 @@
 
 {#- (version the model's rows were computed with, version def_settings holds). -#}
 {% macro definitions_versions() %}
-    {%- set registry = adapter.get_relation(database=target.database, schema='audit',
+    {%- set registry = adapter.get_relation(database=target.get('database'), schema='audit',
                                             identifier='dbt_model_definitions') -%}
     {%- set query -%}
         select
@@ -83,22 +88,25 @@
     {%- for node in (selected_resources or []) if node.startswith('model.') -%}
         {%- do builds_models.append(node) -%}
     {%- endfor -%}
-    create schema if not exists {{ target.database }}.audit;
-    create table if not exists {{ definitions_registry() }} (
-        model {{ dbt.type_string() }},
-        definitions_version {{ dbt.type_string() }},
-        recorded_at {{ dbt.type_timestamp() }}
-    );
-    create table if not exists {{ target.database }}.audit.dbt_invocations (
-        invocation_id {{ dbt.type_string() }},
-        command {{ dbt.type_string() }},
-        started_at {{ dbt.type_timestamp() }},
-        models_selected {{ dbt.type_int() }},
-        definitions_version {{ dbt.type_string() }}
-    );
-    {%- if builds_models and flags.WHICH in ('build', 'run') %}
-    insert into {{ target.database }}.audit.dbt_invocations
-    values ('{{ invocation_id }}', '{{ flags.WHICH }}', {{ build_stamp() }},
-            {{ builds_models | length }}, '{{ var("definitions_version", "") }}');
-    {%- endif %}
+    {%- set invocations = audit_relation('dbt_invocations') -%}
+    {%- set statements = [
+        'create schema if not exists ' ~ invocations.without_identifier(),
+        'create table if not exists ' ~ definitions_registry() ~ ' (
+        model ' ~ dbt.type_string() ~ ',
+        definitions_version ' ~ dbt.type_string() ~ ',
+        recorded_at ' ~ dbt.type_timestamp() ~ '
+    )',
+        'create table if not exists ' ~ invocations ~ ' (
+        invocation_id ' ~ dbt.type_string() ~ ',
+        command ' ~ dbt.type_string() ~ ',
+        started_at ' ~ dbt.type_timestamp() ~ ',
+        models_selected ' ~ dbt.type_int() ~ ',
+        definitions_version ' ~ dbt.type_string() ~ '
+    )'] -%}
+    {%- if builds_models and flags.WHICH in ('build', 'run') -%}
+        {%- do statements.append('insert into ' ~ invocations ~ "
+    values ('" ~ invocation_id ~ "', '" ~ flags.WHICH ~ "', " ~ build_stamp() ~ ",
+            " ~ (builds_models | length) ~ ", '" ~ var("definitions_version", "") ~ "')") -%}
+    {%- endif -%}
+    {{ run_statements(statements) }}
 {%- endmacro %}

@@ -16,7 +16,8 @@
 
 {#- How many buckets the rows to score need (1 when they fit in one). -#}
 {% macro lead_bucket_count() -%}
-    {%- if not execute or model.resource_type != 'model' -%}
+    {#- Spark spills its sorts by partition on its own: one bucket. -#}
+    {%- if not execute or model.resource_type != 'model' or target.type == 'spark' -%}
         {{ return(1) }}
     {%- endif -%}
     {%- set per_bucket = (env_var('FUNNEL_SCORING_BUCKET_ROWS', '') or bucket_rows_for_memory()) | int -%}

@@ -1,5 +1,7 @@
-{#- The few engine-specific pieces, behind adapter.dispatch. The defaults are standard SQL
-    (PostgreSQL, DuckDB); other warehouses override what differs. -#}
+{#- The engine-specific pieces, behind adapter.dispatch: one macro per concept, here. The
+    defaults are standard SQL (PostgreSQL, DuckDB); other engines override what differs. Spark
+    (spark__*) is tested: tests/test_engine_parity.py builds the marts on both engines and
+    compares them row by row. -#}
 
 {#- A naive UTC timestamp as naive wall-clock time in time zone `tz` (a column or literal). -#}
 {% macro utc_to_local(timestamp_utc, tz) -%}
@@ -18,6 +20,12 @@
     datetime(timestamp({{ timestamp_utc }}), {{ tz }})
 {%- endmacro %}
 
+{#- Spark's timestamps are naive here (spark.sql.timestampType TIMESTAMP_NTZ, session zone UTC):
+    the shifted instant read back as wall-clock time. -#}
+{% macro spark__utc_to_local(timestamp_utc, tz) -%}
+    cast(from_utc_timestamp({{ timestamp_utc }}, {{ tz }}) as timestamp_ntz)
+{%- endmacro %}
+
 {#- ISO day of week, Monday = 1 ... Sunday = 7. -#}
 {% macro iso_day_of_week(date_expression) -%}
     {{ return(adapter.dispatch('iso_day_of_week')(date_expression)) }}
@@ -31,6 +39,10 @@
     dayofweekiso({{ date_expression }})
 {%- endmacro %}
 
+{% macro spark__iso_day_of_week(date_expression) -%}
+    cast(extract(dayofweek_iso from {{ date_expression }}) as {{ dbt.type_int() }})
+{%- endmacro %}
+
 {#- 'YYYY-Www', the ISO week label of a date. -#}
 {% macro iso_week_label(date_expression) -%}
     {{ return(adapter.dispatch('iso_week_label')(date_expression)) }}
@@ -42,6 +54,12 @@
 
 {% macro duckdb__iso_week_label(date_expression) -%}
     strftime({{ date_expression }}, '%G-W%V')
+{%- endmacro %}
+
+{#- Spark's datetime patterns have no ISO week-year: its parts, extracted. -#}
+{% macro spark__iso_week_label(date_expression) -%}
+    concat(cast(extract(yearofweek from {{ date_expression }}) as string), '-W',
+           lpad(cast(extract(week from {{ date_expression }}) as string), 2, '0'))
 {%- endmacro %}
 
 {#- Stop the query with `message` (a SQL string expression) when it is evaluated: for
@@ -58,6 +76,10 @@
     error({{ message }})
 {%- endmacro %}
 
+{% macro spark__fail_query(message) -%}
+    raise_error({{ message }})
+{%- endmacro %}
+
 {#- Median and other percentiles of a numeric expression, as an aggregate. -#}
 {% macro percentile(expression, fraction) -%}
     {{ return(adapter.dispatch('percentile')(expression, fraction)) }}
@@ -71,7 +93,16 @@
     quantile_cont({{ expression }}, {{ fraction }})
 {%- endmacro %}
 
-{#- a / b, NULL (not infinity or an error) when b is 0 or NULL. -#}
+{#- Spark's exact percentile (linear interpolation, as percentile_cont), not percentile_approx. -#}
+{% macro spark__percentile(expression, fraction) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{#- a / b, NULL (not infinity or an error) when b is 0 or NULL.
+    A ratio is floating point on every engine: DuckDB divides decimals in floating point,
+    Spark keeps them fixed-point and rounds the quotient to 6 decimals. So a literal that sets
+    a ratio's type is written as a double (1e0 * x, x / 2e0, n + 0.5e0, not 1.0, 2.0, 0.5) and
+    an amount averaged or divided into a rate is cast to double first. -#}
 {% macro safe_divide(numerator, denominator) -%}
     ({{ numerator }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
@@ -89,6 +120,10 @@
     (({{ json_column }})::jsonb ->> {{ key }})
 {%- endmacro %}
 
+{% macro spark__json_text(json_column, key) -%}
+    get_json_object({{ json_column }}, concat('$[''', {{ key }}, ''']'))
+{%- endmacro %}
+
 {#- Whether `value` matches the regular expression `pattern` anywhere. -#}
 {% macro regex_matches(value, pattern) -%}
     {{ return(adapter.dispatch('regex_matches')(value, pattern)) }}
@@ -100,6 +135,10 @@
 
 {% macro postgres__regex_matches(value, pattern) -%}
     ({{ value }} ~ {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__regex_matches(value, pattern) -%}
+    regexp_like({{ value }}, {{ pattern }})
 {%- endmacro %}
 
 {#- One row per key of a JSON object column (`key` and `relation`'s other columns):
@@ -120,6 +159,12 @@
     where {{ json_column }} is not null
 {%- endmacro %}
 
+{% macro spark__json_object_keys(relation, json_column, columns) -%}
+    select {{ columns | join(', ') }}, explode(json_object_keys({{ json_column }})) as key
+    from {{ relation }}
+    where {{ json_column }} is not null
+{%- endmacro %}
+
 {#- The number a text holds, NULL when it holds none ('1,200 visits', 'n/a'): a range rule on
     an export's own column must not fail on its first word. -#}
 {% macro number_or_null(value) -%}
@@ -133,4 +178,38 @@
 {% macro postgres__number_or_null(value) -%}
     case when trim({{ value }}) ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'
         then cast(trim({{ value }}) as {{ dbt.type_float() }}) end
+{%- endmacro %}
+
+{#- The keyword that keeps a CTE read more than once inlined ("with x as {{ inline_cte() }}
+    (...)"): DuckDB and PostgreSQL would otherwise write it out; Spark always inlines. -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro spark__inline_cte() -%}
+{%- endmacro %}
+
+{#- dbt's dateadd and datediff on Spark (dbt-spark's go through Unix seconds in the session's
+    zone and come back NULL for the naive timestamps used here). Whole days and months move the
+    calendar; hours and smaller may be fractional (9.5 business hours). -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    {%- set seconds = {'hour': 3600, 'minute': 60, 'second': 1} -%}
+    {%- if datepart in seconds -%}
+        (cast({{ from_date_or_timestamp }} as timestamp_ntz)
+         + make_interval(0, 0, 0, 0, 0, 0, cast(({{ interval }}) * {{ seconds[datepart] }} as decimal(18, 6))))
+    {%- else -%}
+        timestampadd({{ datepart }}, cast({{ interval }} as int), cast({{ from_date_or_timestamp }} as timestamp_ntz))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Boundaries crossed, as DuckDB's and PostgreSQL's date_diff count them (10:59:59 -> 11:00:00
+    is one hour and one second), as a double: Spark would keep a decimal through "/ 86400.0",
+    DuckDB divides in floating point. -#}
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    cast(timestampdiff({{ datepart }}, date_trunc('{{ datepart }}', {{ first_date }}),
+                       date_trunc('{{ datepart }}', {{ second_date }})) as double)
 {%- endmacro %}

@@ -21,7 +21,7 @@
 {% macro ledger_adjustment_rows(moments, settings) -%}
     {%- set no_string = 'cast(null as ' ~ dbt.type_string() ~ ')' -%}
     {%- set no_time = 'cast(null as ' ~ dbt.type_timestamp() ~ ')' -%}
-    {%- set no_number = 'cast(null as ' ~ dbt.type_float() ~ ')' -%}
+    {%- set no_number = 'cast(null as double)' -%}
     select lead_id, moment, scored_at, component, rule_id,
            {{ no_string }} as activity_id, {{ no_time }} as occurred_at,
            {{ no_number }} as raw_points, {{ no_number }} as counted_points,

@@ -27,6 +27,8 @@ class WarehouseResource(dg.ConfigurableResource):
     memory_limit: str = ""  # "": the default of orchestration/settings.py
     temp_directory: str = ""
     serving_path: str = ""
+    engine: str = "duckdb"
+    lake_dir: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -39,6 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
             memory_limit=settings.duckdb_config["memory_limit"],
             temp_directory=settings.duckdb_config["temp_directory"],
             serving_path=str(settings.serving_path),
+            engine=settings.engine,
+            lake_dir=str(settings.lake_path),
         )
 
     def settings(self) -> Settings:
@@ -49,7 +53,9 @@ class WarehouseResource(dg.ConfigurableResource):
                         future_tolerance_hours=self.future_tolerance_hours,
                         memory_limit=self.memory_limit,
                         temp_dir=Path(self.temp_directory) if self.temp_directory else None,
-                        serving_duckdb_path=Path(self.serving_path) if self.serving_path else None)
+                        serving_duckdb_path=Path(self.serving_path) if self.serving_path else None,
+                        engine=self.engine,
+                        lake_dir=Path(self.lake_dir) if self.lake_dir else None)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -18,6 +18,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.funnel_definitions import dbt_vars_arg
+from orchestration.ingest.lake import write_raw_to_lake
 from orchestration.publish import published_at
 from orchestration.settings import Settings, environment
 from orchestration.transform import build_state
@@ -27,6 +28,7 @@ from orchestration.transform.commands import (
     retry_on_one_thread_args,
     stop_dbt,
 )
+from orchestration.transform.lake_models import copy_lake_tables, create_views_on_duckdb
 from orchestration.transform.plan import NoLeads, plan_build
 from orchestration.transform.project import (
     DBT_ASSETS_NAME,
@@ -101,9 +103,14 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
         if plan.dbt_args is None:
             return
         build_args, full_refresh = plan.dbt_args, plan.full_refresh
+        settings = warehouse.settings()
+        on_spark = settings.engine == "spark" and not audit_only
+        if on_spark:  # the validated raw tables, where Spark's sources read them
+            with warehouse.connect() as con:
+                write_raw_to_lake(con, settings.lake_path, say=context.log.info)
         # dagster-dbt hands dbt this process's environment: the warehouse's settings for the
         # profile, and our PID, which funnel-dbt checks is still its parent
-        dbt_env = {**warehouse.settings().dbt_environment(), "FUNNEL_PARENT_PID": str(os.getpid())}
+        dbt_env = {**settings.dbt_environment(), "FUNNEL_PARENT_PID": str(os.getpid())}
         # A subset of more than 200 dbt nodes (the audit's tests) makes dagster-dbt run dbt in
         # a copy of the whole project, target/ included, made with mkdtemp and never removed:
         # 1.6 GB per audit here. The copy goes into this step's folder, removed at its end.
@@ -166,6 +173,12 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
             finally:  # after its run results were read
                 shutil.rmtree(scratch, ignore_errors=True)
         # reached only when dbt succeeded
+        if on_spark:  # what Spark built and tested, where the checks and the publish read
+            manifest = json.loads(Path(project.manifest_path).read_text())
+            with warehouse.connect() as con:
+                copy_lake_tables(con, manifest, settings.lake_path, say=context.log.info)
+            create_views_on_duckdb(Path(project.project_dir), Path(project.profiles_dir),
+                                   Path(project.target_path) / "duckdb_views", dbt_env)
         if whole_project and not audit_only:
             with warehouse.connect() as con:
                 build_state.record_builds(con, [build_state.WHOLE_PROJECT], plan.fingerprint,
@@ -198,8 +211,11 @@ class LeanDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource() -> DbtCliResource:
-    return LeanDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+def dbt_resource(settings: Settings | None = None) -> DbtCliResource:
+    """dbt on the engine's target: `prod` (DuckDB) or `spark` (FUNNEL_ENGINE)."""
+    target = settings.dbt_target if settings else None
+    return LeanDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable(),
+                              target=target)
 
 
 def published_model_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:

@@ -4,18 +4,18 @@
     segment without any. CTEs deal_value_overall, deal_value_segments, deal_value_channels. -#}
 {% macro deal_values(won_deals, settings='settings') -%}
 deal_value_overall as (
-    select avg(won_amount) as deal_value from {{ won_deals }}
+    select avg(cast(won_amount as double)) as deal_value from {{ won_deals }}
 ),
 
 deal_value_segments as (
-    select segment, avg(won_amount) as deal_value from {{ won_deals }} group by segment
+    select segment, avg(cast(won_amount as double)) as deal_value from {{ won_deals }} group by segment
 ),
 
 deal_value_channels as (
     select
         d.segment,
         d.channel_group,
-        (sum(d.won_amount) + max(st.win_smoothing_deals) * max(g.deal_value))
+        (sum(cast(d.won_amount as double)) + max(st.win_smoothing_deals) * max(g.deal_value))
             / (count(*) + max(st.win_smoothing_deals)) as deal_value
     from {{ won_deals }} as d
     inner join deal_value_segments as g on d.segment = g.segment

@@ -6,7 +6,7 @@
     history never saw takes the broader rate. `probability_basis` says which was used. -#}
 {% macro win_probability(scored, training, settings='settings') -%}
 win_overall as (
-    select 1.0 * sum(case when is_won then 1 else 0 end) / nullif(count(*), 0) as rate
+    select 1e0 * sum(case when is_won then 1 else 0 end) / nullif(count(*), 0) as rate
     from {{ training }}
 ),
 

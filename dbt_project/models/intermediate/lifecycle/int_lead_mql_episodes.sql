@@ -7,7 +7,7 @@
 with {{ rebuilt_leads_cte() }}
 
 -- (not materialized: read twice below, it would otherwise be written out: 12 M rows at 1 M leads)
-candidates as not materialized (
+candidates as {{ inline_cte() }} (
     select
         lead_id, episode, score_episode, occurred_at, activity_id, activity_type, lead_score,
         fit_score, engagement_score, engagement_raw, mql_threshold

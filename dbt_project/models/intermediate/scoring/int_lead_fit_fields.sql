@@ -5,7 +5,7 @@
     (def_lead_attributes: read from the lead's extra columns). Every lead has a row for every
     field, NULL when it has no value, so is_null rules see the leads without one. -#}
 -- Not materialized: each field reads its own column instead of a spilled copy of every lead.
-with leads as not materialized (
+with leads as {{ inline_cte() }} (
     select * from {{ ref('stg_crm__leads') }}
 )
 

@@ -5,7 +5,7 @@
 with {{ rebuilt_leads_cte() }}
 
 -- A full build reads the fields once per kind of rule instead of spilling a copy of them.
-fit_fields as {% if not is_incremental() %}not materialized {% endif %}(
+fit_fields as {% if not is_incremental() %}{{ inline_cte() }} {% endif %}(
     select
         lead_id,
         field_name,

@@ -6,7 +6,7 @@
 with {{ rebuilt_leads_cte() }}
 
 -- A full build reads the table once per field instead of spilling a copy of every lead.
-leads as {% if not is_incremental() %}not materialized {% endif %}(
+leads as {% if not is_incremental() %}{{ inline_cte() }} {% endif %}(
     select * from {{ ref('stg_crm__leads') }}
     {{- of_rebuilt_leads() }}
 ),
@@ -56,7 +56,7 @@ first_channel as (
 -- Exclusions: the most specific matching reason. Equality rules are a hash join, only
 -- substring rules test every value of their field. Each of the two normalises the values
 -- itself: a shared copy of 5 values per lead spilled at 10 M leads.
-exclusion_fields as not materialized (
+exclusion_fields as {{ inline_cte() }} (
     select lead_id, field_name, {{ normalise_category('field_value') }} as field_value
     from (
         {{ unpivot_fields('leads', 'lead_id', [

@@ -52,7 +52,7 @@ current_episodes as (
 ),
 
 -- (not materialized: read twice, it would otherwise be written out)
-activities as not materialized (
+activities as {{ inline_cte() }} (
     select lead_id, score_episode, activity_type, activity_id, occurred_at, rule_points, counted_points
     from {{ ref('int_activities_scored') }}
     where rule_points <> 0{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
@@ -63,7 +63,7 @@ mql_rows as (
         m.lead_id, m.moment, m.scored_at, 'fit' as component, r.rule_id,
         cast(null as {{ dbt.type_string() }}) as activity_id,
         cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
-        r.points as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
+        cast(r.points as double) as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
         r.points * s.fit_weight as weighted_points
     from mql_moments as m
     inner join fit_matches as r on m.lead_id = r.lead_id
@@ -72,7 +72,7 @@ mql_rows as (
     -- the activities of the MQL's episode up to and including the MQL activity
     select
         m.lead_id, m.moment, m.scored_at, 'engagement', a.activity_type, a.activity_id,
-        a.occurred_at, a.rule_points, a.counted_points,
+        a.occurred_at, cast(a.rule_points as double), a.counted_points,
         {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
         a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
         a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
@@ -92,14 +92,14 @@ current_rows as (
         'fit' as component, r.rule_id,
         cast(null as {{ dbt.type_string() }}) as activity_id,
         cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
-        r.points as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
+        cast(r.points as double) as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
         r.points * s.fit_weight as weighted_points
     from fit_matches as r
     cross join settings as s
     union all
     select
         a.lead_id, 'current', null, 'engagement', a.activity_type, a.activity_id, a.occurred_at,
-        a.rule_points, a.counted_points, null, null, null
+        cast(a.rule_points as double), a.counted_points, null, null, null
     from activities as a
     inner join current_episodes as c
         on a.lead_id = c.lead_id and a.score_episode = c.score_episode

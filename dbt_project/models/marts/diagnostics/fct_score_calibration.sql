@@ -46,12 +46,12 @@ ranked as (
 
 auc as (
     select
-        (sum(case when r.converted_to_sql then r.rank_low + (r.tied - 1) / 2.0 end)
-            - c.sql_conversions * (c.sql_conversions + 1) / 2.0)
-            / nullif(1.0 * c.sql_conversions * (c.evaluated_leads - c.sql_conversions), 0) as auc_sql,
-        (sum(case when r.converted_to_opportunity then r.rank_low + (r.tied - 1) / 2.0 end)
-            - c.opportunity_conversions * (c.opportunity_conversions + 1) / 2.0)
-            / nullif(1.0 * c.opportunity_conversions * (c.evaluated_leads - c.opportunity_conversions), 0)
+        (sum(case when r.converted_to_sql then r.rank_low + (r.tied - 1) / 2e0 end)
+            - c.sql_conversions * (c.sql_conversions + 1) / 2e0)
+            / nullif(1e0 * c.sql_conversions * (c.evaluated_leads - c.sql_conversions), 0) as auc_sql,
+        (sum(case when r.converted_to_opportunity then r.rank_low + (r.tied - 1) / 2e0 end)
+            - c.opportunity_conversions * (c.opportunity_conversions + 1) / 2e0)
+            / nullif(1e0 * c.opportunity_conversions * (c.evaluated_leads - c.opportunity_conversions), 0)
             as auc_opportunity
     from ranked as r
     cross join counts as c
@@ -71,7 +71,7 @@ score_groups as (
 
 auc_outcome as (
     select
-        {{ stable_double('sum(positive_weight * (negatives_below + 0.5 * negatives))
+        {{ stable_double('sum(positive_weight * (negatives_below + 0.5e0 * negatives))
             / nullif(sum(positive_weight) * sum(negatives), 0)', 12) }} as auc_outcome
     from (
         select

@@ -217,19 +217,19 @@ totals as (
 rated as (
     select
         g.*,
-        {{ safe_divide('1.0 * g.conversions', 'g.leads') }} as conversion_rate,
-        {{ safe_divide('1.0 * t.conversions', 't.evaluated_leads') }} as base_rate,
-        (g.conversions + s.suggestion_smoothing_leads * t.conversions / nullif(1.0 * t.evaluated_leads, 0))
+        {{ safe_divide('1e0 * g.conversions', 'g.leads') }} as conversion_rate,
+        {{ safe_divide('1e0 * t.conversions', 't.evaluated_leads') }} as base_rate,
+        (g.conversions + s.suggestion_smoothing_leads * t.conversions / nullif(1e0 * t.evaluated_leads, 0))
             / nullif(g.leads + s.suggestion_smoothing_leads, 0) as smoothed_rate,
         g.leads >= s.suggestion_min_evidence_leads as has_enough_evidence,
         -- information value terms: share of the converted and of the others with this value
         -- (half a lead added to each cell, so an empty cell stays finite); an activity type
         -- also counts the leads that did not do it, as its second value
-        (g.conversions + 0.5) / (t.conversions + 0.5) as converted_share,
-        (g.leads - g.conversions + 0.5) / (t.evaluated_leads - t.conversions + 0.5) as others_share,
-        (t.conversions - g.conversions + 0.5) / (t.conversions + 0.5) as converted_share_without,
-        (t.evaluated_leads - t.conversions - (g.leads - g.conversions) + 0.5)
-            / (t.evaluated_leads - t.conversions + 0.5) as others_share_without,
+        (g.conversions + 0.5e0) / (t.conversions + 0.5e0) as converted_share,
+        (g.leads - g.conversions + 0.5e0) / (t.evaluated_leads - t.conversions + 0.5e0) as others_share,
+        (t.conversions - g.conversions + 0.5e0) / (t.conversions + 0.5e0) as converted_share_without,
+        (t.evaluated_leads - t.conversions - (g.leads - g.conversions) + 0.5e0)
+            / (t.evaluated_leads - t.conversions + 0.5e0) as others_share_without,
         s.suggestion_min_evidence_leads,
         s.suggestion_min_information_value,
         s.calibration_outcome,
@@ -306,7 +306,7 @@ value_pairs as (
 ),
 
 determined as (
-    select stronger, weaker, 1.0 * sum(top_leads) / sum(all_leads) as determined_share
+    select stronger, weaker, 1e0 * sum(top_leads) / sum(all_leads) as determined_share
     from (
         select stronger, weaker, stronger_value, max(leads) as top_leads, sum(leads) as all_leads
         from value_pairs

@@ -21,7 +21,7 @@ fit_sums as (
 
 -- The current moment of every lead, with the sums its clamp rows close.
 -- (not materialized: DuckDB would otherwise write out a CTE read more than once)
-current_moments as not materialized (
+current_moments as {{ inline_cte() }} (
     select
         c.lead_id,
         'current' as moment,

@@ -46,7 +46,8 @@ campaign_spend as (
 ),
 
 campaign_leads as (
-    select l.utm_source, l.utm_medium, l.utm_campaign, l.channel_group, e.*
+    select l.utm_source, l.utm_medium, l.utm_campaign, l.channel_group,
+           e.created_week, e.mql_week, e.sql_week
     from leads as l
     inner join events as e on l.lead_id = e.lead_id
     where l.utm_campaign is not null

@@ -1,6 +1,6 @@
 {#- Incremental on the key: only rows loaded since the last build are read (a newer version
     of a qualification carries the later load time, so it replaces the staged one). -#}
-{{ config(materialized='incremental', unique_key=var('extract_keys')['crm_qualifications'], incremental_strategy='delete+insert') }}
+{{ config(materialized=incremental_if_supported(), unique_key=var('extract_keys')['crm_qualifications'], incremental_strategy='delete+insert') }}
 
 with source as (
     select * from {{ source('raw', 'crm_qualifications') }}
