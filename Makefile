@@ -16,7 +16,7 @@ export DAGSTER_HOME := $(abspath $(or $(DAGSTER_HOME),dagster_home))
 LEADS ?= 20000
 SEED ?= 42
 
-.PHONY: help setup browser postgres run test lint ui demo bench report manifest clean
+.PHONY: help setup browser postgres run test test-spark lint ui demo bench report manifest clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,11 @@ TEST_WORKERS ?= 2
 test: setup browser postgres ## Run the whole test suite (lint included; installs chromium and postgresql if missing)
 	$(BIN)/ruff check orchestration expectations tests
 	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+# Spark (FUNNEL_ENGINE=spark) needs Java 17+, which the machine provides (java -version);
+# pyspark comes from uv.lock. `make test` runs the golden-fixture parity of both engines.
+test-spark: setup ## Engine parity in full: dbt unit tests on Spark and a 3,000-lead demo on both engines
+	FUNNEL_SPARK_FULL=1 $(BIN)/pytest tests/test_engine_parity.py -v
 
 lint: setup ## Lint and check formatting of the Python code
 	$(BIN)/ruff check orchestration expectations tests

@@ -38,6 +38,7 @@ class BenchResult:
     leads: int
     seed: int
     machine: dict
+    engine: str = "duckdb"  # where dbt built the models (FUNNEL_ENGINE)
     steps: list[Step] = field(default_factory=list)
     data_bytes: int = 0
     total_seconds: float = 0.0
@@ -64,7 +65,7 @@ class BenchResult:
         m = self.machine
         lines = [
             f"Benchmark: {self.leads:,} leads (seed {self.seed}), landing data "
-            f"{self.data_bytes / 1e6:,.0f} MB",
+            f"{self.data_bytes / 1e6:,.0f} MB, dbt on {self.engine}",
             f"Machine: {m['cores']} cores, {m['memory_gb']:.1f} GiB, {m['platform']}, "
             f"Python {m['python']}, duckdb {m['duckdb']}, dbt-core {m['dbt-core']}, "
             f"dagster {m['dagster']}, dbt threads {m.get('dbt_threads', '2')}",
@@ -427,8 +428,8 @@ def fixed_costs(settings: Settings, nodata_seconds: float, nodata_steps: list[St
     from orchestration.funnel_definitions import dbt_vars_arg
     from orchestration.transform.project import dbt_executable
 
-    env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path),
-           "LANDING_DIR": str(settings.landing_dir)}
+    env = {**os.environ, **settings.dbt_environment(), "LANDING_DIR": str(settings.landing_dir),
+           "FUNNEL_ENGINE": settings.engine}
     probe = ("import time; t = time.perf_counter(); "
              "import dagster, dagster_dbt, orchestration.in_process, orchestration.code_location; "
              "i = time.perf_counter() - t; t = time.perf_counter(); "
@@ -457,7 +458,8 @@ def fixed_costs(settings: Settings, nodata_seconds: float, nodata_steps: list[St
 
 
 def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: bool = False,
-              say: Callable[[str], None] = print, file_format: str = "csv") -> BenchResult:
+              say: Callable[[str], None] = print, file_format: str = "csv",
+              engine: str = "duckdb") -> BenchResult:
     """Full run on all but the last day, then that day appended (incremental), then a run
     with nothing new; the fixed costs apart; and the bare baseline."""
     from orchestration.demo.append import append_held_back, hold_back_last_day
@@ -467,8 +469,9 @@ def run_bench(leads: int, seed: int = 42, workdir: Path | None = None, keep: boo
     configured = Settings.from_env()  # DUCKDB_MEMORY_LIMIT and DUCKDB_TEMP_DIR apply here too
     settings = Settings(duckdb_path=root / "warehouse" / "funnel.duckdb", landing_dir=landing,
                         null_placeholders=configured.null_placeholders,
-                        memory_limit=configured.memory_limit, temp_dir=configured.temp_dir)
-    result = BenchResult(leads=leads, seed=seed, machine=machine_info())
+                        memory_limit=configured.memory_limit, temp_dir=configured.temp_dir,
+                        engine=engine)
+    result = BenchResult(leads=leads, seed=seed, machine=machine_info(), engine=engine)
     memory = PeakMemory()
 
     def note_peak(phase: str) -> None:

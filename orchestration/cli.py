@@ -517,7 +517,9 @@ def definitions(path) -> None:
 @click.option("--format", "file_format", type=click.Choice(["csv", "parquet"]), default="csv",
               show_default=True,
               help="Landing file format (parquet takes about a fifth of the disk).")
-def bench(leads, seed, workdir, compare_with, file_format) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="Where dbt builds the models. [default: FUNNEL_ENGINE, else duckdb]")
+def bench(leads, seed, workdir, compare_with, file_format, engine) -> None:
     """Time every step of a full run on generated data, and a bare baseline (activities
     loaded, one running sum per lead); print and save the figures."""
     import json
@@ -526,7 +528,7 @@ def bench(leads, seed, workdir, compare_with, file_format) -> None:
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()),
-                       file_format=file_format)
+                       file_format=file_format, engine=engine or Settings.from_env().engine)
     click.echo(result.render())
     saved = save(result)
     click.echo(f"figures saved to {saved}")

@@ -56,6 +56,7 @@ class RunSummary:
     models_built: int = 0
     report: Path | None = None
     report_note: str = ""
+    lake_dir: Path | None = None  # FUNNEL_ENGINE=spark: where Spark read and built the tables
 
     def render(self) -> str:
         head = f"{'extract':20} {'files':>5} {'read':>11} {'loaded':>11} {'rejected':>9} " \
@@ -107,7 +108,8 @@ class RunSummary:
             lines.append(f"Weekly report: {self.report_note}")
         status = "succeeded" if self.success else "FAILED"
         lines.append("")
-        lines.append(f"Run {status} in {self.seconds:.1f} s. Warehouse: {self.duckdb_path}")
+        engine = f" Models built on Spark (lake: {self.lake_dir})." if self.lake_dir else ""
+        lines.append(f"Run {status} in {self.seconds:.1f} s. Warehouse: {self.duckdb_path}.{engine}")
         if any(e.rows_rejected for e in self.extracts):
             lines.append("Quarantined rows (file, line, column, reason): select * from raw.rejected_rows")
         lines += [f"  failed: {f}" for f in self.failures]
@@ -338,6 +340,7 @@ def _run_job(settings: Settings, job_name: str, say: Callable[[str], None],
         duckdb_path=settings.duckdb_path,
         failures=failures,
         demo_generated=demo,
+        lake_dir=settings.lake_path if settings.engine == "spark" else None,
     )
     collect_checks(result, summary, settings)
     dbt_ran = any(ev.is_step_success and ev.step_key == "dbt_models" for ev in result.all_events)

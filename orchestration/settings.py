@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.funnel_definitions import load_definitions
+from orchestration.paths import DBT_PROJECT_DIR
 
 
 def _path_from_env(name: str, default: str) -> Path:
@@ -128,7 +129,9 @@ class Settings:
         return {"DUCKDB_PATH": str(self.duckdb_path),
                 "DUCKDB_MEMORY_LIMIT": config["memory_limit"],
                 "DUCKDB_TEMP_DIR": config["temp_directory"],
-                "LAKE_DIR": str(self.lake_path)}
+                "LAKE_DIR": str(self.lake_path),
+                "FUNNEL_DBT_TARGET": self.dbt_target,
+                "SPARK_LOG4J_CONFIG": str(DBT_PROJECT_DIR / "spark" / "log4j2.properties")}
 
     @classmethod
     def from_env(cls) -> Settings:

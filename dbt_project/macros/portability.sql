@@ -98,13 +98,14 @@
     percentile({{ expression }}, {{ fraction }})
 {%- endmacro %}
 
-{#- a / b, NULL (not infinity or an error) when b is 0 or NULL.
+{#- a / b as a double, NULL (not infinity or an error) when b is 0 or NULL.
     A ratio is floating point on every engine: DuckDB divides decimals in floating point,
-    Spark keeps them fixed-point and rounds the quotient to 6 decimals. So a literal that sets
-    a ratio's type is written as a double (1e0 * x, x / 2e0, n + 0.5e0, not 1.0, 2.0, 0.5) and
-    an amount averaged or divided into a rate is cast to double first. -#}
+    Spark keeps them fixed-point and rounds the quotient to 6 decimals. So safe_divide casts,
+    a literal that sets a ratio's type elsewhere is written as a double (x / 2e0, n + 0.5e0,
+    not 2.0, 0.5) and an amount averaged is cast to double first. Money per unit (cost per
+    SQL) is money_per() (macros/currency.sql): exact to the cent. -#}
 {% macro safe_divide(numerator, denominator) -%}
-    ({{ numerator }}) / nullif({{ denominator }}, 0)
+    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
 {%- endmacro %}
 
 {#- The text of key `key` (a column or literal) of a JSON object; NULL when absent. -#}

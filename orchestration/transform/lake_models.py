@@ -54,11 +54,11 @@ def _models(manifest: dict) -> list[dict]:
 
 
 def _select_list(con: duckdb.DuckDBPyConnection, node: dict, source: str) -> str:
-    """The contract's columns cast to their types, or every column of an unconstrained model."""
-    contract = (node.get("contract") or {}).get("enforced") or \
-        (node["config"].get("contract") or {}).get("enforced")
+    """A model whose columns are all typed in its YAML (the marts' contracts, enforced on
+    DuckDB): those columns, cast to those types. Any other model: every column as Spark wrote
+    it."""
     declared = [(c["name"], c.get("data_type")) for c in node.get("columns", {}).values()]
-    if not contract or not declared:
+    if not declared or not all(data_type for _, data_type in declared):
         return "*"
     present = {name.lower() for (name,) in con.execute(
         f"select column_name from (describe select * from {source})").fetchall()}

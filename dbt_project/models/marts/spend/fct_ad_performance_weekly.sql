@@ -118,10 +118,10 @@ final as (
         cast(j.mqls as {{ dbt.type_bigint() }}) as mqls,
         cast(j.sqls as {{ dbt.type_bigint() }}) as sqls,
         {{ safe_divide('1.0 * j.clicks', 'j.impressions') }} as click_through_rate,
-        {{ to_money(safe_divide('j.spend_amount', 'j.clicks')) }} as cost_per_click,
-        {{ to_money(safe_divide('j.spend_amount', 'j.leads')) }} as cost_per_lead,
-        {{ to_money(safe_divide('j.spend_amount', 'j.mqls')) }} as cost_per_mql,
-        {{ to_money(safe_divide('j.spend_amount', 'j.sqls')) }} as cost_per_sql,
+        {{ money_per('j.spend_amount', 'j.clicks') }} as cost_per_click,
+        {{ money_per('j.spend_amount', 'j.leads') }} as cost_per_lead,
+        {{ money_per('j.spend_amount', 'j.mqls') }} as cost_per_mql,
+        {{ money_per('j.spend_amount', 'j.sqls') }} as cost_per_sql,
         s.reporting_currency,
         s.definitions_version
     from joined as j
