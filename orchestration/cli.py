@@ -519,7 +519,10 @@ def definitions(path) -> None:
               help="Landing file format (parquet takes about a fifth of the disk).")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
               help="Where dbt builds the models. [default: FUNNEL_ENGINE, else duckdb]")
-def bench(leads, seed, workdir, compare_with, file_format, engine) -> None:
+@click.option("--full-only", is_flag=True,
+              help="Time the full run only, not the daily one and the one with nothing new "
+                   "(on Spark every run rebuilds in full).")
+def bench(leads, seed, workdir, compare_with, file_format, engine, full_only) -> None:
     """Time every step of a full run on generated data, and a bare baseline (activities
     loaded, one running sum per lead); print and save the figures."""
     import json
@@ -528,7 +531,8 @@ def bench(leads, seed, workdir, compare_with, file_format, engine) -> None:
 
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     result = run_bench(leads, seed, workdir, say=_echo_step(time.perf_counter()),
-                       file_format=file_format, engine=engine or Settings.from_env().engine)
+                       file_format=file_format, engine=engine or Settings.from_env().engine,
+                       daily=not full_only)
     click.echo(result.render())
     saved = save(result)
     click.echo(f"figures saved to {saved}")
