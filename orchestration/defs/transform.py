@@ -105,6 +105,9 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
         build_args, full_refresh = plan.dbt_args, plan.full_refresh
         settings = warehouse.settings()
         on_spark = settings.engine == "spark" and not audit_only
+        if audit_only and settings.engine == "spark":
+            # the audit re-tests what a publish copies: the warehouse, whoever built it
+            dbt = dbt_resource(target="prod")
         if on_spark:  # the validated raw tables, where Spark's sources read them
             with warehouse.connect() as con:
                 write_raw_to_lake(con, settings.lake_path, say=context.log.info)
@@ -211,9 +214,9 @@ class LeanDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource(settings: Settings | None = None) -> DbtCliResource:
-    """dbt on the engine's target: `prod` (DuckDB) or `spark` (FUNNEL_ENGINE)."""
-    target = settings.dbt_target if settings else None
+def dbt_resource(settings: Settings | None = None, target: str | None = None) -> DbtCliResource:
+    """dbt on the engine's target: `prod` (DuckDB) or `spark` (FUNNEL_ENGINE), or `target`."""
+    target = target or (settings.dbt_target if settings else None)
     return LeanDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable(),
                               target=target)
 
