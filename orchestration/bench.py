@@ -23,6 +23,7 @@ import duckdb
 
 from orchestration.paths import DBT_PROJECT_DIR, PROJECT_ROOT
 from orchestration.settings import Settings, connect_read_only
+from orchestration.transform.lake_models import VIEWS_TARGET
 
 
 @dataclass
@@ -290,7 +291,9 @@ def _descendants(root: int) -> dict[int, str]:
             p = parent[p]
         if p == root and pid != root:
             is_dbt = any(Path(a.decode(errors="replace")).name == "dbt" for a in cmd[pid][:2])
-            out[pid] = "dbt subprocess" if is_dbt else "other subprocess"
+            is_java = bool(cmd[pid]) and Path(cmd[pid][0].decode(errors="replace")).name == "java"
+            out[pid] = ("dbt subprocess" if is_dbt else
+                        "Spark driver (java)" if is_java else "other subprocess")
     return out
 
 
@@ -318,8 +321,10 @@ def _run_results_since(since: float) -> list[dict]:
     the asset built again on one thread what ran out of memory (transform.py)."""
     from orchestration.transform.project import dbt_project, target_dir
 
+    # (not the views a Spark run creates on DuckDB after its build: lake_models.py)
     files = sorted((p for p in target_dir(dbt_project()).rglob("run_results.json")
-                    if p.stat().st_mtime >= since), key=lambda p: p.stat().st_mtime)
+                    if p.stat().st_mtime >= since and p.parent.name != VIEWS_TARGET),
+                   key=lambda p: p.stat().st_mtime)
     return [json.loads(p.read_text()) for p in files]
 
 

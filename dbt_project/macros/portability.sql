@@ -214,3 +214,24 @@
     cast(timestampdiff({{ datepart }}, date_trunc('{{ datepart }}', {{ first_date }}),
                        date_trunc('{{ datepart }}', {{ second_date }})) as double)
 {%- endmacro %}
+
+{#- dbt's listagg on Spark, with its order: dbt-spark's ignores `order by` (collect_list keeps
+    whatever order the rows arrive in). One sort key, ascending or descending. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- set collected = 'collect_list(' ~ measure ~ ')' -%}
+    {%- if order_by_clause -%}
+        {%- set words = order_by_clause.strip().split() -%}
+        {%- if words[:2] | map('lower') | list != ['order', 'by'] or words | length not in (3, 4) -%}
+            {{ exceptions.raise_compiler_error("listagg on Spark takes one sort key: " ~ order_by_clause) }}
+        {%- endif -%}
+        {%- set sorted = 'array_sort(collect_list(struct(' ~ words[2] ~ ' as k, ' ~ measure ~ ' as v)))' -%}
+        {%- if words | length == 4 and words[3] | lower == 'desc' -%}
+            {%- set sorted = 'reverse(' ~ sorted ~ ')' -%}
+        {%- endif -%}
+        {%- set collected = 'transform(' ~ sorted ~ ', x -> x.v)' -%}
+    {%- endif -%}
+    {%- if limit_num -%}
+        {%- set collected = 'slice(' ~ collected ~ ', 1, ' ~ limit_num ~ ')' -%}
+    {%- endif -%}
+    array_join({{ collected }}, {{ delimiter_text }})
+{%- endmacro %}

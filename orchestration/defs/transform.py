@@ -28,7 +28,11 @@ from orchestration.transform.commands import (
     retry_on_one_thread_args,
     stop_dbt,
 )
-from orchestration.transform.lake_models import copy_lake_tables, create_views_on_duckdb
+from orchestration.transform.lake_models import (
+    VIEWS_TARGET,
+    copy_lake_tables,
+    create_views_on_duckdb,
+)
 from orchestration.transform.plan import NoLeads, plan_build
 from orchestration.transform.project import (
     DBT_ASSETS_NAME,
@@ -181,7 +185,7 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
             with warehouse.connect() as con:
                 copy_lake_tables(con, manifest, settings.lake_path, say=context.log.info)
             create_views_on_duckdb(Path(project.project_dir), Path(project.profiles_dir),
-                                   Path(project.target_path) / "duckdb_views", dbt_env)
+                                   Path(project.target_path) / VIEWS_TARGET, dbt_env)
         if whole_project and not audit_only:
             with warehouse.connect() as con:
                 build_state.record_builds(con, [build_state.WHOLE_PROJECT], plan.fingerprint,

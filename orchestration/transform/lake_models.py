@@ -26,6 +26,7 @@ from orchestration.funnel_definitions import dbt_vars_arg
 from orchestration.transform.project import dbt_executable
 
 BUILT_SCHEMAS = ("staging", "definitions", "intermediate", "marts")
+VIEWS_TARGET = "duckdb_views"  # the target folder of the dbt run that creates the views
 
 
 class LakeCopyError(RuntimeError):
