@@ -78,3 +78,16 @@ def test_the_engine_is_one_of_two_and_chooses_the_dbt_target(tmp_path, monkeypat
     monkeypatch.setenv("FUNNEL_ENGINE", "snowflake")
     with pytest.raises(ValueError, match="FUNNEL_ENGINE='snowflake'"):
         Settings.from_env()
+
+
+def test_the_checks_import_in_a_process_without_a_main_file():
+    """Great Expectations imports pyspark's Spark Connect module, which ends any process whose
+    __main__ has no file (`python -c`, a pytest-xdist worker) with exit code 0 when its own
+    dependencies are missing: every check then 'failed' with SystemExit: 0. pyspark[connect]
+    keeps them installed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import great_expectations, expectations.runner; "
+                           "print('imported')"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr[-2000:]
