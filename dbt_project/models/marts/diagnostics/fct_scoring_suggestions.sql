@@ -14,26 +14,253 @@
     Suggested points put the log-odds on the 0-100 scale (see `scales`), whatever the rules in
     force give today: only informative attributes (information value at least
     `calibration.min_information_value`, and not redundant with a stronger one) take part. -#}
-with attributed as (
-    select * from {{ ref('int_scoring_attribute_evidence') }}
+{%- set numeric_min_distinct = 10 -%}
+{%- set bins = 5 -%}
+with evaluation as (
+    select lead_id, outcome_reached
+    from {{ ref('int_scoring_evaluation') }}
+    where evaluation_status = 'evaluated'
 ),
 
-valued as (
-    select * from {{ ref('int_lead_attribute_values') }}
+fit_fields as (
+    select * from {{ ref('int_lead_fit_fields') }}
+),
+
+own_attributes as (
+    select * from {{ ref('int_lead_attributes') }}
+),
+
+declared as (
+    select * from {{ ref('def_lead_attributes') }}
 ),
 
 fit_rules as (
     select * from {{ ref('def_fit_rules') }}
 ),
 
+fit_matches as (
+    select * from {{ ref('int_lead_fit_matches') }}
+),
+
+activity_types as (
+    select * from {{ ref('int_lead_evaluation_activity_types') }}
+),
+
+engagement_rules as (
+    select * from {{ ref('def_engagement_rules') }}
+),
+
 settings as (
     select * from {{ ref('def_settings') }}
+),
+
+-- The export's own columns no definition declares yet: every evaluated lead gets a row, NULL
+-- when it has no value (declared ones already have theirs in int_lead_fit_fields).
+undeclared_names as (
+    select distinct attribute from own_attributes
+    where attribute not in (select attribute from declared)
+),
+
+attribute_values as (
+    select e.lead_id, e.outcome_reached, f.field_name, f.field_value
+    from evaluation as e
+    inner join fit_fields as f on e.lead_id = f.lead_id
+    union all
+    select e.lead_id, e.outcome_reached, n.attribute, a.attribute_value
+    from evaluation as e
+    cross join undeclared_names as n
+    left join own_attributes as a on e.lead_id = a.lead_id and n.attribute = a.attribute
+),
+
+typed as (
+    select
+        *,
+        {{ number_or_null('field_value') }} as number_value
+    from attribute_values
+),
+
+attribute_kinds as (
+    select
+        field_name,
+        count(field_value) > 0
+            and count(number_value) = count(field_value)
+            and count(distinct number_value) > {{ numeric_min_distinct }} as is_numeric
+    from typed
+    group by field_name
+),
+
+-- Numeric attributes: quintiles of the leads with a value (ties share a quintile).
+numeric_ranked as (
+    select
+        t.lead_id,
+        t.field_name,
+        t.number_value,
+        floor({{ bins }} * (rank() over (partition by t.field_name order by t.number_value) - 1)
+            / count(*) over (partition by t.field_name)) as bin
+    from typed as t
+    inner join attribute_kinds as k on t.field_name = k.field_name and k.is_numeric
+    where t.number_value is not null
+),
+
+numeric_bins as (
+    select
+        field_name,
+        bin,
+        min(number_value) as range_min,
+        max(number_value) as range_max
+    from numeric_ranked
+    group by field_name, bin
+),
+
+category_sizes as (
+    select t.field_name, {{ normalise_category('t.field_value') }} as category, count(*) as leads
+    from typed as t
+    inner join attribute_kinds as k on t.field_name = k.field_name and not k.is_numeric
+    group by t.field_name, {{ normalise_category('t.field_value') }}
+),
+
+valued as (
+    select
+        t.lead_id,
+        t.outcome_reached,
+        t.field_name,
+        case
+            when t.field_value is null or ({{ normalise_category('t.field_value') }} is null) then '(missing)'
+            when k.is_numeric then cast(b.range_min as {{ dbt.type_string() }}) || ' to '
+                || cast(b.range_max as {{ dbt.type_string() }})
+            when c.leads < s.suggestion_min_evidence_leads then '(other)'
+            else {{ normalise_category('t.field_value') }}
+        end as field_value,
+        case when k.is_numeric and t.number_value is not null then b.range_min end as range_min,
+        case when k.is_numeric and t.number_value is not null then b.range_max end as range_max
+    from typed as t
+    inner join attribute_kinds as k on t.field_name = k.field_name
+    cross join settings as s
+    left join numeric_ranked as r
+        on k.is_numeric and t.lead_id = r.lead_id and t.field_name = r.field_name
+    left join numeric_bins as b on r.field_name = b.field_name and r.bin = b.bin
+    left join category_sizes as c
+        on not k.is_numeric and t.field_name = c.field_name
+        and {{ normalise_category('t.field_value') }} = c.category
+),
+
+-- What each lead earns today from the rules on the attribute.
+current_fit as (
+    select m.lead_id, r.attribute, sum(m.points) as points
+    from fit_matches as m
+    inner join (select distinct rule_id, attribute from fit_rules) as r on m.rule_id = r.rule_id
+    group by m.lead_id, r.attribute
 ),
 
 rules_per_attribute as (
     select attribute, {{ dbt.listagg('rule_id', "', '", "order by rule_id") }} as rule_ids
     from (select distinct rule_id, attribute from fit_rules) as r
     group by attribute
+),
+
+fit_evidence as (
+    select
+        'fit' as family,
+        v.field_name,
+        v.field_value,
+        v.range_min,
+        v.range_max,
+        v.lead_id,
+        v.outcome_reached,
+        coalesce(c.points, 0) as current_points
+    from valued as v
+    left join current_fit as c on v.lead_id = c.lead_id and v.field_name = c.attribute
+),
+
+activity_evidence as (
+    select
+        'engagement' as family,
+        'activity_type' as field_name,
+        d.activity_type as field_value,
+        cast(null as {{ dbt.type_float() }}) as range_min,
+        cast(null as {{ dbt.type_float() }}) as range_max,
+        e.lead_id,
+        e.outcome_reached,
+        coalesce(r.points, 0) as current_points
+    from activity_types as d
+    inner join evaluation as e on d.lead_id = e.lead_id
+    left join engagement_rules as r on d.activity_type = r.activity_type
+),
+
+evidence as (
+    select * from fit_evidence
+    union all
+    select * from activity_evidence
+),
+
+grouped as (
+    select
+        family,
+        field_name,
+        field_value,
+        min(range_min) as range_min,
+        max(range_max) as range_max,
+        count(*) as leads,
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as conversions,
+        max(current_points) as current_points
+    from evidence
+    group by family, field_name, field_value
+),
+
+totals as (
+    select
+        count(*) as evaluated_leads,
+        cast(sum(case when outcome_reached then 1 else 0 end) as {{ dbt.type_bigint() }}) as conversions
+    from evaluation
+),
+
+rated as (
+    select
+        g.*,
+        {{ safe_divide('1e0 * g.conversions', 'g.leads') }} as conversion_rate,
+        {{ safe_divide('1e0 * t.conversions', 't.evaluated_leads') }} as base_rate,
+        (g.conversions + s.suggestion_smoothing_leads * t.conversions / nullif(1e0 * t.evaluated_leads, 0))
+            / nullif(g.leads + s.suggestion_smoothing_leads, 0) as smoothed_rate,
+        g.leads >= s.suggestion_min_evidence_leads as has_enough_evidence,
+        -- information value terms: share of the converted and of the others with this value
+        -- (half a lead added to each cell, so an empty cell stays finite); an activity type
+        -- also counts the leads that did not do it, as its second value
+        (g.conversions + 0.5e0) / (t.conversions + 0.5e0) as converted_share,
+        (g.leads - g.conversions + 0.5e0) / (t.evaluated_leads - t.conversions + 0.5e0) as others_share,
+        (t.conversions - g.conversions + 0.5e0) / (t.conversions + 0.5e0) as converted_share_without,
+        (t.evaluated_leads - t.conversions - (g.leads - g.conversions) + 0.5e0)
+            / (t.evaluated_leads - t.conversions + 0.5e0) as others_share_without,
+        s.suggestion_min_evidence_leads,
+        s.suggestion_min_information_value,
+        s.calibration_outcome,
+        s.definitions_version
+    from grouped as g
+    cross join totals as t
+    cross join settings as s
+),
+
+log_odds as (
+    select
+        *,
+        case
+            when smoothed_rate > 0 and smoothed_rate < 1 and base_rate > 0 and base_rate < 1
+                then ln(smoothed_rate / (1 - smoothed_rate)) - ln(base_rate / (1 - base_rate))
+        end as smoothed_log_odds,
+        (converted_share - others_share) * ln(converted_share / others_share)
+            + case when family = 'engagement' then
+                (converted_share_without - others_share_without)
+                    * ln(converted_share_without / others_share_without)
+              else 0 end as information_term
+    from rated
+),
+
+-- An activity type is an attribute of its own (done or not); a fit attribute's values
+-- together make one.
+attributed as (
+    select
+        *,
+        case when family = 'engagement' then field_value else field_name end as attribute_key
+    from log_odds
 ),
 
 attribute_strength as (
