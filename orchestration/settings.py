@@ -89,6 +89,7 @@ class Settings:
     # in lake_dir, copied back into the warehouse for the checks, the publish and the report).
     engine: str = "duckdb"
     lake_dir: Path | None = None  # default: lake/ in the warehouse folder
+    spark_target: str = "spark"  # the profiles.yml target on Spark (`spark_cluster`: a cluster)
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -102,7 +103,7 @@ class Settings:
     @property
     def dbt_target(self) -> str:
         """The profiles.yml target of the engine (its `prod` on DuckDB)."""
-        return "spark" if self.engine == "spark" else "prod"
+        return self.spark_target if self.engine == "spark" else "prod"
 
     @property
     def serving_path(self) -> Path:
@@ -153,6 +154,7 @@ class Settings:
             report_first_week=os.environ.get("REPORT_FIRST_WEEK", "2025-W01"),
             engine=(os.environ.get("FUNNEL_ENGINE") or "duckdb").strip().lower(),
             lake_dir=_path_from_env("LAKE_DIR", "") if os.environ.get("LAKE_DIR") else None,
+            spark_target=os.environ.get("SPARK_DBT_TARGET") or "spark",
         )
 
 

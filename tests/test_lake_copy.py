@@ -75,6 +75,8 @@ def test_the_engine_is_one_of_two_and_chooses_the_dbt_target(tmp_path, monkeypat
     assert (settings.engine, settings.dbt_target) == ("spark", "spark")
     assert settings.dbt_environment()["FUNNEL_DBT_TARGET"] == "spark"
     assert settings.dbt_environment()["LAKE_DIR"] == str(settings.duckdb_path.parent / "lake")
+    monkeypatch.setenv("SPARK_DBT_TARGET", "spark_cluster")
+    assert Settings.from_env().dbt_environment()["FUNNEL_DBT_TARGET"] == "spark_cluster"
     monkeypatch.setenv("FUNNEL_ENGINE", "snowflake")
     with pytest.raises(ValueError, match="FUNNEL_ENGINE='snowflake'"):
         Settings.from_env()

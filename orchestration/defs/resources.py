@@ -29,6 +29,7 @@ class WarehouseResource(dg.ConfigurableResource):
     serving_path: str = ""
     engine: str = "duckdb"
     lake_dir: str = ""
+    spark_target: str = "spark"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -43,6 +44,7 @@ class WarehouseResource(dg.ConfigurableResource):
             serving_path=str(settings.serving_path),
             engine=settings.engine,
             lake_dir=str(settings.lake_path),
+            spark_target=settings.spark_target,
         )
 
     def settings(self) -> Settings:
@@ -55,7 +57,8 @@ class WarehouseResource(dg.ConfigurableResource):
                         temp_dir=Path(self.temp_directory) if self.temp_directory else None,
                         serving_duckdb_path=Path(self.serving_path) if self.serving_path else None,
                         engine=self.engine,
-                        lake_dir=Path(self.lake_dir) if self.lake_dir else None)
+                        lake_dir=Path(self.lake_dir) if self.lake_dir else None,
+                        spark_target=self.spark_target)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
