@@ -80,7 +80,8 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
 
     project = dbt_project()
     ensure_manifest(project, settings)
-    models = build_state.incremental_models(json.loads(Path(project.manifest_path).read_text()))
+    manifest = json.loads(Path(project.manifest_path).read_text())
+    models = build_state.incremental_models(manifest)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -181,7 +182,6 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                 shutil.rmtree(scratch, ignore_errors=True)
         # reached only when dbt succeeded
         if on_spark:  # what Spark built and tested, where the checks and the publish read
-            manifest = json.loads(Path(project.manifest_path).read_text())
             with warehouse.connect() as con:
                 copy_lake_tables(con, manifest, settings.lake_path, say=context.log.info)
             create_views_on_duckdb(Path(project.project_dir), Path(project.profiles_dir),
