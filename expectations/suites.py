@@ -509,14 +509,26 @@ STAGE_COUNTS_GUARD = "stage_counts_agree_across_marts"
 LEDGER_ROWS_PER_RANGE = 40_000_000
 
 
+def ledger_rows_estimate(con) -> int | None:
+    """About how many rows the score ledger view reads: its MQL rows and the scored activities
+    with points (the current rows are a subset of these); None before the build."""
+    present = {(s, t) for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    needed = {("intermediate", "int_score_ledger_items"), ("intermediate", "int_activities_scored"),
+              ("marts", "dim_leads")}
+    if not needed <= present:
+        return None
+    return con.execute(
+        "select (select count(*) from intermediate.int_score_ledger_items) + (select count(*) "
+        "from intermediate.int_activities_scored where rule_points <> 0)").fetchone()[0]
+
+
 def ledger_lead_bounds(con) -> tuple[str, ...]:
     """Split points of lead_id that cut the score ledger into ranges of about
     LEDGER_ROWS_PER_RANGE rows (quantiles of a sample of the leads); none when it is smaller."""
-    present = {(s, t) for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
-    if not {("intermediate", "int_score_ledger_items"), ("marts", "dim_leads")} <= present:
+    rows = ledger_rows_estimate(con)
+    if rows is None:
         return ()
-    rows = con.execute("select count(*) from intermediate.int_score_ledger_items").fetchone()[0]
     ranges = -(-rows // LEDGER_ROWS_PER_RANGE)
     if ranges <= 1:
         return ()

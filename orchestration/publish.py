@@ -6,7 +6,9 @@ old, consistent data (the rename never touches its open file), and nobody ever s
 written file. When a blocking check fails, this never runs and the last good file stays.
 
 The served schemas' tables are copied. Their views (the score ledger, which decays its current
-rows when read) are created in the serving file with the same SQL, beside the tables they read.
+rows when read) are created in the serving file with the same SQL, beside the tables they read;
+a table that declares a `serving` projection in its dbt meta (the columns and rows the served
+views read: 7 of the scored activities' 29 columns) is copied as that projection only.
 A daily run should not copy 37 M ledger rows again: the tables of by-lead incremental models
 are patched in a copy of the previous serving file - the leads with rows loaded since its
 publish, or rows written since (tables with `built_at`), are replaced - when nothing else
@@ -29,6 +31,7 @@ killed are removed by the next one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -91,9 +94,10 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
             note(f"{why_not}. It was replaced anyway; that client keeps the old data until it "
                  "reconnects. BI tools should open the serving file read-only.")
     patchable = _patchable_tables(warehouse, tables) if previous else {}
+    projections = serving_projections(ensure_manifest())
     try:
         published, builds = _write(warehouse, serving_path, tmp, tables, views, patchable,
-                                   checks or [], run_id, say)
+                                   checks or [], run_id, say, projections)
     except duckdb.Error as exc:
         if not patchable:
             raise
@@ -101,14 +105,15 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
         say(f"serving: patching the previous file failed ({str(exc).splitlines()[0]}): "
             "it is rebuilt whole from the warehouse")
         published, builds = _write(warehouse, serving_path, tmp, tables, views, {},
-                                   checks or [], run_id, say)
+                                   checks or [], run_id, say, projections)
     _record_publish(warehouse, serving_path, run_id, builds)
     return published
 
 
 def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
            tables: list[tuple[str, str]], views: dict[tuple[str, str], str],
-           patchable: dict, checks: list[dict], run_id: str | None, say
+           patchable: dict, checks: list[dict], run_id: str | None, say,
+           projections: dict[tuple[str, str], tuple[str, str]] | None = None,
            ) -> tuple[dict[str, int | None], list[tuple]]:
     """Write the new serving file beside the old one (a copy of it to patch, or a new file)
     and rename it over it. On any failure the temporary file goes and the old file stays."""
@@ -126,9 +131,11 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
             warehouse.execute(f'create schema if not exists serving_new."{schema}"')
         for schema, table in tables:
             name = f'"{schema}"."{table}"'
-            rows = warehouse.execute(f"select count(*) from {name}").fetchone()[0]
+            columns, where = _projection(warehouse, schema, table, projections or {})
+            rows = warehouse.execute(f"select count(*) from {name} where {where}").fetchone()[0]
             if (schema, table) in patchable:
-                leads = _patch_by_lead(warehouse, name, *patchable[(schema, table)])
+                leads = _patch_by_lead(warehouse, name, *patchable[(schema, table)],
+                                       columns=columns, where=where)
                 patched_rows = warehouse.execute(f"select count(*) from serving_new.{name}").fetchone()[0]
                 say(f"serving: {schema}.{table} patched ({leads:,} leads with new rows)")
                 if patched_rows != rows:  # never expected; the whole copy is always right
@@ -136,7 +143,8 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
                         f"the warehouse {rows:,}: copied whole instead")
                     patchable.pop((schema, table))
             if (schema, table) not in patchable:
-                warehouse.execute(f"create or replace table serving_new.{name} as select * from {name}")
+                warehouse.execute(f"create or replace table serving_new.{name} as "
+                                  f"select {columns} from {name} where {where}")
             published[f"{schema}.{table}"] = rows
         # Views keep their SQL: DuckDB stores it without the catalog, so inside the serving
         # file it reads the serving file's own copies of its tables.
@@ -291,6 +299,35 @@ _BUILDS_SERVED = """
     group by model"""
 
 
+def serving_projections(manifest_path: Path) -> dict[tuple[str, str], tuple[list[str], str]]:
+    """(schema, table) -> (columns, row filter) of the models whose dbt meta declares a
+    `serving` projection: `columns` (the served copy keeps these) and `where` (optional; the
+    rows kept)."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    out = {}
+    for node in manifest["nodes"].values():
+        serving = (node.get("config", {}).get("meta") or {}).get("serving")
+        if node["resource_type"] != "model" or not serving:
+            continue
+        out[(node["schema"], node.get("alias") or node["name"])] = (
+            list(serving["columns"]), serving.get("where") or "true")
+    return out
+
+
+def _projection(warehouse: duckdb.DuckDBPyConnection, schema: str, table: str,
+                projections: dict[tuple[str, str], tuple[list[str], str]]) -> tuple[str, str]:
+    """The select list and row filter of a table's served copy: all of it, or its declared
+    projection plus lead_id and built_at (what the by-lead patch goes by), where it has them."""
+    if (schema, table) not in projections:
+        return "*", "true"
+    declared, where = projections[(schema, table)]
+    present = {c for (c,) in warehouse.execute(
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?", [schema, table]).fetchall()}
+    columns = list(dict.fromkeys([*declared, *(c for c in ("lead_id", "built_at") if c in present)]))
+    return ", ".join(f'"{c}"' for c in columns), where
+
+
 def _view_sql(warehouse: duckdb.DuckDBPyConnection, schema: str, view: str) -> str:
     return warehouse.execute(
         "select sql from duckdb_views() where database_name = current_database() "
@@ -339,7 +376,8 @@ def _patchable_tables(warehouse: duckdb.DuckDBPyConnection, tables: list[tuple[s
 
 
 def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: datetime,
-                   built_at: datetime, stamped: bool) -> int:
+                   built_at: datetime, stamped: bool, *, columns: str = "*",
+                   where: str = "true") -> int:
     """Replace, in serving_new, the rows of the leads with a row loaded after `loaded_to`
     (a superset of the leads any build since rebuilt). A table whose rows carry `built_at`
     (when the build that wrote them started) also has its rows written after the served
@@ -355,7 +393,8 @@ def _patch_by_lead(warehouse: duckdb.DuckDBPyConnection, name: str, loaded_to: d
     try:
         warehouse.execute(f"delete from serving_new.{name} "
                           f"where lead_id in (select lead_id from _publish_leads)")
-        warehouse.execute(f"insert into serving_new.{name} select * from {name} where "
+        warehouse.execute(f"insert into serving_new.{name} select {columns} from {name} "
+                          f"where ({where}) and "
                           + ("built_at > $built and " if stamped else "")
                           + "lead_id in (select lead_id from _publish_leads)",
                           {"built": built_at} if stamped else {})

@@ -173,8 +173,8 @@ def _leads_to_mark(warehouse, held) -> dict[str, str]:
 # Where the marks go: a column nothing downstream reads, in a table rebuilt (or, in the
 # serving file, patched) by lead: a lead redone loses the mark, a lead kept keeps it.
 SCORED = ("intermediate.int_activities_scored", "cap_points")
-SERVED_ITEMS = "intermediate.int_score_ledger_items"
-SERVED = (SERVED_ITEMS, "raw_points")
+SERVED_ITEMS = "intermediate.int_activities_scored"  # the ledger's columns of it
+SERVED = (SERVED_ITEMS, "counted_points")
 
 
 def _mark(db, where: tuple[str, str], marked: dict[str, str]) -> list:

@@ -213,12 +213,6 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
 # ---------------------------------------------------------------- SQL expression builders
 
 
-def _clean_expr(col: str, placeholders: Sequence[str]) -> str:
-    """Trimmed value, NULL for blanks and placeholders such as 'N/A' or 'Select'."""
-    ph = ", ".join(_lit(p) for p in placeholders) or "''"
-    return f"case when lower(trim({_q(col)})) in ({ph}) then null else trim({_q(col)}) end"
-
-
 def _parse_expr(c: Column, v: str) -> str:
     """Typed value of the cleaned string ``v``; NULL when it cannot be read."""
     match c.type:
@@ -296,39 +290,43 @@ def _checked_select(extract: Extract, placeholders: Sequence[str],
                     future_limit: datetime | None = None) -> str:
     """Typed values plus, per row, the problems found. Reads the view _ingest_src.
 
-    Only rows with a problem keep their raw text (as JSON), so memory follows the typed data.
+    Each step is a layer of its own - trimmed, cleaned, typed, checked - so that every value
+    is trimmed and cast once (written inline, a timestamp was cast three times: to type it,
+    to see whether it could be typed, to see whether it lies in the future). Only rows with a
+    problem keep their raw text (as JSON), so memory follows the typed data.
     """
+    names = extract.column_names
+    ph = ", ".join(_lit(p) for p in placeholders) or "''"
+    trimmed = ", ".join(f"{_q(c)} as {_q('r__' + c)}, trim({_q(c)}) as {_q('t__' + c)}"
+                        for c in names)
     cleaned = ", ".join(
-        f"{_clean_expr(c, placeholders)} as {_q('s__' + c)}" for c in extract.column_names
-    )
-    parsed, errors = [], []
-    for c in extract.columns:
-        v = _q("s__" + c.name)
-        p = _parse_expr(c, v)
-        parsed.append(f"{p} as {_q(c.name)}")
-        errors.append(f"{_error_expr(c, v, p, future_limit)} as {_q('e__' + c.name)}")
-    error_cols = [_q("e__" + c) for c in extract.column_names]
+        f"case when lower({_q('t__' + c)}) in ({ph}) then null else {_q('t__' + c)} end "
+        f"as {_q('s__' + c)}" for c in names)
+    parsed = ", ".join(f"{_parse_expr(c, _q('s__' + c.name))} as {_q('p__' + c.name)}"
+                       for c in extract.columns)
+    errors = ", ".join(
+        f"{_error_expr(c, _q('s__' + c.name), _q('p__' + c.name), future_limit)} "
+        f"as {_q('e__' + c.name)}" for c in extract.columns)
+    error_cols = ", ".join(_q("e__" + c) for c in names)
     first_col = "coalesce(" + ", ".join(
-        f"case when {e} is not null then {_lit(c)} end"
-        for c, e in zip(extract.column_names, error_cols, strict=True)
-    ) + ")"
-    raw_pairs = ", ".join(f"{_lit(c)}, {_q('r__' + c)}" for c in extract.column_names)
-    raw_cols = ", ".join(f"{_q(c)} as {_q('r__' + c)}" for c in extract.column_names)
+        f"case when {_q('e__' + c)} is not null then {_lit(c)} end" for c in names) + ")"
+    raw_pairs = ", ".join(f"{_lit(c)}, {_q('r__' + c)}" for c in names)
+    typed = ", ".join(f"{_q('p__' + c)} as {_q(c)}" for c in names)
     return f"""
-        select _file_seq, _row_number, _line_number, extra,
-               {", ".join(_q(c) for c in extract.column_names)},
-               concat_ws('; ', {", ".join(error_cols)}) as _reason,
+        select _file_seq, _row_number, _line_number, extra, {typed}, _reason,
                {first_col} as _first_bad_column,
-               case when concat_ws('; ', {", ".join(error_cols)}) <> '' then
+               case when _reason <> '' then
                    case when extra is null then json_object({raw_pairs})
                         else json_merge_patch(extra, json_object({raw_pairs})) end
                end as _raw_record,
                null::varchar as _fate
-        from (
-            select _file_seq, _row_number, _line_number, extra, {raw_cols},
-                   {", ".join(parsed)}, {", ".join(errors)}
-            from (select *, {cleaned} from _ingest_src)
-        )"""
+        from (select *, concat_ws('; ', {error_cols}) as _reason
+              from (select *, {errors}
+                    from (select *, {parsed}
+                          from (select *, {cleaned}
+                                from (select _file_seq, _row_number, _line_number, extra,
+                                             {trimmed}
+                                      from _ingest_src)))))"""
 
 
 @dataclass

@@ -1,10 +1,8 @@
-{#- The part of the score ledger (SPEC §6) that does not move with the scoring moment:
-    - every row at each MQL (moment 'mql'), complete: fit rules, activities decayed to the
-      MQL, clamp and rounding rows;
-    - for the current score (moment 'current'), the fit rules and the activities of the lead's
-      current engagement episode, not yet decayed (scored_at, decay_factor, points and the
-      engagement rows' weighted_points are NULL): fct_score_ledger decays them to the scoring
-      moment when read, so a day of new data rewrites only the leads it touched.
+{#- The part of the score ledger (SPEC §6) that never moves with the scoring moment: every
+    row at each MQL (moment 'mql'), complete: fit rules, activities decayed to the MQL, clamp
+    and rounding rows. The current moment's rows are not written here: fct_score_ledger reads
+    them from int_activities_scored and int_lead_fit_matches when queried (each activity is
+    written once, by the scoring pass).
     Incremental by lead, like the scoring models it reads. -#}
 {{ by_lead_incremental() }}
 
@@ -44,15 +42,7 @@ mql_moments as (
     {{- of_rebuilt_leads('e.lead_id') }}
 ),
 
--- Each lead's current engagement episode (leads without an activity have none).
-current_episodes as (
-    select lead_id, score_episode
-    from {{ ref('int_lead_last_activity') }}
-    {{- of_rebuilt_leads() }}
-),
-
--- (not materialized: read twice, it would otherwise be written out)
-activities as {{ inline_cte() }} (
+activities as (
     select lead_id, score_episode, activity_type, activity_id, occurred_at, rule_points, counted_points
     from {{ ref('int_activities_scored') }}
     where rule_points <> 0{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
@@ -84,29 +74,8 @@ mql_rows as (
         or (a.occurred_at = m.scored_at and a.activity_id <= m.mql_activity_id)
     union all
     {{ ledger_adjustment_rows('mql_moments', 'settings') }}
-),
-
-current_rows as (
-    select
-        r.lead_id, 'current' as moment, cast(null as {{ dbt.type_timestamp() }}) as scored_at,
-        'fit' as component, r.rule_id,
-        cast(null as {{ dbt.type_string() }}) as activity_id,
-        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
-        cast(r.points as double) as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
-        r.points * s.fit_weight as weighted_points
-    from fit_matches as r
-    cross join settings as s
-    union all
-    select
-        a.lead_id, 'current', null, 'engagement', a.activity_type, a.activity_id, a.occurred_at,
-        cast(a.rule_points as double), a.counted_points, null, null, null
-    from activities as a
-    inner join current_episodes as c
-        on a.lead_id = c.lead_id and a.score_episode = c.score_episode
 )
 
 -- built_at: when the build that wrote the row started (UTC); the serving publish copies the
--- rows written since its last publish (36 M rows at 1 M leads: it skips the older blocks)
+-- rows written since its last publish
 select {{ ledger_columns() }}, {{ build_stamp() }} as built_at from mql_rows
-union all
-select {{ ledger_columns() }}, {{ build_stamp() }} as built_at from current_rows

@@ -3,10 +3,12 @@
     Per lead and moment, sum(weighted_points) = lead_score; the fit rows sum to fit_score and
     the engagement rows to engagement_score (clamp and rounding adjustments included).
 
-    A view: the rows fixed once built come from int_score_ledger_items; what moves with the
-    scoring moment (the current rows' decay, clamp and rounding) is added here when read, so a
-    day of new data does not rewrite every activity's decay. The serving file holds it as a
-    view too, beside copies of the tables it reads (orchestration/publish.py). -#}
+    A view: the MQL moments' rows, fixed once built, come from int_score_ledger_items; the
+    current moment's rows are read here from the scoring pass's own tables (the fit matches,
+    the scored activities of each lead's current episode) and decayed to the scoring moment
+    when read, so no activity is written a second time and a day of new data rewrites only the
+    leads it touched. The serving file holds it as a view too, beside copies of the columns it
+    reads (orchestration/publish.py; the `serving` meta of int_activities_scored). -#}
 {{ config(materialized='view') }}
 
 with settings as (
@@ -39,25 +41,28 @@ current_moments as {{ inline_cte() }} (
 ledger as (
     select {{ ledger_columns() }}
     from {{ ref('int_score_ledger_items') }}
-    where moment = 'mql'
     union all
     select
-        i.lead_id, i.moment, m.scored_at, i.component, i.rule_id, i.activity_id, i.occurred_at,
-        i.raw_points, i.counted_points, i.decay_factor, i.points, i.weighted_points
-    from {{ ref('int_score_ledger_items') }} as i
-    inner join current_moments as m on i.lead_id = m.lead_id
-    where i.moment = 'current' and i.component = 'fit'
-    union all
-    select
-        i.lead_id, i.moment, m.scored_at, i.component, i.rule_id, i.activity_id, i.occurred_at,
-        i.raw_points, i.counted_points,
-        {{ ledger_decay_factor('i.occurred_at', 'm.scored_at') }},
-        i.counted_points * {{ ledger_decay_factor('i.occurred_at', 'm.scored_at') }},
-        i.counted_points * {{ ledger_decay_factor('i.occurred_at', 'm.scored_at') }} * s.engagement_weight
-    from {{ ref('int_score_ledger_items') }} as i
-    inner join current_moments as m on i.lead_id = m.lead_id
+        r.lead_id, m.moment, m.scored_at, 'fit', r.rule_id,
+        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_timestamp() }}),
+        cast(r.points as double), r.points, 1.0, r.points, r.points * s.fit_weight
+    from {{ ref('int_lead_fit_matches') }} as r
+    inner join current_moments as m on r.lead_id = m.lead_id
     cross join settings as s
-    where i.moment = 'current' and i.component = 'engagement' and m.explains_engagement
+    union all
+    -- the activities of the lead's current engagement episode
+    select
+        a.lead_id, m.moment, m.scored_at, 'engagement', a.activity_type, a.activity_id,
+        a.occurred_at, cast(a.rule_points as double), a.counted_points,
+        {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
+        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
+        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
+    from {{ ref('int_activities_scored') }} as a
+    inner join {{ ref('int_lead_last_activity') }} as c
+        on a.lead_id = c.lead_id and a.score_episode = c.score_episode
+    inner join current_moments as m on a.lead_id = m.lead_id
+    cross join settings as s
+    where a.rule_points <> 0 and m.explains_engagement
     union all
     {{ ledger_adjustment_rows('current_moments', 'settings') }}
 )
