@@ -157,7 +157,8 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
         finally:
             warehouse.execute(f'use "{catalog}"')
         published.update(_write_audit(warehouse, checks, run_id))
-        described = comment_serving(warehouse, "serving_new", manifest_docs(ensure_manifest()))
+        described = comment_serving(warehouse, "serving_new",
+                                    _served_docs(manifest_docs(ensure_manifest()), projections))
         say(f"serving: {described:,} columns carry their description (COMMENT ON)")
         builds = (warehouse.execute("select * from serving_new.audit.published_builds").fetchall()
                   if "audit.published_builds" in published else [])
@@ -312,6 +313,20 @@ def serving_projections(manifest_path: Path) -> dict[tuple[str, str], tuple[list
         out[(node["schema"], node.get("alias") or node["name"])] = (
             list(serving["columns"]), serving.get("where") or "true")
     return out
+
+
+def _served_docs(docs: dict, projections: dict[tuple[str, str], tuple[list[str], str]] | None
+                 ) -> dict:
+    """The dbt descriptions, with a sentence on each table served as a projection: a BI user
+    browsing it must not take it for the whole model."""
+    docs = dict(docs)
+    for key, (_, where) in (projections or {}).items():
+        if key in docs:
+            description, columns = docs[key]
+            rows = "" if where == "true" else f", rows where {where}"
+            docs[key] = (f"{description.strip()} Served copy: only the columns the served "
+                         f"views read{rows}.", columns)
+    return docs
 
 
 def _projection(warehouse: duckdb.DuckDBPyConnection, schema: str, table: str,

@@ -134,9 +134,15 @@ def test_the_serving_file_describes_its_tables_and_columns(published_demo):
         [(table,)] = con.execute(
             "select comment from duckdb_tables() where database_name = current_database() "
             "and schema_name = 'audit' and table_name = 'load_log'").fetchall()
+        [(projected,)] = con.execute(
+            "select comment from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'intermediate' and table_name = 'int_activities_scored'").fetchall()
     assert total > 600 and described / total >= 0.9, (described, total)
     assert column.startswith("The furthest stage any of its leads reached")
     assert table.startswith("One row per landing file loaded")
+    # the scored activities are served as the ledger's projection, and say so
+    assert projected.endswith("Served copy: only the columns the served views read, "
+                              "rows where rule_points <> 0.")
 
 
 def test_served_counts_are_bigint_and_amounts_fixed_scale(published_demo):

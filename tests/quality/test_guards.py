@@ -53,8 +53,8 @@ def test_on_clean_demo_data_every_check_passes_and_the_marts_are_published(clean
         assert schemas == {"marts", "definitions", "audit", "intermediate"}
         assert {r[0] for r in serving.execute("select table_name from information_schema.tables "
                                               "where table_schema = 'intermediate'").fetchall()} == {
-            "int_score_ledger_items", "int_activities_scored", "int_lead_last_activity",
-            "int_lead_scores_current", "int_lead_fit_matches"}
+            "int_score_ledger_items", "int_activities_scored", "int_lead_scores_current",
+            "int_lead_fit_matches"}
         audit_columns = {r[0] for r in serving.execute(
             "select column_name from information_schema.columns where table_schema = 'audit'").fetchall()}
         assert not audit_columns & {"raw_record", "raw_value", "email"}

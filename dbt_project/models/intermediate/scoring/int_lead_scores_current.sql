@@ -34,7 +34,8 @@ engagement as (
     select
         l.lead_id,
         {{ engagement_raw_at('la', 'a.scored_as_of_at', 'ce.recycles') }} as engagement_raw,
-        la.occurred_at as last_activity_at
+        la.occurred_at as last_activity_at,
+        la.score_episode
     from leads as l
     cross join as_of as a
     cross join settings as s
@@ -50,6 +51,7 @@ final as (
         e.engagement_raw,
         {{ round_score('s.fit_weight * l.fit_score + s.engagement_weight * ' ~ clamp_score('e.engagement_raw')) }} as lead_score,
         e.last_activity_at,
+        e.score_episode,
         a.scored_as_of_at
     from leads as l
     inner join engagement as e on l.lead_id = e.lead_id

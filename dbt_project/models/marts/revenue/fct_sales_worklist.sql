@@ -24,10 +24,12 @@ latest_sla as (
     {{ first_row_per('sla', 'lead_id', 'mql_episode desc') }}
 ),
 
+-- A semi join keeps the hash table on the worklist's leads: at 10 M leads an inner join
+-- built it on the ledger's 270 M current rows and ran out of memory.
 contributions as (
     select l.lead_id, l.rule_id, {{ stable_double('sum(l.weighted_points)', 6) }} as points
     from ledger as l
-    inner join expected as e on l.lead_id = e.lead_id
+    where l.lead_id in (select lead_id from expected)
     group by l.lead_id, l.rule_id
 ),
 

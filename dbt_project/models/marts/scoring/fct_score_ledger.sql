@@ -33,7 +33,8 @@ current_moments as {{ inline_cte() }} (
         f.fit_points,
         c.engagement_score,
         c.engagement_raw,
-        c.lead_score
+        c.lead_score,
+        c.score_episode
     from {{ ref('int_lead_scores_current') }} as c
     left join fit_sums as f on c.lead_id = f.lead_id
 ),
@@ -57,10 +58,10 @@ ledger as (
         {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
         a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
         a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
+    -- one join: at 10 M leads a second one (the episode apart) made the worklist's read spill
     from {{ ref('int_activities_scored') }} as a
-    inner join {{ ref('int_lead_last_activity') }} as c
-        on a.lead_id = c.lead_id and a.score_episode = c.score_episode
-    inner join current_moments as m on a.lead_id = m.lead_id
+    inner join current_moments as m
+        on a.lead_id = m.lead_id and a.score_episode = m.score_episode
     cross join settings as s
     where a.rule_points <> 0 and m.explains_engagement
     union all
