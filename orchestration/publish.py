@@ -94,10 +94,12 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
             note(f"{why_not}. It was replaced anyway; that client keeps the old data until it "
                  "reconnects. BI tools should open the serving file read-only.")
     patchable = _patchable_tables(warehouse, tables) if previous else {}
-    projections = serving_projections(ensure_manifest())
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))  # parsed once
+    projections = serving_projections(manifest)
+    docs = _served_docs(manifest_docs(manifest), projections)
     try:
         published, builds = _write(warehouse, serving_path, tmp, tables, views, patchable,
-                                   checks or [], run_id, say, projections)
+                                   checks or [], run_id, say, projections, docs)
     except duckdb.Error as exc:
         if not patchable:
             raise
@@ -105,7 +107,7 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
         say(f"serving: patching the previous file failed ({str(exc).splitlines()[0]}): "
             "it is rebuilt whole from the warehouse")
         published, builds = _write(warehouse, serving_path, tmp, tables, views, {},
-                                   checks or [], run_id, say, projections)
+                                   checks or [], run_id, say, projections, docs)
     _record_publish(warehouse, serving_path, run_id, builds)
     return published
 
@@ -113,7 +115,7 @@ def publish_serving(warehouse: duckdb.DuckDBPyConnection, serving_path: Path,
 def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
            tables: list[tuple[str, str]], views: dict[tuple[str, str], str],
            patchable: dict, checks: list[dict], run_id: str | None, say,
-           projections: dict[tuple[str, str], tuple[str, str]] | None = None,
+           projections: dict[tuple[str, str], tuple[list[str], str]], docs: dict,
            ) -> tuple[dict[str, int | None], list[tuple]]:
     """Write the new serving file beside the old one (a copy of it to patch, or a new file)
     and rename it over it. On any failure the temporary file goes and the old file stays."""
@@ -131,7 +133,7 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
             warehouse.execute(f'create schema if not exists serving_new."{schema}"')
         for schema, table in tables:
             name = f'"{schema}"."{table}"'
-            columns, where = _projection(warehouse, schema, table, projections or {})
+            columns, where = _projection(warehouse, schema, table, projections)
             rows = warehouse.execute(f"select count(*) from {name} where {where}").fetchone()[0]
             if (schema, table) in patchable:
                 leads = _patch_by_lead(warehouse, name, *patchable[(schema, table)],
@@ -157,8 +159,7 @@ def _write(warehouse: duckdb.DuckDBPyConnection, serving_path: Path, tmp: Path,
         finally:
             warehouse.execute(f'use "{catalog}"')
         published.update(_write_audit(warehouse, checks, run_id))
-        described = comment_serving(warehouse, "serving_new",
-                                    _served_docs(manifest_docs(ensure_manifest()), projections))
+        described = comment_serving(warehouse, "serving_new", docs)
         say(f"serving: {described:,} columns carry their description (COMMENT ON)")
         builds = (warehouse.execute("select * from serving_new.audit.published_builds").fetchall()
                   if "audit.published_builds" in published else [])
@@ -300,11 +301,10 @@ _BUILDS_SERVED = """
     group by model"""
 
 
-def serving_projections(manifest_path: Path) -> dict[tuple[str, str], tuple[list[str], str]]:
+def serving_projections(manifest: dict) -> dict[tuple[str, str], tuple[list[str], str]]:
     """(schema, table) -> (columns, row filter) of the models whose dbt meta declares a
     `serving` projection: `columns` (the served copy keeps these) and `where` (optional; the
     rows kept)."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     out = {}
     for node in manifest["nodes"].values():
         serving = (node.get("config", {}).get("meta") or {}).get("serving")
@@ -315,12 +315,12 @@ def serving_projections(manifest_path: Path) -> dict[tuple[str, str], tuple[list
     return out
 
 
-def _served_docs(docs: dict, projections: dict[tuple[str, str], tuple[list[str], str]] | None
+def _served_docs(docs: dict, projections: dict[tuple[str, str], tuple[list[str], str]]
                  ) -> dict:
     """The dbt descriptions, with a sentence on each table served as a projection: a BI user
     browsing it must not take it for the whole model."""
     docs = dict(docs)
-    for key, (_, where) in (projections or {}).items():
+    for key, (_, where) in projections.items():
         if key in docs:
             description, columns = docs[key]
             rows = "" if where == "true" else f", rows where {where}"

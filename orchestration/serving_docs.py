@@ -8,9 +8,6 @@ tables the publish writes itself are described here.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import duckdb
 
 # What the publish writes into `audit` (orchestration/publish.py), table -> (what it is, columns)
@@ -61,9 +58,9 @@ AUDIT_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def manifest_docs(manifest_path: Path) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
-    """(schema, table) -> (description, {column: description}) of every dbt model."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+def manifest_docs(manifest: dict) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
+    """(schema, table) -> (description, {column: description}) of every dbt model of the
+    parsed manifest."""
     docs = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model":
