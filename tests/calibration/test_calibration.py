@@ -169,6 +169,29 @@ def test_the_worklist_puts_more_of_the_later_won_amount_on_top_than_the_score(de
         where current_stage in ('mql', 'sql')
         order by expected_revenue desc nulls last, lead_score desc, lead_id limit 1""")
     assert first == best and stage in ("mql", "sql") and action and why.count(" +") <= 3
+    # Why this lead: the three largest current contributions the score ledger shows (the
+    # worklist reads the ledger's rows for its own leads through the view's macro).
+    [(leads, explained, differing)] = query(default_demo.serving_path, """
+        with contributions as (
+            select lead_id, rule_id, round(sum(weighted_points), 6) as points
+            from marts.fct_score_ledger
+            where moment = 'current' and component in ('fit', 'engagement')
+            group by all
+            having round(sum(weighted_points), 6) > 0
+        ),
+        ranked as (
+            select *, row_number() over (partition by lead_id order by points desc, rule_id) as n
+            from contributions
+        ),
+        from_ledger as (
+            select lead_id, string_agg(rule_id || ' +' || cast(round(points, 1) as varchar), '; '
+                                       order by n) as why
+            from ranked where n <= 3 group by lead_id
+        )
+        select count(*), count(w.why_this_lead),
+               count(*) filter (where w.why_this_lead is distinct from l.why)
+        from marts.fct_sales_worklist as w left join from_ledger as l using (lead_id)""")
+    assert leads > 1000 and explained > 0.9 * leads and differing == 0, (leads, explained, differing)
 
 
 def suggest_and_backtest(settings, monkeypatch, tmp_path):

@@ -49,29 +49,9 @@ activities as (
 ),
 
 mql_rows as (
-    select
-        m.lead_id, m.moment, m.scored_at, 'fit' as component, r.rule_id,
-        cast(null as {{ dbt.type_string() }}) as activity_id,
-        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
-        cast(r.points as double) as raw_points, r.points as counted_points, 1.0 as decay_factor, r.points as points,
-        r.points * s.fit_weight as weighted_points
-    from mql_moments as m
-    inner join fit_matches as r on m.lead_id = r.lead_id
-    cross join settings as s
-    union all
     -- the activities of the MQL's episode up to and including the MQL activity
-    select
-        m.lead_id, m.moment, m.scored_at, 'engagement', a.activity_type, a.activity_id,
-        a.occurred_at, cast(a.rule_points as double), a.counted_points,
-        {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
-        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
-        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
-    from activities as a
-    inner join mql_moments as m
-        on a.lead_id = m.lead_id and a.score_episode = m.score_episode
-    cross join settings as s
-    where a.occurred_at < m.scored_at
-        or (a.occurred_at = m.scored_at and a.activity_id <= m.mql_activity_id)
+    {{ ledger_rule_rows('mql_moments', 'settings', fit_matches='fit_matches',
+                        activities='activities', up_to_mql_activity=true) }}
     union all
     {{ ledger_adjustment_rows('mql_moments', 'settings') }}
 )

@@ -72,9 +72,11 @@ attribute_values as (
     left join own_attributes as a on e.lead_id = a.lead_id and n.attribute = a.attribute
 ),
 
+-- Each value normalised and read as a number once: the steps below group and join on them.
 typed as (
     select
         *,
+        {{ normalise_category('field_value') }} as category,
         {{ number_or_null('field_value') }} as number_value
     from attribute_values
 ),
@@ -106,17 +108,22 @@ numeric_bins as (
     select
         field_name,
         bin,
-        min(number_value) as range_min,
-        max(number_value) as range_max
-    from numeric_ranked
-    group by field_name, bin
+        range_min,
+        range_max,
+        cast(range_min as {{ dbt.type_string() }}) || ' to ' || cast(range_max as {{ dbt.type_string() }})
+            as range_label
+    from (
+        select field_name, bin, min(number_value) as range_min, max(number_value) as range_max
+        from numeric_ranked
+        group by field_name, bin
+    ) as bounds
 ),
 
 category_sizes as (
-    select t.field_name, {{ normalise_category('t.field_value') }} as category, count(*) as leads
+    select t.field_name, t.category, count(*) as leads
     from typed as t
     inner join attribute_kinds as k on t.field_name = k.field_name and not k.is_numeric
-    group by t.field_name, {{ normalise_category('t.field_value') }}
+    group by t.field_name, t.category
 ),
 
 valued as (
@@ -125,11 +132,10 @@ valued as (
         t.outcome_reached,
         t.field_name,
         case
-            when t.field_value is null or ({{ normalise_category('t.field_value') }} is null) then '(missing)'
-            when k.is_numeric then cast(b.range_min as {{ dbt.type_string() }}) || ' to '
-                || cast(b.range_max as {{ dbt.type_string() }})
+            when t.category is null then '(missing)'
+            when k.is_numeric then b.range_label
             when c.leads < s.suggestion_min_evidence_leads then '(other)'
-            else {{ normalise_category('t.field_value') }}
+            else t.category
         end as field_value,
         case when k.is_numeric and t.number_value is not null then b.range_min end as range_min,
         case when k.is_numeric and t.number_value is not null then b.range_max end as range_max
@@ -140,8 +146,7 @@ valued as (
         on k.is_numeric and t.lead_id = r.lead_id and t.field_name = r.field_name
     left join numeric_bins as b on r.field_name = b.field_name and r.bin = b.bin
     left join category_sizes as c
-        on not k.is_numeric and t.field_name = c.field_name
-        and {{ normalise_category('t.field_value') }} = c.category
+        on not k.is_numeric and t.field_name = c.field_name and t.category = c.category
 ),
 
 -- What each lead earns today from the rules on the attribute.

@@ -43,27 +43,7 @@ ledger as (
     select {{ ledger_columns() }}
     from {{ ref('int_score_ledger_items') }}
     union all
-    select
-        r.lead_id, m.moment, m.scored_at, 'fit', r.rule_id,
-        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_timestamp() }}),
-        cast(r.points as double), r.points, 1.0, r.points, r.points * s.fit_weight
-    from {{ ref('int_lead_fit_matches') }} as r
-    inner join current_moments as m on r.lead_id = m.lead_id
-    cross join settings as s
-    union all
-    -- the activities of the lead's current engagement episode
-    select
-        a.lead_id, m.moment, m.scored_at, 'engagement', a.activity_type, a.activity_id,
-        a.occurred_at, cast(a.rule_points as double), a.counted_points,
-        {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
-        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }},
-        a.counted_points * {{ ledger_decay_factor('a.occurred_at', 'm.scored_at') }} * s.engagement_weight
-    -- one join: at 10 M leads a second one (the episode apart) made the worklist's read spill
-    from {{ ref('int_activities_scored') }} as a
-    inner join current_moments as m
-        on a.lead_id = m.lead_id and a.score_episode = m.score_episode
-    cross join settings as s
-    where a.rule_points <> 0 and m.explains_engagement
+    {{ ledger_rule_rows('current_moments', 'settings') }}
     union all
     {{ ledger_adjustment_rows('current_moments', 'settings') }}
 )
