@@ -125,9 +125,12 @@ class Settings:
     def dbt_environment(self) -> dict[str, str]:
         """What dbt's profiles.yml reads (it has no defaults of its own): the warehouse, as an
         absolute path (dbt-duckdb resolves a relative one against profiles.yml), its memory
-        limit and spill folder."""
+        limit and spill folder. dbt's log file keeps info lines unless DBT_LOG_LEVEL_FILE says
+        otherwise: at debug (dbt's default) it also writes every statement, 8.6 MB a build and
+        5 % of a demo build's time."""
         config = self.duckdb_config
         return {"DUCKDB_PATH": str(self.duckdb_path),
+                "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
                 "DUCKDB_MEMORY_LIMIT": config["memory_limit"],
                 "DUCKDB_TEMP_DIR": config["temp_directory"],
                 "LAKE_DIR": str(self.lake_path),
