@@ -78,24 +78,33 @@ def _literal(text: str) -> str:
 def comment_serving(con: duckdb.DuckDBPyConnection, catalog: str,
                     docs: dict[tuple[str, str], tuple[str, dict[str, str]]]) -> int:
     """COMMENT ON every table, view and column of `catalog` that `docs` (or AUDIT_DOCS)
-    describes; returns how many columns got one."""
+    describes; returns how many columns got one. One transaction: each comment committed on
+    its own took 1.55 s for the demo's 792 columns, all at once 0.61 s."""
     docs = {**docs, **{("audit", t): d for t, d in AUDIT_DOCS.items()}}
     objects = con.execute(
         "select schema_name, table_name, 'table' from duckdb_tables() where database_name = ? "
         "union all select schema_name, view_name, 'view' from duckdb_views() "
         "where database_name = ? and not internal", [catalog, catalog]).fetchall()
+    present: dict[tuple[str, str], list[str]] = {}
+    for schema, name, column in con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns() "
+            "where database_name = ? order by column_index", [catalog]).fetchall():
+        present.setdefault((schema, name), []).append(column)
     described = 0
-    for schema, name, kind in objects:
-        table_doc, columns = docs.get((schema, name), ("", {}))
-        target = f'{catalog}."{schema}"."{name}"'
-        if table_doc:
-            con.execute(f"comment on {kind} {target} is {_literal(table_doc)}")
-        present = [c for (c,) in con.execute(
-            "select column_name from duckdb_columns() where database_name = ? "
-            "and schema_name = ? and table_name = ?", [catalog, schema, name]).fetchall()]
-        for column in present:
-            if columns.get(column):
-                con.execute(f'comment on column {target}."{column}" is '
-                            f"{_literal(columns[column])}")
-                described += 1
+    con.execute("begin transaction")
+    try:
+        for schema, name, kind in objects:
+            table_doc, columns = docs.get((schema, name), ("", {}))
+            target = f'{catalog}."{schema}"."{name}"'
+            if table_doc:
+                con.execute(f"comment on {kind} {target} is {_literal(table_doc)}")
+            for column in present.get((schema, name), []):
+                if columns.get(column):
+                    con.execute(f'comment on column {target}."{column}" is '
+                                f"{_literal(columns[column])}")
+                    described += 1
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return described

@@ -210,7 +210,16 @@ def _take_marks(db, where: tuple[str, str], marked: dict[str, str], kept_rows) -
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
+def dbt_debug_log():
+    """Some tests below read what dbt writes only at debug level (its parse decision, each
+    statement it runs): its log file is at info otherwise."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_LOG_LEVEL_FILE", "debug")
+        yield
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, dbt_debug_log):
     root = tmp_path_factory.mktemp("incremental")
     landing, held = root / "landing", root / "held"
     generate(DemoConfig(leads=1500, seed=10), landing)

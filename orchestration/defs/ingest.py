@@ -41,6 +41,9 @@ def build_ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         ),
     )
     def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        from expectations.runner import warm_up
+
+        warm_up()  # the checks after the load need GX: it imports while DuckDB loads
         landing = Path(warehouse.landing_dir)
         files = discover_files(landing, extract.name)
         if not files and not extract.optional:

@@ -472,6 +472,28 @@ def test_a_probe_larger_than_one_slice_is_validated_slice_by_slice(monkeypatch):
     assert (result.passed, result.rows_checked, len(result.details)) == (True, 0, 1)
 
 
+def test_gx_warmed_up_in_the_background_is_the_one_the_checks_use(monkeypatch):
+    """The ingest steps start GX's import in a thread (once per process); a check that comes
+    before it is done waits for it and gets the same context, never a second one."""
+    import threading
+
+    from expectations import runner
+
+    loads = []
+    real = runner._load_gx
+    monkeypatch.setattr(runner, "_gx", None)
+    monkeypatch.setattr(runner, "_warming", False)
+    monkeypatch.setattr(runner, "_load_gx", lambda: loads.append(1) or real())
+    runner.warm_up()
+    runner.warm_up()  # already warming: no second thread
+    assert [t.name for t in threading.enumerate()].count("gx-warm-up") <= 1
+    first = runner._gx_batch_definition()  # waits for the thread if it is still importing
+    for thread in threading.enumerate():
+        if thread.name == "gx-warm-up":
+            thread.join(timeout=120)
+    assert runner._gx_batch_definition() is first and loads == [1]
+
+
 def test_a_first_load_of_the_activities_is_checked_by_one_aggregate_with_the_same_verdict(
         con, landing):
     """A load that wrote most of its table (the history's first load) is checked for
