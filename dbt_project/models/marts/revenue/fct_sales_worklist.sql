@@ -16,8 +16,9 @@ settings as (
     select * from {{ ref('def_settings') }}
 ),
 
--- The scoring moment of the worklist's leads only: the ledger's rows are read for them alone
--- (through the view, every lead's current rows were joined, then filtered: 4.6 s of 8 at 1 M).
+-- The scoring moment of the worklist's leads only, so the ledger's rows are read for them
+-- alone: through the view, every lead's current rows were joined, then filtered (at 1 M
+-- leads 26.5 M scored activities instead of 8.8 M; the model alone 4.2 s instead of 3.3 s).
 moments as (
     select
         c.lead_id,
