@@ -1,7 +1,8 @@
 {#- The score ledger (SPEC §6), in two parts: int_score_ledger_items holds the rows fixed once
-    built (every row at an MQL; the fit rules and activities behind each current score), and
-    the fct_score_ledger view adds what moves with the scoring moment (decay to now, clamp and
-    rounding rows). These macros are what both parts, and the worklist's reasons, share. -#}
+    built (every row at each MQL), and the fct_score_ledger view adds the current moment's
+    rows, read from the scoring pass's tables and decayed to the scoring moment when queried,
+    with their clamp and rounding rows. These macros are what both parts, and the worklist's
+    reasons, share. -#}
 
 {#- The ledger's columns, in order. -#}
 {% macro ledger_columns() -%}
