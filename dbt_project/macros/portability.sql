@@ -194,6 +194,20 @@
 {% macro spark__inline_cte() -%}
 {%- endmacro %}
 
+{#- The keyword that has a CTE written out once ("with x as {{ materialized_cte() }} (...)")
+    where DuckDB would inline it into each of its readers and compute it again for each;
+    Spark has no such keyword. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__materialized_cte() -%}
+{%- endmacro %}
+
 {#- dbt's dateadd and datediff on Spark (dbt-spark's go through Unix seconds in the session's
     zone and come back NULL for the naive timestamps used here). Whole days and months move the
     calendar; hours and smaller may be fractional (9.5 business hours). -#}

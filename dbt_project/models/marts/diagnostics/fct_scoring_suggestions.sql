@@ -73,7 +73,9 @@ attribute_values as (
 ),
 
 -- Each value normalised and read as a number once: the steps below group and join on them.
-typed as (
+-- Written out once: DuckDB inlined it into its four readers, and the statement took 9.5 s
+-- against 6.2 s at 1 M leads (4.8 M values).
+typed as {{ materialized_cte() }} (
     select
         *,
         {{ normalise_category('field_value') }} as category,
