@@ -220,8 +220,15 @@ def _parse_expr(c: Column, v: str) -> str:
             return f"lower({v})" if c.allowed else v
         case "timestamp":
             # Offsets are honoured; naive values are read in the session time zone (the
-            # configured source time zone). Result: naive UTC.
-            return f"timezone('UTC', try_cast({v} as timestamptz))"
+            # configured source time zone). Result: naive UTC. A value shaped exactly
+            # 'YYYY-MM-DD HH:MM:SS' has no room for an offset: with the source zone UTC it is
+            # read as a plain timestamp, a quarter of the cost (0.05 s against 0.22 s per
+            # 1.65 M values); anything else goes through the zone-aware parse.
+            return (f"case when current_setting('TimeZone') in ('UTC', 'Etc/UTC') "
+                    f"and length({v}) = 19 and substr({v}, 11, 1) in (' ', 'T') "
+                    f"and substr({v}, 14, 1) = ':' and substr({v}, 17, 1) = ':' "
+                    f"then try_cast({v} as timestamp) "
+                    f"else timezone('UTC', try_cast({v} as timestamptz)) end")
         case "date":
             return f"coalesce(try_cast({v} as date), try_cast(try_cast({v} as timestamp) as date))"
         case "month":

@@ -43,6 +43,26 @@ def test_good_file_loads_with_types_and_utc(con, landing):
     assert types["created_at"] == "TIMESTAMP"
     assert types["employee_count"] == "BIGINT"
 
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Paris"])
+def test_a_timestamp_reads_the_same_by_the_plain_path_and_the_zone_aware_one(con, landing, tz):
+    """With the source zone UTC a value shaped 'YYYY-MM-DD HH:MM:SS' is read as a plain
+    timestamp (faster); every other shape, and every value in another zone, goes through the
+    zone-aware parse. Both must give what the zone-aware parse alone gives."""
+    values = ["2025-03-01 10:00:00", "2025-03-01T10:00:00", "2025-03-01 10:00+02",
+              "2025-03-01 10:00:00Z", "2025-03-01 10:00:00+02:00", "2025-03-01 10:00:00.5",
+              "2025-03-01", "2025-03-30 02:30:00", "2025-13-01 10:00:00", "2025-03-01 1x:00:00"]
+    drop(landing, "crm_leads", "leads.csv", LEADS_HEADER + "".join(
+        f"L{i},{v},,inbound,,\n" for i, v in enumerate(values)))
+    load(con, landing, "crm_leads", tz=tz)
+    con.execute(f"set TimeZone = '{tz}'")
+    loaded = dict(con.execute("select lead_id, created_at from raw.crm_leads").fetchall())
+    expected = {f"L{i}": con.execute("select timezone('UTC', try_cast(? as timestamptz))",
+                                     [v]).fetchone()[0] for i, v in enumerate(values)}
+    invalid = {k for k, v in expected.items() if v is None}
+    assert invalid == {"L8", "L9"}  # quarantined, not loaded
+    assert loaded == {k: v for k, v in expected.items() if k not in invalid}
+
+
 
 def test_reloading_the_same_file_changes_nothing(con, landing):
     drop(landing, "crm_leads", "leads.csv", LEADS_HEADER
