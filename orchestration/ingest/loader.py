@@ -306,9 +306,12 @@ def _checked_select(extract: Extract, placeholders: Sequence[str],
     ph = ", ".join(_lit(p) for p in placeholders) or "''"
     trimmed = ", ".join(f"{_q(c)} as {_q('r__' + c)}, trim({_q(c)}) as {_q('t__' + c)}"
                         for c in names)
+    # Lengths first: most values (ids, moments) are longer than any placeholder, and the
+    # lookup of the others costs a third of the layer (lower keeps a string's length).
+    longest = max((len(p) for p in placeholders), default=0)
     cleaned = ", ".join(
-        f"case when lower({_q('t__' + c)}) in ({ph}) then null else {_q('t__' + c)} end "
-        f"as {_q('s__' + c)}" for c in names)
+        f"case when length({_q('t__' + c)}) <= {longest} and lower({_q('t__' + c)}) in ({ph}) "
+        f"then null else {_q('t__' + c)} end as {_q('s__' + c)}" for c in names)
     parsed = ", ".join(f"{_parse_expr(c, _q('s__' + c.name))} as {_q('p__' + c.name)}"
                        for c in extract.columns)
     errors = ", ".join(
