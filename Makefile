@@ -51,10 +51,12 @@ run: setup ## Main job: demo data if landing/ is empty, ingest -> dbt -> checks 
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
 # Test files run in parallel workers (pytest-xdist); a file's tests share one worker and its fixtures.
+# The 25 slowest tests (and fixtures) are listed at the end: where the suite's time goes.
 TEST_WORKERS ?= 2
+PYTEST_ARGS ?= --durations=25
 test: setup browser postgres ## Run the whole test suite (lint included; installs chromium and postgresql if missing)
 	$(BIN)/ruff check orchestration expectations tests
-	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Spark (FUNNEL_ENGINE=spark) needs Java 17+, which the machine provides (java -version);
 # pyspark comes from uv.lock. `make test` runs the golden-fixture parity of both engines.
