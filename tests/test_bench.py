@@ -3,7 +3,7 @@ the growth table flags a step that grows faster than the data."""
 
 import duckdb
 
-from orchestration.bench import BenchResult, baseline, compare
+from orchestration.bench import BenchResult, baseline, compare, timed_baseline
 from orchestration.demo.generator import DemoConfig, generate
 
 
@@ -15,6 +15,19 @@ def test_the_baseline_computes_a_running_sum_over_every_activity_row(tmp_path):
         "header = true, union_by_name = true, all_varchar = true)").fetchall()
     assert expected * 0.95 < rows <= expected and rows > 1000 and seconds > 0  # dirty rows out
     assert not (tmp_path / "baseline.duckdb").exists()
+
+
+def test_the_ratio_uses_the_median_of_three_baseline_runs(tmp_path):
+    generate(DemoConfig(leads=100, seed=3), tmp_path / "landing")
+    median, rows, runs = timed_baseline(tmp_path / "landing", tmp_path, {"memory_limit": "1GB"})
+    assert len(runs) == 3 and median == sorted(runs)[1] and rows > 0
+    machine = {"cores": 2, "memory_gb": 23.5, "platform": "linux", "python": "3.11",
+               "duckdb": "2", "dbt-core": "1.11", "dagster": "1.13"}
+    text = BenchResult(leads=100, seed=3, machine=machine, total_seconds=400.0,
+                       baseline_seconds=20.0, baseline_rows=rows,
+                       baseline_runs=[25.0, 20.0, 19.0]).render()
+    assert "median of 25.0, 20.0, 19.0 s" in text
+    assert [line.split()[-1] for line in text.splitlines() if line.startswith("ratio")] == ["20.0"]
 
 
 def test_compare_flags_a_step_that_grows_faster_than_the_data():
