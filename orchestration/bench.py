@@ -156,9 +156,9 @@ def compare(a: dict, b: dict) -> str:
     return "\n".join(lines)
 
 
-# The baseline is timed three times and the median kept: one run moved by up to 20 % between
-# benches of the same code and data (19.4 to 23.1 s at 1 M leads), more than a change moves
-# the ratio.
+# The baseline is timed three times and the median kept, so that one disturbed run does not
+# move the ratio (between benches the machine itself drifts: 19.4 to 23.1 s at 1 M leads on
+# the same code and data; three runs in one bench stayed within 2 %).
 BASELINE_RUNS = 3
 
 
