@@ -158,7 +158,7 @@ def compare(a: dict, b: dict) -> str:
 
 # The baseline is timed three times and the median kept, so that one disturbed run does not
 # move the ratio (between benches the machine itself drifts: 19.4 to 23.1 s at 1 M leads on
-# the same code and data; three runs in one bench stayed within 2 %).
+# the same code and data; the three runs of one bench spread by 2 % and 8 % in two benches).
 BASELINE_RUNS = 3
 
 

@@ -306,8 +306,8 @@ def _checked_select(extract: Extract, placeholders: Sequence[str],
     ph = ", ".join(_lit(p) for p in placeholders) or "''"
     trimmed = ", ".join(f"{_q(c)} as {_q('r__' + c)}, trim({_q(c)}) as {_q('t__' + c)}"
                         for c in names)
-    # Lengths first: most values (ids, moments) are longer than any placeholder, and the
-    # lookup of the others costs a third of the layer (lower keeps a string's length).
+    # Lengths first: most values (ids, moments) are longer than any placeholder, and looking
+    # every value up took a third of this layer (lower keeps a string's length).
     longest = max((len(p) for p in placeholders), default=0)
     cleaned = ", ".join(
         f"case when length({_q('t__' + c)}) <= {longest} and lower({_q('t__' + c)}) in ({ph}) "
