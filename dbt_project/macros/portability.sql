@@ -181,31 +181,27 @@
         then cast(trim({{ value }}) as {{ dbt.type_float() }}) end
 {%- endmacro %}
 
-{#- The keyword that keeps a CTE read more than once inlined ("with x as {{ inline_cte() }}
-    (...)"): DuckDB and PostgreSQL would otherwise write it out; Spark always inlines. -#}
+{#- How a CTE read more than once is planned ("with x as {{ inline_cte() }} (...)"):
+    inline_cte() keeps it inlined where DuckDB and PostgreSQL would write it out;
+    materialized_cte() has it written out once where DuckDB would inline it into each reader
+    and compute it again for each. Spark has no such keyword (it always inlines). -#}
 {% macro inline_cte() -%}
-    {{ return(adapter.dispatch('inline_cte')()) }}
+    {{ return(cte_materialization(false)) }}
 {%- endmacro %}
 
-{% macro default__inline_cte() -%}
-    not materialized
-{%- endmacro %}
-
-{% macro spark__inline_cte() -%}
-{%- endmacro %}
-
-{#- The keyword that has a CTE written out once ("with x as {{ materialized_cte() }} (...)")
-    where DuckDB would inline it into each of its readers and compute it again for each;
-    Spark has no such keyword. -#}
 {% macro materialized_cte() -%}
-    {{ return(adapter.dispatch('materialized_cte')()) }}
+    {{ return(cte_materialization(true)) }}
 {%- endmacro %}
 
-{% macro default__materialized_cte() -%}
-    materialized
+{% macro cte_materialization(materialized) -%}
+    {{ return(adapter.dispatch('cte_materialization')(materialized)) }}
 {%- endmacro %}
 
-{% macro spark__materialized_cte() -%}
+{% macro default__cte_materialization(materialized) -%}
+    {{ '' if materialized else 'not ' }}materialized
+{%- endmacro %}
+
+{% macro spark__cte_materialization(materialized) -%}
 {%- endmacro %}
 
 {#- dbt's dateadd and datediff on Spark (dbt-spark's go through Unix seconds in the session's
