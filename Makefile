@@ -51,12 +51,14 @@ run: setup ## Main job: demo data if landing/ is empty, ingest -> dbt -> checks 
 	$(BIN)/funnel run --demo-leads $(LEADS)
 
 # Test files run in parallel workers (pytest-xdist); a file's tests share one worker and its fixtures.
+# Files start longest first (tests/conftest.py orders them by their `slow` mark); without
+# --no-loadscope-reorder xdist would re-sort them by their number of tests instead.
 # The 25 slowest tests (and fixtures) are listed at the end: where the suite's time goes.
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?= --durations=25
 test: setup browser postgres ## Run the whole test suite (lint included; installs chromium and postgresql if missing)
 	$(BIN)/ruff check orchestration expectations tests
-	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	REQUIRE_BROWSER=1 REQUIRE_POSTGRES=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Spark (FUNNEL_ENGINE=spark) needs Java 17+, which the machine provides (java -version);
 # pyspark comes from uv.lock. `make test` runs the golden-fixture parity of both engines.

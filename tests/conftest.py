@@ -27,9 +27,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """`--dist loadfile` hands whole files to the workers in collection order: the costliest
-    files (their `slow(seconds=...)` mark) go first, so that no long file starts last and
-    runs alone at the end (longest-first scheduling)."""
+    """`--dist loadfile --no-loadscope-reorder` (`make test`) hands whole files to the workers
+    in collection order: the costliest files (their `slow(seconds=...)` mark) go first, so
+    that no long file starts last and runs alone at the end (longest-first scheduling).
+    Without that flag xdist sorts the files by their number of tests, which undoes this."""
     def cost(item):
         mark = item.get_closest_marker("slow")
         return mark.kwargs.get("seconds", 60) if mark else 0
