@@ -38,6 +38,31 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=cost, reverse=True)  # stable: a file's tests keep their order
 
 
+_BUSY: dict[tuple[str, str], float] = {}  # seconds by (test file, xdist worker)
+
+
+def pytest_runtest_logreport(report):
+    """Each test's setup, call and teardown, added to its file and worker (under xdist the
+    controller receives every worker's reports, `report.node` naming the worker)."""
+    node = getattr(report, "node", None)
+    worker = node.gateway.id if node is not None else "main"
+    key = (report.nodeid.split("::")[0], worker)
+    _BUSY[key] = _BUSY.get(key, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The slowest test files, with their slow marks, and each worker's busy time."""
+    if not _BUSY or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from tests.file_times import marked_seconds, render
+
+    root = Path(config.rootpath)
+    marks = {file: marked_seconds(root / file) for file, _ in _BUSY}
+    terminalreporter.write_sep("=", "time per test file (setup, call and teardown)")
+    for line in render(_BUSY, marks):
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_dagster_home(tmp_path_factory):
     """Test runs (some fail on purpose) go to a throwaway Dagster instance, never into the

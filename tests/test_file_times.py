@@ -1,0 +1,34 @@
+"""The suite's per-file timing summary: files by time with their slow marks, far-off marks
+flagged, and each worker's busy time."""
+
+from pathlib import Path
+
+from tests.file_times import marked_seconds, render
+
+
+def test_a_file_s_slow_mark_is_read_from_its_text(tmp_path):
+    marked = tmp_path / "test_marked.py"
+    marked.write_text("import pytest\n\npytestmark = pytest.mark.slow(seconds=340)  # why\n")
+    plain = tmp_path / "test_plain.py"
+    plain.write_text("def test_x():\n    pass\n")
+    assert marked_seconds(marked) == 340
+    assert marked_seconds(plain) is None
+    assert marked_seconds(tmp_path / "gone.py") is None
+    # the suite's own marks are read: the Spark parity file has one
+    assert marked_seconds(Path(__file__).parent / "test_engine_parity.py") > 0
+
+
+def test_files_come_longest_first_with_far_off_marks_flagged():
+    busy = {("tests/a.py", "gw0"): 300.0, ("tests/a.py", "gw1"): 40.0,
+            ("tests/b.py", "gw1"): 90.0, ("tests/c.py", "gw0"): 5.0,
+            ("tests/d.py", "gw1"): 45.0}
+    marks = {"tests/a.py": 100, "tests/b.py": 80, "tests/c.py": None, "tests/d.py": None}
+    lines = render(busy, marks)
+    files = [line.split()[2] for line in lines[1:-1]]
+    assert files == ["tests/a.py", "tests/b.py", "tests/d.py", "tests/c.py"]
+    flagged = {line.split()[2]: line for line in lines[1:-1]}
+    assert "far from" in flagged["tests/a.py"]  # 340 s against a mark of 100
+    assert "<-" not in flagged["tests/b.py"]  # 90 s against 80: near enough
+    assert "no slow mark" in flagged["tests/d.py"]  # 45 s, unmarked: it would start late
+    assert "<-" not in flagged["tests/c.py"]  # 5 s: too short to matter
+    assert lines[-1] == "busy per worker: gw0 305 s, gw1 175 s"
