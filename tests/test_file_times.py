@@ -32,3 +32,11 @@ def test_files_come_longest_first_with_far_off_marks_flagged():
     assert "no slow mark" in flagged["tests/d.py"]  # 45 s, unmarked: it would start late
     assert "<-" not in flagged["tests/c.py"]  # 5 s: too short to matter
     assert lines[-1] == "busy per worker: gw0 305 s, gw1 175 s"
+
+
+def test_make_test_keeps_the_longest_first_order_of_the_files():
+    """xdist's default re-sorts the files by their number of tests (--loadscope-reorder):
+    the 5-test Spark parity file, one of the longest, would start 23rd of 36."""
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    [pytest_line] = [line for line in makefile.splitlines() if "/pytest -n" in line]
+    assert "--dist loadfile" in pytest_line and "--no-loadscope-reorder" in pytest_line
