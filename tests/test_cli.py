@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from orchestration.cli import main
 
-pytestmark = pytest.mark.slow(seconds=150)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=60)  # runs the pipeline; orders the parallel workers
 
 
 @pytest.mark.parametrize("args", [[], ["demo"], ["run"], ["ui"], ["definitions"], ["check"], ["bench"],

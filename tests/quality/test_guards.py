@@ -15,7 +15,7 @@ from orchestration.in_process import run_pipeline
 from orchestration.ingest.contract import EXTRACTS
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=300)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=210)  # runs the pipeline; orders the parallel workers
 
 
 @pytest.fixture
