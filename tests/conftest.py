@@ -33,12 +33,15 @@ def pytest_collection_modifyitems(config, items):
     Without that flag xdist sorts the files by their number of tests, which undoes this."""
     def cost(item):
         mark = item.get_closest_marker("slow")
-        return mark.kwargs.get("seconds", 60) if mark else 0
+        return mark.kwargs.get("seconds", 60) if mark else None
 
-    items.sort(key=cost, reverse=True)  # stable: a file's tests keep their order
+    for item in items:  # travels with each report to the xdist controller's summary
+        item.user_properties.append(("slow_seconds", cost(item)))
+    items.sort(key=lambda item: cost(item) or 0, reverse=True)  # stable: files keep their order
 
 
 _BUSY: dict[tuple[str, str], float] = {}  # seconds by (test file, xdist worker)
+_MARKS: dict[str, int | None] = {}  # each file's slow mark, as the ordering above read it
 
 
 def pytest_runtest_logreport(report):
@@ -48,18 +51,17 @@ def pytest_runtest_logreport(report):
     worker = node.gateway.id if node is not None else "main"
     key = (report.nodeid.split("::")[0], worker)
     _BUSY[key] = _BUSY.get(key, 0.0) + report.duration
+    _MARKS[key[0]] = dict(report.user_properties).get("slow_seconds")
 
 
 def pytest_terminal_summary(terminalreporter, config):
     """The slowest test files, with their slow marks, and each worker's busy time."""
     if not _BUSY or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    from tests.file_times import marked_seconds, render
+    from tests.file_times import render
 
-    root = Path(config.rootpath)
-    marks = {file: marked_seconds(root / file) for file, _ in _BUSY}
     terminalreporter.write_sep("=", "time per test file (setup, call and teardown)")
-    for line in render(_BUSY, marks):
+    for line in render(_BUSY, _MARKS):
         terminalreporter.write_line(line)
 
 

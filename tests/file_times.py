@@ -1,23 +1,11 @@
 """Where the suite's time goes, per test file and per xdist worker: the `slow(seconds=...)`
 marks order the files longest first (conftest.py), so the summary shows each file's measured
-time beside its mark and flags the marks that are far off."""
+time beside its mark (as conftest.py read it for the ordering) and flags the marks that are
+far off."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from pathlib import Path
-
-_MARK = re.compile(r"^pytestmark\s*=\s*pytest\.mark\.slow\(\s*seconds\s*=\s*(\d+)", re.MULTILINE)
-
-
-def marked_seconds(path: Path) -> int | None:
-    """The seconds of a test file's module-level slow mark; None when it has none."""
-    try:
-        match = _MARK.search(path.read_text())
-    except OSError:
-        return None
-    return int(match.group(1)) if match else None
 
 
 def render(busy: Mapping[tuple[str, str], float], marks: Mapping[str, int | None],
