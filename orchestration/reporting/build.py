@@ -40,22 +40,17 @@ def report_paths(reports_dir: Path, week_start: date) -> tuple[Path, Path, Path]
 
 def build_weekly_report(serving_path: Path, week_start: date, reports_dir: Path) -> ReportFiles:
     started = time.perf_counter()
-    data = load_week(serving_path, week_start)
     html_path, md_path, csv_path = report_paths(reports_dir, week_start)
     html_path.parent.mkdir(parents=True, exist_ok=True)
+    worklist_csv = csv_path.with_name(f"worklist_{week_label(week_start)}.csv")
+    data = load_week(serving_path, week_start, worklist_csv=worklist_csv)
     env = _environment(data.currency)
     _write(html_path, env.get_template("weekly.html.j2").render(
         d=data, charts=_charts(data), headline=HEADLINE, definitions=_definitions(data)))
     _write(md_path, env.get_template("weekly.md.j2").render(d=data, html_name=html_path.name))
     _write_csv(csv_path, data)
-    worklist_csv = None
-    if not data.worklist.empty:
-        worklist_csv = csv_path.with_name(f"worklist_{data.label}.csv")
-        tmp = worklist_csv.with_name(f".{worklist_csv.name}.tmp")
-        data.worklist.to_csv(tmp, index=False)
-        os.replace(tmp, worklist_csv)
     return ReportFiles(data.label, html_path, md_path, csv_path, time.perf_counter() - started,
-                       worklist_csv)
+                       worklist_csv if data.worklist_leads else None)
 
 
 def _write(path: Path, text: str) -> None:

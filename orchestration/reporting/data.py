@@ -6,6 +6,7 @@ section needs a wider window, and divides sums (never averages rates or medians)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -109,8 +110,10 @@ class WeeklyReportData:
     # fit band at the MQL
     decisions_by_channel: pd.DataFrame = field(default_factory=pd.DataFrame)
     decisions_by_fit: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # the sales worklist as of the data's cut-off (fct_sales_worklist), best first
+    # the top of the sales worklist as of the data's cut-off (fct_sales_worklist), best first,
+    # and its length (the whole list goes to a CSV file: export_worklist)
     worklist: pd.DataFrame = field(default_factory=pd.DataFrame)
+    worklist_leads: int = 0
     worklist_check: pd.DataFrame = field(default_factory=pd.DataFrame)
     # cohort conversion of first and returning MQL episodes, pooled over the mature cohorts
     episode_conversion: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -266,13 +269,53 @@ def _value(v):
     return float(v)
 
 
-def load_week(serving_path: Path, week_start: date) -> WeeklyReportData:
+def load_week(serving_path: Path, week_start: date,
+              worklist_csv: Path | None = None) -> WeeklyReportData:
+    """The week's figures; with `worklist_csv`, the whole worklist is written there too, from
+    the same snapshot of the serving file (so the CSV and the report show one publish)."""
     con = open_serving(serving_path)
     try:
         check_week(con, week_start)
-        return _load(con, week_start)
+        data = _load(con, week_start)
+        if worklist_csv is not None and data.worklist_leads:
+            export_worklist(con, worklist_csv)
+        return data
     finally:
         con.close()
+
+
+# Worklist rows the report shows; the whole list is in the worklist CSV.
+WORKLIST_SHOWN = 10
+
+
+def _worklist_sql(con) -> str:
+    """The worklist, best first, with its codes as the definitions' labels."""
+    has_labels = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'definitions' "
+        "and table_name = 'def_labels'").fetchone()[0]
+    if not has_labels:
+        return ("select *, segment as segment_label, channel_group as channel_group_label "
+                "from marts.fct_sales_worklist order by worklist_rank")
+    return """
+        select w.*, coalesce(s.label, w.segment) as segment_label,
+               coalesce(c.label, w.channel_group) as channel_group_label
+        from marts.fct_sales_worklist as w
+        left join definitions.def_labels as s
+            on s.dimension = 'segment' and s.code = w.segment
+        left join definitions.def_labels as c
+            on c.dimension = 'channel_group' and c.code = w.channel_group
+        order by w.worklist_rank"""
+
+
+def export_worklist(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Write the whole worklist as CSV (beside, then renamed: a mail job never picks up half a
+    file); returns its rows. DuckDB writes it: through pandas, 214 k rows took 4.7 s."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    target = str(tmp).replace("'", "''")
+    [rows] = con.execute(f"copy ({_worklist_sql(con)}) to '{target}' (header, format csv)"
+                         ).fetchone()
+    os.replace(tmp, path)
+    return rows
 
 
 def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
@@ -522,10 +565,9 @@ def _sales_loop(con, tables: set[str], labelled) -> dict:
         frame["customer_rate"] = (frame["customers"]
                                   / frame["customer_cohort"].where(frame["customer_cohort"] > 0))
     if "marts.fct_sales_worklist" in tables:
-        out["worklist"] = _frame(con, "select * from marts.fct_sales_worklist "
-                                      "order by worklist_rank")
-        labelled(out["worklist"], "segment", "segment", "segment_label")
-        labelled(out["worklist"], "channel_group", "channel_group", "channel_group_label")
+        out["worklist"] = _frame(con, f"{_worklist_sql(con)} limit {WORKLIST_SHOWN}")
+        out["worklist_leads"] = con.execute(
+            "select count(*) from marts.fct_sales_worklist").fetchone()[0]
     if "marts.fct_worklist_ranking_check" in tables:
         out["worklist_check"] = _frame(con, "select * from marts.fct_worklist_ranking_check "
                                             "order by ranked_by")

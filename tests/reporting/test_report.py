@@ -79,8 +79,12 @@ def test_the_worklist_csv_is_the_worklist_mart_and_the_report_shows_its_top(publ
     with duckdb.connect(str(settings.serving_path), read_only=True) as con:
         mart = con.execute("select lead_id, expected_revenue from marts.fct_sales_worklist "
                            "order by worklist_rank").fetchall()
+        labels = dict(con.execute("select code, label from definitions.def_labels "
+                                  "where dimension = 'segment'").fetchall())
     assert [r["lead_id"] for r in rows] == [lead for lead, _ in mart] and len(rows) > 10
-    assert [float(r["expected_revenue"]) for r in rows[:3]] == [float(v) for _, v in mart[:3]]
+    # money as the mart stores it (two decimals), codes beside the labels the report shows
+    assert [r["expected_revenue"] for r in rows] == [f"{v:.2f}" for _, v in mart]
+    assert all(r["segment_label"] == labels[r["segment"]] for r in rows)
     html = (settings.reports_path / "weekly" / f"funnel_{WEEK}.html").read_text()
     section = html[html.index('<section id="worklist">'):html.index('<section id="accounts">')]
     assert section.count("<tr><td>") == 10 and rows[0]["lead_id"] in section
