@@ -52,10 +52,11 @@
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}
 
-{#- Whether a scored activity (columns of int_activities_scored) may make its lead an MQL,
-    whatever the threshold: inbound, not excluded, at or after the lead's creation, not in an
-    episode a disqualifying rejection closed, and - in an episode a recycle or a nurtured
-    rejection opened - only after the return wait and with the return engagement. -#}
+{#- Whether a scored activity may make its lead an MQL, whatever the threshold: inbound, not
+    excluded, at or after the lead's creation, not in an episode a disqualifying rejection
+    closed, and - in an episode a recycle or a nurtured rejection opened - only after the
+    return wait and with the return engagement. Reads the scoring pass's columns before it
+    writes them; int_activities_scored keeps the verdict as is_mql_eligible. -#}
 {% macro may_become_mql(a='') -%}
     {%- set p = (a ~ '.') if a else '' -%}
     ({{ p }}acquisition_mode = 'inbound'

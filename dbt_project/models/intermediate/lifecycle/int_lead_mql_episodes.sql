@@ -10,7 +10,7 @@ with {{ rebuilt_leads_cte() }}
 candidates as {{ inline_cte() }} (
     select
         lead_id, episode, score_episode, occurred_at, activity_id, activity_type, lead_score,
-        fit_score, engagement_score, engagement_raw, mql_threshold
+        engagement_score, engagement_raw
     from {{ ref('int_activities_scored') }}
     where is_mql_candidate{{ of_rebuilt_leads(keyword='and', built_at='built_at') }}
 ),
@@ -36,20 +36,23 @@ first_candidates as (
     {{ first_row_per('at_first_moment', 'lead_id, episode', 'occurred_at, activity_id') }}
 ),
 
+-- the fit the scoring used: the lead's (int_activities_scored does not repeat it per activity)
 final as (
     select
-        lead_id,
-        episode as mql_episode,
-        score_episode,
-        occurred_at as mql_at,
-        activity_id as mql_activity_id,
-        activity_type as mql_activity_type,
-        lead_score as mql_lead_score,
-        fit_score as mql_fit_score,
-        engagement_score as mql_engagement_score,
-        engagement_raw as mql_engagement_raw,
-        case when lead_score >= mql_threshold then 'score' else 'fast_track' end as mql_trigger
-    from first_candidates
+        c.lead_id,
+        c.episode as mql_episode,
+        c.score_episode,
+        c.occurred_at as mql_at,
+        c.activity_id as mql_activity_id,
+        c.activity_type as mql_activity_type,
+        c.lead_score as mql_lead_score,
+        l.fit_score as mql_fit_score,
+        c.engagement_score as mql_engagement_score,
+        c.engagement_raw as mql_engagement_raw,
+        case when c.lead_score >= s.mql_threshold then 'score' else 'fast_track' end as mql_trigger
+    from first_candidates as c
+    inner join {{ ref('int_leads_classified') }} as l on c.lead_id = l.lead_id
+    cross join {{ ref('def_settings') }} as s
 )
 
 select * from final

@@ -35,7 +35,7 @@ peaks as (
         max(case when a.is_fast_track then 1 else 0 end) = 1 as has_fast_track_activity
     from activities as a
     inner join lifecycle as lc on a.lead_id = lc.lead_id
-    where {{ may_become_mql('a') }}
+    where a.is_mql_eligible
         and a.occurred_at <= coalesce(lc.sql_at, lc.opportunity_at, a.occurred_at)
     group by a.lead_id
 ),
