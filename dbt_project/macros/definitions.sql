@@ -52,20 +52,31 @@
     floor(({{ expression }}) + 0.5)
 {%- endmacro %}
 
-{#- Whether a scored activity may make its lead an MQL, whatever the threshold: inbound, not
-    excluded, at or after the lead's creation, not in an episode a disqualifying rejection
-    closed, and - in an episode a recycle or a nurtured rejection opened - only after the
-    return wait and with the return engagement. Reads the scoring pass's columns before it
-    writes them; int_activities_scored keeps the verdict as is_mql_eligible. -#}
-{% macro may_become_mql(a='') -%}
-    {%- set p = (a ~ '.') if a else '' -%}
-    ({{ p }}acquisition_mode = 'inbound'
-        and not {{ p }}is_excluded
-        and {{ p }}occurred_at >= {{ p }}lead_created_at
-        and not {{ p }}is_closed_episode
-        and ({{ p }}episode_opened_at is null
-            or ({{ p }}occurred_at >= {{ dbt.dateadd('day', p ~ 'return_after_days', p ~ 'episode_opened_at') }}
-                and {{ p }}engagement_score >= {{ p }}return_min_engagement)))
+{#- Whether a scored activity may make its lead an MQL, whatever the threshold (SPEC §5, §7):
+    inbound, not excluded, at or after the lead's creation, not in an episode a disqualifying
+    rejection closed, and - in an episode a recycle or a nurtured rejection opened - only
+    after the return wait and with the return engagement. In three parts, so that the scoring
+    pass's sorts carry two small columns instead of the five the rule reads: the lead's part
+    and the episode's gate are known before the engagement is. -#}
+{% macro lead_may_become_mql(acquisition_mode, is_excluded, occurred_at, created_at) -%}
+    ({{ acquisition_mode }} = 'inbound' and not {{ is_excluded }} and {{ occurred_at }} >= {{ created_at }})
+{%- endmacro %}
+
+{#- 0: no MQL in this episode at this moment (closed, or before the return wait); 1: the
+    episode lets the lead become an MQL; 2: so does it, with the return engagement. -#}
+{% macro episode_mql_gate(is_closed_episode, episode_opened_at, occurred_at, return_after_days) -%}
+    case
+        when {{ is_closed_episode }} then 0
+        when {{ episode_opened_at }} is null then 1
+        when {{ occurred_at }} >= {{ dbt.dateadd('day', return_after_days, episode_opened_at) }} then 2
+        else 0
+    end
+{%- endmacro %}
+
+{% macro may_become_mql(is_lead_eligible, episode_mql_gate, engagement_score, return_min_engagement) -%}
+    ({{ is_lead_eligible }}
+        and ({{ episode_mql_gate }} = 1
+            or ({{ episode_mql_gate }} = 2 and {{ engagement_score }} >= {{ return_min_engagement }})))
 {%- endmacro %}
 
 {#- The MQL rule on a lead's fit and engagement at a moment (SPEC §5): enough fit, and a lead

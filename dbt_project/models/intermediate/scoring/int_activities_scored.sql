@@ -34,6 +34,8 @@ prospect_activities as (
 
 -- The lead's columns join here, on the scan: joined after the windows, DuckDB misjudged
 -- which side is smaller and hashed every scored activity instead of the bucket's leads.
+-- The sorts below carry every column: the lead's part of the MQL eligibility goes through
+-- them as one boolean, not as the three columns it reads.
 activities as (
     select
         a.activity_id,
@@ -42,9 +44,8 @@ activities as (
         a.activity_type,
         a.quantity,
         l.fit_score,
-        l.is_excluded,
-        l.acquisition_mode,
-        l.created_at as lead_created_at
+        {{ lead_may_become_mql('l.acquisition_mode', 'l.is_excluded', 'a.occurred_at', 'l.created_at') }}
+            as is_lead_eligible
     from prospect_activities as a
     inner join leads as l on a.lead_id = l.lead_id
 ),
@@ -91,9 +92,7 @@ timeline as (
         a.activity_type,
         a.quantity,
         a.fit_score,
-        a.is_excluded,
-        a.acquisition_mode,
-        a.lead_created_at
+        a.is_lead_eligible
     from activities as a
     semi join decided_leads as r on a.lead_id = r.lead_id
     union all
@@ -104,8 +103,6 @@ timeline as (
         0,
         case when starts_episode then 1 else 0 end,
         case when starts_episode then 0 else 1 end,
-        null,
-        null,
         null,
         null,
         null,
@@ -134,9 +131,7 @@ episodes as (
         activity_type,
         quantity,
         fit_score,
-        is_excluded,
-        acquisition_mode,
-        lead_created_at,
+        is_lead_eligible,
         is_recycle + is_episode_end as is_decision,
         episode,
         episode_opened_at,
@@ -151,9 +146,7 @@ episodes as (
         a.activity_type,
         a.quantity,
         a.fit_score,
-        a.is_excluded,
-        a.acquisition_mode,
-        a.lead_created_at,
+        a.is_lead_eligible,
         0,
         0,
         null,
@@ -169,12 +162,10 @@ activity_episodes as (
         e.occurred_at,
         e.activity_type,
         e.fit_score,
-        e.is_excluded,
-        e.acquisition_mode,
-        e.lead_created_at,
+        e.is_lead_eligible,
         e.episode,
-        e.episode_opened_at,
-        e.is_closed_episode,
+        {{ episode_mql_gate('e.is_closed_episode', 'e.episode_opened_at', 'e.occurred_at', 's.return_after_days') }}
+            as episode_mql_gate,
         case when s.recycle_resets_engagement then e.episode else 0 end as score_episode,
         -- a per-unit rule counts the activity's quantity (none given: one unit)
         coalesce(r.points, 0) * case when r.is_per_unit then coalesce(e.quantity, 1) else 1 end
@@ -244,8 +235,7 @@ scored as (
         r.episode,
         r.score_episode,
         r.episode_origin_at,
-        r.episode_opened_at,
-        r.is_closed_episode,
+        r.episode_mql_gate,
         r.rule_points,
         r.cap_points,
         r.counted_points,
@@ -253,9 +243,7 @@ scored as (
         r.decayed_sum_at_origin,
         r.decayed_sum_at_origin * power(0.5, r.days_from_origin / r.half_life_days) as engagement_raw,
         r.fit_score,
-        r.is_excluded,
-        r.acquisition_mode,
-        r.lead_created_at
+        r.is_lead_eligible
     from running as r
 ),
 
@@ -275,7 +263,9 @@ final as (
 ),
 
 eligible as (
-    select *, {{ may_become_mql() }} as is_mql_eligible
+    select *,
+        {{ may_become_mql('is_lead_eligible', 'episode_mql_gate', 'engagement_score',
+                          'return_min_engagement') }} as is_mql_eligible
     from final
 )
 
