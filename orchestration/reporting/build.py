@@ -42,13 +42,21 @@ def build_weekly_report(serving_path: Path, week_start: date, reports_dir: Path)
     started = time.perf_counter()
     html_path, md_path, csv_path = report_paths(reports_dir, week_start)
     html_path.parent.mkdir(parents=True, exist_ok=True)
+    # the whole worklist comes from the snapshot the figures come from, written beside and
+    # renamed last, like the other files: a report that fails leaves the previous one whole
     worklist_csv = csv_path.with_name(f"worklist_{week_label(week_start)}.csv")
-    data = load_week(serving_path, week_start, worklist_csv=worklist_csv)
-    env = _environment(data.currency)
-    _write(html_path, env.get_template("weekly.html.j2").render(
-        d=data, charts=_charts(data), headline=HEADLINE, definitions=_definitions(data)))
-    _write(md_path, env.get_template("weekly.md.j2").render(d=data, html_name=html_path.name))
-    _write_csv(csv_path, data)
+    staged = worklist_csv.with_name(f".{worklist_csv.name}.tmp")
+    try:
+        data = load_week(serving_path, week_start, worklist_csv=staged)
+        env = _environment(data.currency)
+        _write(html_path, env.get_template("weekly.html.j2").render(
+            d=data, charts=_charts(data), headline=HEADLINE, definitions=_definitions(data)))
+        _write(md_path, env.get_template("weekly.md.j2").render(d=data, html_name=html_path.name))
+        _write_csv(csv_path, data)
+        if data.worklist_leads:
+            os.replace(staged, worklist_csv)
+    finally:
+        staged.unlink(missing_ok=True)
     return ReportFiles(data.label, html_path, md_path, csv_path, time.perf_counter() - started,
                        worklist_csv if data.worklist_leads else None)
 

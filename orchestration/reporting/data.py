@@ -6,7 +6,6 @@ section needs a wider window, and divides sums (never averages rates or medians)
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -308,13 +307,11 @@ def _worklist_sql(con) -> str:
 
 
 def export_worklist(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Write the whole worklist as CSV (beside, then renamed: a mail job never picks up half a
-    file); returns its rows. DuckDB writes it: through pandas, 214 k rows took 4.7 s."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    target = str(tmp).replace("'", "''")
+    """Write the whole worklist as CSV to `path`; returns its rows. DuckDB writes it: through
+    pandas, 214 k rows took 4.7 s at 1 M leads."""
+    target = str(path).replace("'", "''")
     [rows] = con.execute(f"copy ({_worklist_sql(con)}) to '{target}' (header, format csv)"
                          ).fetchone()
-    os.replace(tmp, path)
     return rows
 
 
