@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow(seconds=130)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=45)  # runs the pipeline; orders the parallel workers
 
 def funnel_dbt(settings, *args):
     env = {**os.environ, "DUCKDB_PATH": str(settings.duckdb_path)}
