@@ -219,8 +219,7 @@ def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
                               "next `funnel run` or `funnel check` publishes a new file.") from None
         raise ReportError(f"{serving_path} cannot be read ({str(exc).splitlines()[0]}): run "
                           "`funnel check` to publish it again from the warehouse.") from None
-    tables = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
+    tables = served_tables(con)
     needed = {"marts.fct_funnel_summary_weekly", "marts.fct_funnel_weekly",
               "definitions.def_settings", "marts.dim_leads"}
     if missing := sorted(needed - tables):
@@ -268,6 +267,12 @@ def _value(v):
     return float(v)
 
 
+def served_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The serving file's tables and views, as `schema.name`: what the report can show."""
+    return {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+
+
 def load_week(serving_path: Path, week_start: date,
               worklist_csv: Path | None = None) -> WeeklyReportData:
     """The week's figures; with `worklist_csv`, the whole worklist is written there too, from
@@ -275,9 +280,10 @@ def load_week(serving_path: Path, week_start: date,
     con = open_serving(serving_path)
     try:
         check_week(con, week_start)
-        data = _load(con, week_start)
+        tables = served_tables(con)
+        data = _load(con, week_start, tables)
         if worklist_csv is not None and data.worklist_leads:
-            export_worklist(con, worklist_csv)
+            export_worklist(con, worklist_csv, tables)
         return data
     finally:
         con.close()
@@ -287,12 +293,10 @@ def load_week(serving_path: Path, week_start: date,
 WORKLIST_SHOWN = 10
 
 
-def _worklist_sql(con) -> str:
-    """The worklist, best first, with its codes as the definitions' labels."""
-    has_labels = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'definitions' "
-        "and table_name = 'def_labels'").fetchone()[0]
-    if not has_labels:
+def _worklist_sql(tables: set[str]) -> str:
+    """The worklist, best first, with its codes as the definitions' labels (`tables`: the
+    serving file's, served_tables())."""
+    if "definitions.def_labels" not in tables:
         return ("select *, segment as segment_label, channel_group as channel_group_label "
                 "from marts.fct_sales_worklist order by worklist_rank")
     return """
@@ -306,20 +310,18 @@ def _worklist_sql(con) -> str:
         order by w.worklist_rank"""
 
 
-def export_worklist(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def export_worklist(con: duckdb.DuckDBPyConnection, path: Path, tables: set[str]) -> int:
     """Write the whole worklist as CSV to `path`; returns its rows. DuckDB writes it: through
     pandas, 214 k rows took 4.7 s at 1 M leads."""
     target = str(path).replace("'", "''")
-    [rows] = con.execute(f"copy ({_worklist_sql(con)}) to '{target}' (header, format csv)"
+    [rows] = con.execute(f"copy ({_worklist_sql(tables)}) to '{target}' (header, format csv)"
                          ).fetchone()
     return rows
 
 
-def _load(con: duckdb.DuckDBPyConnection, week: date) -> WeeklyReportData:
+def _load(con: duckdb.DuckDBPyConnection, week: date, tables: set[str]) -> WeeklyReportData:
     first_trend = week - timedelta(weeks=TREND_WEEKS - 1)
     settings = _frame(con, "select * from definitions.def_settings").iloc[0].to_dict()
-    tables = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
     _, _, until, tz = data_range(con)
     labels = {}
     if "definitions.def_labels" in tables:
@@ -562,7 +564,7 @@ def _sales_loop(con, tables: set[str], labelled) -> dict:
         frame["customer_rate"] = (frame["customers"]
                                   / frame["customer_cohort"].where(frame["customer_cohort"] > 0))
     if "marts.fct_sales_worklist" in tables:
-        out["worklist"] = _frame(con, f"{_worklist_sql(con)} limit {WORKLIST_SHOWN}")
+        out["worklist"] = _frame(con, f"{_worklist_sql(tables)} limit {WORKLIST_SHOWN}")
         out["worklist_leads"] = con.execute(
             "select count(*) from marts.fct_sales_worklist").fetchone()[0]
     if "marts.fct_worklist_ranking_check" in tables:
