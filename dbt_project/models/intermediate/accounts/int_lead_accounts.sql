@@ -2,14 +2,20 @@
     the definitions name (accounts.key: the company's domain by default, its e-mail domain or
     name, or the CRM's own account id declared under lead_attributes), trimmed and in lower case - a domain also
     without its scheme and `www.`. Excluded leads (personal e-mail, competitors, test
-    records, students) belong to no account: they are no buyer's contacts. -#}
+    records, students) belong to no account: they are no buyer's contacts.
 
-with settings as (
+    A lead's row depends on its own rows alone: incremental by lead
+    (macros/by_lead_incremental.sql), so a daily run redoes the day's leads, not a million. -#}
+{{ by_lead_incremental() }}
+
+with {{ rebuilt_leads_cte() }}
+
+settings as (
     select * from {{ ref('def_settings') }}
 ),
 
 leads as (
-    select * from {{ ref('int_leads_classified') }}
+    select * from {{ ref('int_leads_classified') }}{{ of_rebuilt_leads() }}
 ),
 
 -- an export's own column (the CRM's account id, declared under lead_attributes)
@@ -17,6 +23,7 @@ own_keys as (
     select a.lead_id, a.attribute_value
     from {{ ref('int_lead_attributes') }} as a
     inner join settings as s on a.attribute = s.account_key
+    {{- of_rebuilt_leads('a.lead_id', 'where') }}
 ),
 
 fields as (

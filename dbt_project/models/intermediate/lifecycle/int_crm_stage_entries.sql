@@ -1,8 +1,13 @@
 {#- The CRM's recorded stage entries in the stages of these definitions: every
     crm_stage_history row whose stage value drift.crm_stages maps (mql, sql, ...). Read by
-    the lifecycle and the SLA when lifecycle.stage_source is crm. -#}
-with stage_history as (
-    select * from {{ ref('stg_crm__stage_history') }}
+    the lifecycle and the SLA when lifecycle.stage_source is crm. Incremental by lead
+    (macros/by_lead_incremental.sql): a daily run maps the day's leads' history only. -#}
+{{ by_lead_incremental() }}
+
+with {{ rebuilt_leads_cte() }}
+
+stage_history as (
+    select * from {{ ref('stg_crm__stage_history') }}{{ of_rebuilt_leads() }}
 ),
 
 stage_map as (
