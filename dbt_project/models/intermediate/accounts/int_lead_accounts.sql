@@ -23,7 +23,7 @@ own_keys as (
     select a.lead_id, a.attribute_value
     from {{ ref('int_lead_attributes') }} as a
     inner join settings as s on a.attribute = s.account_key
-    {{- of_rebuilt_leads('a.lead_id', 'where') }}
+    {{- of_rebuilt_leads('a.lead_id') }}
 ),
 
 fields as (
