@@ -203,6 +203,11 @@ class WeeklyReportData:
 
 
 def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
+    return _open_serving(serving_path)[0]
+
+
+def _open_serving(serving_path: Path) -> tuple[duckdb.DuckDBPyConnection, set[str]]:
+    """A snapshot of the serving file, checked complete, and its tables (served_tables())."""
     if not serving_path.exists():
         raise ReportError(
             f"No published warehouse at {serving_path}. Run `funnel run` (or `make run`) first: "
@@ -230,7 +235,7 @@ def open_serving(serving_path: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise ReportError(f"The published warehouse {serving_path} has no leads. Put extracts "
                           "under the landing folder (or `funnel demo`), then `funnel run`.")
-    return con
+    return con, tables
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date, datetime, str]:
@@ -277,10 +282,9 @@ def load_week(serving_path: Path, week_start: date,
               worklist_csv: Path | None = None) -> WeeklyReportData:
     """The week's figures; with `worklist_csv`, the whole worklist is written there too, from
     the same snapshot of the serving file (so the CSV and the report show one publish)."""
-    con = open_serving(serving_path)
+    con, tables = _open_serving(serving_path)
     try:
         check_week(con, week_start)
-        tables = served_tables(con)
         data = _load(con, week_start, tables)
         if worklist_csv is not None and data.worklist_leads:
             export_worklist(con, worklist_csv, tables)
