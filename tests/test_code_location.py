@@ -92,7 +92,7 @@ def test_every_audit_job_selects_every_check_dbt_tests_included(tmp_path):
         job = defs.resolve_job_def(name)
         selected = set(job.asset_layer.asset_graph.asset_check_keys)
         assert selected == every_check, name
-        assert any(k.name == "unique_dim_leads_lead_id" for k in selected)
+        assert any(k.name == "primary_key_dim_leads_lead_id" for k in selected)
         assert any(k.name.startswith("uses_the_definitions_in_force") for k in selected)
 
 

@@ -520,19 +520,21 @@ def test_the_unique_tests_of_big_incremental_models_look_at_what_the_build_added
     assert _unique_test_failures(warehouse) == {"stg_crm__activities": 1, "int_activities_scored": 1}
 
 
-def _rebuilt_leads_test_failures(warehouse) -> dict[str, int]:
-    """Run every unique_in_rebuilt_leads test against `warehouse`: the failing ones."""
-    failures = _dbt_test_failures(warehouse, "unique_in_rebuilt_leads")
+def _key_test_failures(warehouse) -> dict[str, int]:
+    """Run every primary_key_in_rebuilt_leads test (the by-lead models' keys) against
+    `warehouse`: the failing ones."""
+    failures = _dbt_test_failures(warehouse, "primary_key_in_rebuilt_leads")
     assert len(failures) == 11, failures
     return {test: n for test, n in failures.items() if n}
 
 
-def test_the_unique_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tmp_path):
+def test_the_key_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tmp_path):
     """A duplicate key of a by-lead model is two rows of one lead: looked for among the leads
-    rebuilt since the model's last recorded build, not among the others (tested then)."""
+    rebuilt since the model's last recorded build, not among the others (tested then). A null
+    key is looked for in every row."""
     warehouse = tmp_path / "tampered.duckdb"
     shutil.copy(builds.daily.duckdb_path, warehouse)
-    assert _rebuilt_leads_test_failures(warehouse) == {}
+    assert _key_test_failures(warehouse) == {}
 
     con = duckdb.connect(str(warehouse))
     try:  # a lifecycle row and a fit match doubled for a lead no build touched since
@@ -543,7 +545,7 @@ def test_the_unique_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tm
                         [lead])
     finally:
         con.close()
-    assert _rebuilt_leads_test_failures(warehouse) == {}
+    assert _key_test_failures(warehouse) == {}
 
     con = duckdb.connect(str(warehouse))
     try:  # the lead gets a new row: the build that rebuilds it is where a duplicate would be
@@ -551,8 +553,17 @@ def test_the_unique_tests_of_by_lead_models_look_at_the_rebuilt_leads(builds, tm
                        where lead_id = ?""", [lead])
     finally:
         con.close()
-    assert _rebuilt_leads_test_failures(warehouse) == {
+    assert _key_test_failures(warehouse) == {
         "fct_lead_lifecycle_lead_id": 1, "int_lead_fit_matches_lead_id__rule_id": 1}
+
+    con = duckdb.connect(str(warehouse))
+    try:  # a row without a key, of a lead no build touched since: looked for all the same
+        con.execute("""insert into marts.fct_lead_lifecycle select * replace (null as lead_id)
+                       from marts.fct_lead_lifecycle where lead_id <> ? limit 1""", [lead])
+    finally:
+        con.close()
+    assert _key_test_failures(warehouse) == {
+        "fct_lead_lifecycle_lead_id": 2, "int_lead_fit_matches_lead_id__rule_id": 1}
 
 
 def test_a_model_whose_test_failed_is_not_recorded_as_built():

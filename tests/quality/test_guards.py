@@ -337,7 +337,7 @@ def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, 
     audit = build_definitions(audited).resolve_job_def("audit_publish")
     result = audit.execute_in_process(instance=dagster_instance(), raise_on_error=False)
     assert not result.success
-    assert {"unique_dim_leads_lead_id", "mqls_met_the_definition",
+    assert {"primary_key_dim_leads_lead_id", "mqls_met_the_definition",
             "stage_counts_agree_across_marts"} <= _check_failures(result)
     assert [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"] == []
     assert sha(audited.serving_path) == good
@@ -351,7 +351,7 @@ def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, 
         full_run_checks = serving.execute("select count(*) from audit.check_results").fetchone()[0]
     assert audited_checks == full_run_checks == len(summary.checks_passed) + len(
         summary.checks_warned)
-    assert any(c.endswith(":unique_dim_leads_lead_id") for c in summary.checks_passed)
+    assert any(c.endswith(":primary_key_dim_leads_lead_id") for c in summary.checks_passed)
 
 
 READER = textwrap.dedent("""
