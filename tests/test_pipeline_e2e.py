@@ -172,6 +172,10 @@ def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeli
         con.close()
 
 
+# the key test of stg_ads__spend (a null platform breaks it)
+SPEND_KEY = "primary_key_stg_ads__spend_spend_date__platform__campaign_id"
+
+
 def test_a_failed_test_before_the_retry_is_reported_once_and_fails_the_run(pipeline_run,
                                                                            monkeypatch, tmp_path):
     """A dbt test that fails (or errors) in the first attempt is run again by the retry, and
@@ -190,7 +194,7 @@ def test_a_failed_test_before_the_retry_is_reported_once_and_fails_the_run(pipel
     copy.duckdb_path.parent.mkdir()
     shutil.copy(settings.duckdb_path, copy.duckdb_path)
     con = duckdb.connect(str(copy.duckdb_path))
-    try:  # a spend row with no platform: not_null_stg_ads__spend_platform fails
+    try:  # a spend row with no platform: the key test of stg_ads__spend fails
         con.execute("insert into raw.ad_spend "
                     "select * replace (null as platform) from raw.ad_spend limit 1")
     finally:
@@ -206,7 +210,7 @@ def test_a_failed_test_before_the_retry_is_reported_once_and_fails_the_run(pipel
     assert len(calls) == 2  # a model ran out of memory: the retry ran
     first = {r["unique_id"]: r["status"]
              for r in calls[0][1].get_artifact("run_results.json")["results"]}
-    assert [first[k] for k in first if ".not_null_stg_ads__spend_platform." in k] == ["fail"]
+    assert [first[k] for k in first if f".{SPEND_KEY}." in k] == ["fail"]
     [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     assert failure.step_key == "dbt_models"
     assert failure.event_specific_data.error.cls_name == "DagsterDbtCliRuntimeError"
@@ -215,6 +219,6 @@ def test_a_failed_test_before_the_retry_is_reported_once_and_fails_the_run(pipel
     names = [e.check_name for e in evaluations]
     assert len(names) == len(set(names))  # one result per check
     assert [e.passed for e in evaluations
-            if e.check_name == "not_null_stg_ads__spend_platform"] == [False]
+            if e.check_name == SPEND_KEY] == [False]
     assert calls[1][1].process.poll() is not None  # no dbt left holding the warehouse
 

@@ -1,12 +1,6 @@
-{#- A composite key is unique (like dbt_utils' test, kept here because dbt packages
-    cannot be downloaded on a closed network). -#}
+{#- A grain: no combination of these columns twice, nulls allowed in them (like dbt_utils'
+    test, kept here because dbt packages cannot be downloaded on a closed network). A grain
+    whose columns are never null is a `primary_key`. -#}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
-with grouped as (
-    select
-        {{ combination_of_columns | join(', ') }},
-        count(*) as n_rows
-    from {{ model }}
-    group by {{ combination_of_columns | join(', ') }}
-)
-select * from grouped where n_rows > 1
+{{ key_violations(model, combination_of_columns, nulls_allowed=true) }}
 {% endtest %}
