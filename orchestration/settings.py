@@ -7,6 +7,7 @@ writer points at one DuckDB file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,29 @@ def default_memory_limit() -> str:
 def memory_limit_or_default(configured: str) -> str:
     """DUCKDB_MEMORY_LIMIT as configured, or the default share when unset."""
     return configured or default_memory_limit()
+
+
+def size_bytes(text: str) -> int | None:
+    """A DuckDB size ('2938MB', '2.7 GiB', '1GB') in bytes; None when it is not one."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B|bytes)\s*", str(text), re.IGNORECASE)
+    if not match:
+        return None
+    unit = match.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    return int(float(match.group(1)) * (1024 if "I" in unit else 1000) ** power)
+
+
+def checkpoint_threshold(memory_limit: str) -> str:
+    """The write-ahead log size at which a build that is not a full refresh checkpoints: a
+    twentieth of the memory limit, between DuckDB's default (16 MB) and 1 GB.
+    DuckDB keeps in memory, until the next checkpoint, what the by-lead rebuilds changed, and
+    cannot spill it. At 10 M leads a day's rebuilds with a 1 GB threshold filled the 2.8 GiB
+    limit; at 1 M leads with a 300 MB limit, 75 MB (a quarter) ran out too and 16 MB did not
+    (docs/benchmarks.md). DUCKDB_CHECKPOINT_THRESHOLD overrides it."""
+    limit = size_bytes(memory_limit)
+    if limit is None:
+        return "16MB"
+    return f"{min(max(limit // 20, 16 * 10**6), 10**9) // 10**6}MB"
 
 
 def connect_read_only(path: Path | str):
@@ -133,6 +157,8 @@ class Settings:
                 "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
                 "DUCKDB_MEMORY_LIMIT": config["memory_limit"],
                 "DUCKDB_TEMP_DIR": config["temp_directory"],
+                "DUCKDB_CHECKPOINT_THRESHOLD": os.environ.get("DUCKDB_CHECKPOINT_THRESHOLD")
+                or checkpoint_threshold(config["memory_limit"]),
                 "LAKE_DIR": str(self.lake_path),
                 "FUNNEL_DBT_TARGET": self.dbt_target,
                 "SPARK_LOG4J_CONFIG": str(DBT_PROJECT_DIR / "spark" / "log4j2.properties")}

@@ -167,17 +167,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- on-run-start: on a build that is not a full refresh, DuckDB checkpoints once, when dbt closes
-    the database, instead of after any commit that takes the write-ahead log past 16 MB. A
+{#- on-run-start: on a build that is not a full refresh, DuckDB checkpoints after a commit
+    that takes the write-ahead log past a twentieth of the memory limit (the orchestration
+    passes it as DUCKDB_CHECKPOINT_THRESHOLD, orchestration/settings.py), not past 16 MB. A
     checkpoint writes every change since the last one and holds back the other dbt thread: in
     a daily run at 1 M leads one after `dim_leads` took 13.3 s while the `fct_lead_score_peaks`
-    delete waited 13.1 s for it. With this the daily run's commits took 2.1 s instead of
-    13-19 s (DECISIONS.md). A full refresh keeps DuckDB's default: it replaces every table, and
-    the space of the old ones is only reused after a checkpoint (41 GB at 10 M leads).
-    DUCKDB_CHECKPOINT_THRESHOLD sets the size (DuckDB's `checkpoint_threshold`). -#}
+    delete waited 13.1 s for it; deferred, the daily run's commits took 2.1 s instead of
+    13-19 s (DECISIONS.md). Not further: until a checkpoint DuckDB keeps the rebuilt rows in
+    memory it cannot spill, and at 10 M leads a day's rebuilds filled the limit. A full
+    refresh keeps DuckDB's default: it replaces every table, and the space of the old ones is
+    only reused after a checkpoint (41 GB at 10 M leads). -#}
 {% macro defer_checkpoints() -%}
     {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
-        set global checkpoint_threshold = '{{ env_var("DUCKDB_CHECKPOINT_THRESHOLD", "1GB") }}'
+        set global checkpoint_threshold = '{{ env_var("DUCKDB_CHECKPOINT_THRESHOLD", "16MB") }}'
     {%- else -%}
         select 1
     {%- endif -%}

@@ -144,7 +144,11 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                     f"({', '.join(n.split('.')[-1] for n in out_of_memory)}) beside other "
                     "models sharing the limit: building what did not finish again, one model "
                     "at a time")
-                with environment(dbt_env), _temp_dir(scratch):
+                # The retry builds on one thread (each statement has the whole limit) and
+                # checkpoints at DuckDB's default: what it rebuilds stays in memory until a
+                # checkpoint (checkpoint_threshold in orchestration/settings.py)
+                retry_env = {**dbt_env, "DUCKDB_CHECKPOINT_THRESHOLD": "16MB"}
+                with environment(retry_env), _temp_dir(scratch):
                     attempts.append(dbt.cli(retry_on_one_thread_args(
                         build_args, attempts[0].target_path), context=context))
                 retried = set()

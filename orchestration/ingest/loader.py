@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ import duckdb
 
 from orchestration.ingest import encoding
 from orchestration.ingest.contract import SQL_TYPES, Column, Extract, snake_case
+from orchestration.settings import size_bytes
 
 LANDING_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
@@ -852,13 +852,7 @@ def _file_groups(new_files: list[_Prepared], memory_bytes: int | None
 
 def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
     """DuckDB's memory limit in bytes (it reports it as text, e.g. '2.8 GiB')."""
-    text = con.execute("select current_setting('memory_limit')").fetchone()[0]
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B|bytes)\s*", str(text), re.IGNORECASE)
-    if not match:
-        return None
-    unit = match.group(2).upper()
-    power = "BKMGT".index(unit[0])
-    return int(float(match.group(1)) * (1024 if "I" in unit else 1000) ** power)
+    return size_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
 
 
 def _relative_name(path: Path, landing_dir: Path) -> str:
