@@ -51,6 +51,9 @@ def size_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * (1024 if "I" in unit else 1000) ** power)
 
 
+DUCKDB_CHECKPOINT_DEFAULT = "16MB"  # DuckDB's own checkpoint_threshold
+
+
 def checkpoint_threshold(memory_limit: str) -> str:
     """The write-ahead log size at which a build that is not a full refresh checkpoints: a
     twentieth of the memory limit, between DuckDB's default (16 MB) and 1 GB.
@@ -58,10 +61,10 @@ def checkpoint_threshold(memory_limit: str) -> str:
     cannot spill it. At 10 M leads a day's rebuilds with a 1 GB threshold filled the 2.8 GiB
     limit; at 1 M leads with a 300 MB limit, 75 MB (a quarter) ran out too and 16 MB did not
     (docs/benchmarks.md). DUCKDB_CHECKPOINT_THRESHOLD overrides it."""
-    limit = size_bytes(memory_limit)
+    limit, floor = size_bytes(memory_limit), size_bytes(DUCKDB_CHECKPOINT_DEFAULT)
     if limit is None:
-        return "16MB"
-    return f"{min(max(limit // 20, 16 * 10**6), 10**9) // 10**6}MB"
+        return DUCKDB_CHECKPOINT_DEFAULT
+    return f"{min(max(limit // 20, floor), 10**9) // 10**6}MB"
 
 
 def connect_read_only(path: Path | str):

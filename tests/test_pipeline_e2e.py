@@ -8,7 +8,7 @@ import pytest
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.in_process import run_pipeline
 from orchestration.ingest.contract import EXTRACTS
-from orchestration.settings import Settings
+from orchestration.settings import DUCKDB_CHECKPOINT_DEFAULT, Settings, checkpoint_threshold
 from tests.conftest import PLACEHOLDERS
 
 pytestmark = pytest.mark.slow(seconds=100)  # runs the pipeline; orders the parallel workers
@@ -103,7 +103,8 @@ def _starved_subset_job(settings):
 
 def _starve_the_first_dbt_attempt(monkeypatch) -> list:
     """The first dbt command starts with STARVED_LIMIT as its DuckDB memory limit, the next
-    ones with the normal limit; returns the (arguments, invocation) of each command."""
+    ones with the normal limit; returns the (arguments, invocation, checkpoint threshold) of
+    each command."""
     from orchestration.defs import transform
 
     calls = []
@@ -117,7 +118,7 @@ def _starve_the_first_dbt_attempt(monkeypatch) -> list:
             invocation = cli(self, args, **kwargs)  # dbt starts here, with this environment
         finally:
             os.environ["DUCKDB_MEMORY_LIMIT"] = limit
-        calls.append((list(args), invocation))
+        calls.append((list(args), invocation, os.environ["DUCKDB_CHECKPOINT_THRESHOLD"]))
         return invocation
 
     monkeypatch.setattr(transform.LeanDbtCliResource, "cli", starved_first_attempt)
@@ -153,6 +154,10 @@ def test_models_out_of_memory_beside_others_are_built_again_on_one_thread(pipeli
     assert any(n.startswith("model.") for n in starved), starved
     retry_args = calls[1][0]
     assert retry_args[-2:] == ["--threads", "1"] and str(calls[0][1].target_path) in retry_args
+    # what the retry rebuilds waits in memory for a checkpoint: it checkpoints at DuckDB's
+    # default, the first attempt at a twentieth of the limit
+    assert calls[0][2] == checkpoint_threshold(settings.duckdb_config["memory_limit"])
+    assert calls[1][2] == DUCKDB_CHECKPOINT_DEFAULT != calls[0][2]
     first = [r for r in first if not r["unique_id"].startswith("operation.")]  # hooks: every run
     retried = {r["unique_id"] for r in calls[1][1].get_artifact("run_results.json")["results"]
                if not r["unique_id"].startswith("operation.")}

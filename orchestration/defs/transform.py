@@ -20,7 +20,7 @@ from orchestration.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.funnel_definitions import dbt_vars_arg
 from orchestration.ingest.lake import write_raw_to_lake
 from orchestration.publish import published_at
-from orchestration.settings import Settings, environment
+from orchestration.settings import DUCKDB_CHECKPOINT_DEFAULT, Settings, environment
 from orchestration.transform import build_state
 from orchestration.transform.commands import (
     final_results,
@@ -147,7 +147,7 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                 # The retry builds on one thread (each statement has the whole limit) and
                 # checkpoints at DuckDB's default: what it rebuilds stays in memory until a
                 # checkpoint (checkpoint_threshold in orchestration/settings.py)
-                retry_env = {**dbt_env, "DUCKDB_CHECKPOINT_THRESHOLD": "16MB"}
+                retry_env = {**dbt_env, "DUCKDB_CHECKPOINT_THRESHOLD": DUCKDB_CHECKPOINT_DEFAULT}
                 with environment(retry_env), _temp_dir(scratch):
                     attempts.append(dbt.cli(retry_on_one_thread_args(
                         build_args, attempts[0].target_path), context=context))
