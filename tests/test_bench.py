@@ -60,6 +60,9 @@ def test_a_failed_daily_run_gets_no_share_of_the_full_run():
     text = failed.render()
     assert "incremental run FAILED after 60.0 s" in text and "target <= 10 %" not in text
     assert "the incremental run failed: dbt_models: Out of Memory Error" in text
+    # the run after it built what the failed one left: it is not shown as a no-new-data run
+    assert "no new s" not in text and "next s" in text and "no no-new-data run" in text
+    assert "no new s" in done.render()
 
 
 def test_peak_memory_tells_dbt_subprocesses_from_others(tmp_path):
