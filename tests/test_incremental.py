@@ -22,7 +22,11 @@ import pytest
 from orchestration.demo.append import append_held_back, hold_back_last_day
 from orchestration.demo.generator import DemoConfig, generate
 from orchestration.in_process import run_pipeline
-from orchestration.settings import checkpoint_threshold, memory_limit_or_default
+from orchestration.settings import (
+    DUCKDB_CHECKPOINT_DEFAULT,
+    checkpoint_threshold,
+    memory_limit_or_default,
+)
 from orchestration.transform import build_state
 from orchestration.transform.project import dbt_project, target_dir
 from tests.conftest import settings_at
@@ -335,7 +339,7 @@ def test_only_the_daily_build_defers_duckdb_checkpoints(builds):
     the space of the tables it replaces is reused as it goes."""
     limit = memory_limit_or_default("")
     deferred = f"set global checkpoint_threshold = '{checkpoint_threshold(limit)}'"
-    assert checkpoint_threshold(limit) != "16MB"  # deferred on this machine's default limit
+    assert checkpoint_threshold(limit) != DUCKDB_CHECKPOINT_DEFAULT  # deferred on this machine's default limit
     assert builds.daily_dbt_logs and builds.full_dbt_logs
     assert all(deferred in log for log in builds.daily_dbt_logs)
     assert not any("checkpoint_threshold" in log for log in builds.full_dbt_logs)

@@ -176,10 +176,12 @@
     13-19 s (DECISIONS.md). Not further: until a checkpoint DuckDB keeps the rebuilt rows in
     memory it cannot spill, and at 10 M leads a day's rebuilds filled the limit. A full
     refresh keeps DuckDB's default: it replaces every table, and the space of the old ones is
-    only reused after a checkpoint (41 GB at 10 M leads). -#}
+    only reused after a checkpoint (41 GB at 10 M leads); so does a dbt run by hand without
+    the variable. -#}
 {% macro defer_checkpoints() -%}
-    {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
-        set global checkpoint_threshold = '{{ env_var("DUCKDB_CHECKPOINT_THRESHOLD", "16MB") }}'
+    {%- set threshold = env_var("DUCKDB_CHECKPOINT_THRESHOLD", "") -%}
+    {%- if target.type == 'duckdb' and not flags.FULL_REFRESH and threshold -%}
+        set global checkpoint_threshold = '{{ threshold }}'
     {%- else -%}
         select 1
     {%- endif -%}
