@@ -36,8 +36,9 @@ class GuardResult:
         return f"{self.guard.name}: {state}{keys}"
 
 
-_gx_lock = threading.Lock()
+_gx_lock = threading.Lock()  # held for the whole import: a check waits for GX here
 _gx: tuple | None = None  # (the gx module, the batch definition), once per process
+_warming_lock = threading.Lock()  # only guards the flag: warm_up never waits for the import
 _warming = False
 
 
@@ -45,9 +46,10 @@ def warm_up() -> None:
     """Import GX and build its context in a background thread: the loader's statements run in
     DuckDB without Python's lock, so the import costs the run nothing where the checks would
     otherwise wait for it (7 s of the first contract check at 1 M leads). Once per process;
-    a failure there is left for the first check to raise."""
+    a failure there is left for the first check to raise. Returns at once, also while the
+    import runs (under `_gx_lock` the next extract's load waited the whole import)."""
     global _warming
-    with _gx_lock:
+    with _warming_lock:
         if _warming or _gx is not None:
             return
         _warming = True

@@ -473,19 +473,36 @@ def test_a_probe_larger_than_one_slice_is_validated_slice_by_slice(monkeypatch):
 
 
 def test_gx_warmed_up_in_the_background_is_the_one_the_checks_use(monkeypatch):
-    """The ingest steps start GX's import in a thread (once per process); a check that comes
-    before it is done waits for it and gets the same context, never a second one."""
+    """The ingest steps start GX's import in a thread (once per process) and go on loading while
+    it runs; a check that comes before it is done waits for it and gets the same context,
+    never a second one."""
     import threading
 
     from expectations import runner
 
     loads = []
     real = runner._load_gx
+    importing, release = threading.Event(), threading.Event()
+
+    def slow_import():  # an import that lasts until the test says so
+        importing.set()
+        release.wait(timeout=120)
+        loads.append(1)
+        return real()
+
     monkeypatch.setattr(runner, "_gx", None)
     monkeypatch.setattr(runner, "_warming", False)
-    monkeypatch.setattr(runner, "_load_gx", lambda: loads.append(1) or real())
+    monkeypatch.setattr(runner, "_load_gx", slow_import)
     runner.warm_up()
-    runner.warm_up()  # already warming: no second thread
+    assert importing.wait(timeout=30)
+    # the next extract's step calls it again while GX imports: it must not wait for the import
+    second = threading.Thread(target=runner.warm_up, name="second-extract")
+    second.start()
+    second.join(timeout=5)
+    returned_at_once = not second.is_alive()
+    release.set()
+    second.join(timeout=120)
+    assert returned_at_once, "warm_up waited for the import it had started"
     assert [t.name for t in threading.enumerate()].count("gx-warm-up") <= 1
     first = runner._gx_batch_definition()  # waits for the thread if it is still importing
     for thread in threading.enumerate():
