@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import yaml
 
-from orchestration.funnel_definitions import FIT_ATTRIBUTES, load_definitions
+from orchestration.funnel_definitions import FIT_ATTRIBUTES, load_definitions, parse_yaml
 from orchestration.settings import connect_snapshot
 
 
@@ -141,7 +141,7 @@ def propose(serving_path: Path, definitions_file: Path) -> Proposal:
                             " nothing to learn from.")
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict("records")]
-    current = yaml.safe_load(definitions_file.read_text(encoding="utf-8"))
+    current = parse_yaml(definitions_file.read_text(encoding="utf-8"))
     defs = load_definitions(definitions_file)
     usable = [r for r in rows if r["is_informative"] and r["suggested_points"] is not None]
 
