@@ -379,14 +379,14 @@ def dbt(dbt_args) -> None:
     from orchestration.funnel_definitions import DefinitionsError, dbt_vars_arg
     from orchestration.paths import DBT_PROJECT_DIR
     from orchestration.settings import export_for_dbt
-    from orchestration.transform.project import dbt_executable
+    from orchestration.transform.parse_state import run_dbt
 
     export_for_dbt(Settings.from_env())
     try:
         vars_json = dbt_vars_arg()
     except DefinitionsError as exc:
         raise click.ClickException(str(exc)) from exc
-    args = [dbt_executable(owned=False), *dbt_args]
+    args = list(dbt_args)
     command = dbt_args[0] if dbt_args else ""
     if command and command not in ("deps", "clean", "debug", "--version", "--help", "-h"):
         args += ["--vars", vars_json]
@@ -395,12 +395,12 @@ def dbt(dbt_args) -> None:
     if command in ("build", "run", "test", "seed", "snapshot", "run-operation", "show",
                    "compile", "retry", "source"):  # the commands that open the warehouse
         settings = Settings.from_env()
-        try:  # dbt inherits the run lock: no pipeline run starts while it writes
-            with exclusive_run(settings.duckdb_path, inherit=True):
-                os.execv(args[0], args)
+        try:  # dbt runs holding the run lock: no pipeline run starts while it writes
+            with exclusive_run(settings.duckdb_path):
+                run_dbt(args)
         except RunInProgress as exc:
             raise click.ClickException(str(exc)) from exc
-    os.execv(args[0], args)
+    run_dbt(args)
 
 
 @main.command()

@@ -2,7 +2,7 @@
 DuckDB file's lock, and the one run at a time that may write a warehouse.
 
 - `funnel-dbt` (the console script `dbt_child`) is how the pipeline starts dbt: it asks Linux
-  to send it SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), then becomes
+  to send it SIGTERM when the process that started it dies (PR_SET_PDEATHSIG), then runs
   dbt. Killing `funnel run` - any signal, `kill -9` included - stops its dbt too, so no
   orphan keeps the warehouse locked.
 - DuckDB names the process holding a file's lock in its error. `lock_holder()` reads it; a
@@ -144,7 +144,7 @@ def stop(pid: int, grace_seconds: float = 30) -> bool:
 
 
 def dbt_child() -> None:
-    """`funnel-dbt`: become dbt, but die with the process that started us."""
+    """`funnel-dbt`: run dbt, but die with the process that started us."""
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -156,9 +156,10 @@ def dbt_child() -> None:
             sys.exit("funnel-dbt: the run that started dbt is gone; not starting it")
     # A run started where Ctrl-C is ignored (a daemon, some test runners) would hand that on:
     # dbt must honour the interrupt that stops it cleanly (orchestration/transform/commands.py)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    dbt = Path(sys.executable).parent / "dbt"
-    os.execv(str(dbt), [str(dbt), *sys.argv[1:]])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    from orchestration.transform.parse_state import run_dbt
+
+    run_dbt(sys.argv[1:])
 
 
 class RunInProgress(RuntimeError):
@@ -173,9 +174,9 @@ def run_lock_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def exclusive_run(warehouse: Path, *, inherit: bool = False) -> Iterator[None]:
+def exclusive_run(warehouse: Path) -> Iterator[None]:
     """Hold the warehouse's run lock, or raise RunInProgress naming who holds it. Nested use in
-    one process is free. `inherit`: the lock passes to a program this process execs."""
+    one process is free."""
     path = run_lock_path(warehouse)
     key = str(path.resolve())
     if key in _HELD:
@@ -195,7 +196,6 @@ def exclusive_run(warehouse: Path, *, inherit: bool = False) -> Iterator[None]:
     os.ftruncate(fd, 0)
     os.write(fd, (f"PID {os.getpid()} ({shorten(command_line(os.getpid()))}), started "
                   f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC").encode())
-    os.set_inheritable(fd, inherit)
     _HELD[key] = fd
     try:
         yield

@@ -233,8 +233,10 @@ def builds(tmp_path_factory, dbt_debug_log):
 
     daily = settings_at(root / "daily", landing=landing)
     _parse_for_another_warehouse(root / "elsewhere.duckdb")
+    first_started = time.time()
     first = run_pipeline(daily, say=lambda _m: None)
     assert first.success, first.failures
+    first_dbt_logs = _dbt_logs_since(first_started)
     excluded_lead = _exclude_an_mql_lead(landing, held, daily.duckdb_path, day.day)
     won_lead = _win_an_opportunity(landing, held, day.day)
     breached_lead = _let_a_pending_episode_breach(landing, held, daily.duckdb_path, day.day)
@@ -263,17 +265,19 @@ def builds(tmp_path_factory, dbt_debug_log):
     full_dbt_logs = _dbt_logs_since(started)
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
                            won_lead=won_lead, breached_lead=breached_lead,
-                           daily_dbt_logs=daily_dbt_logs, full_dbt_logs=full_dbt_logs,
+                           first_dbt_logs=first_dbt_logs, daily_dbt_logs=daily_dbt_logs,
+                           full_dbt_logs=full_dbt_logs,
                            daily_statements=daily_statements,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
 
 
 def _parse_for_another_warehouse(path) -> None:
-    """Leave target/ with the parse state of another profile, as another warehouse's run
-    would: the first build here must re-parse, and must leave its own state behind."""
+    """Leave target/ with the parse state of another warehouse file (another database name),
+    as its run would: the first build here must re-parse, and leave its own state behind."""
     env = {**os.environ, "DUCKDB_PATH": str(path)}
-    done = subprocess.run([sys.executable, "-m", "orchestration.cli", "dbt", "parse", "--quiet"],
+    done = subprocess.run([sys.executable, "-m", "orchestration.cli", "dbt", "parse", "--quiet",
+                           "--target", "prod"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
@@ -331,6 +335,19 @@ def test_the_daily_build_reuses_the_previous_builds_parse(builds):
     for log in builds.daily_dbt_logs:
         assert "Unable to do partial parsing" not in log
         assert "Partial parsing enabled, no changes found, skipping parsing" in log
+
+
+def test_the_parse_is_kept_for_a_warehouse_elsewhere_and_redone_for_another_database(builds):
+    """dbt's saved parse state is checked against the profile without the file's folder and
+    memory settings, which change nothing it parses: the comparison build (a file of the same
+    name in another folder) re-parses nothing; the first build, after a parse for a file of
+    another name (another database in every node), re-parsed the whole project."""
+    assert builds.first_dbt_logs and builds.full_dbt_logs
+    assert all("Unable to do partial parsing because profile has changed" in log
+               for log in builds.first_dbt_logs)
+    for log in builds.full_dbt_logs:
+        assert "Unable to do partial parsing" not in log
+        assert "Partial parsing enabled" in log
 
 
 def test_only_the_daily_build_defers_duckdb_checkpoints(builds):

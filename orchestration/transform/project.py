@@ -49,9 +49,8 @@ def manifest_is_stale(project: DbtProject) -> bool:
 
 def keep_parse_state(project: DbtProject, run_target: Path) -> None:
     """Hand a build's parse state (partial_parse.msgpack) to the next build. Each build runs in
-    a target folder of its own, starting from the state in target/; dbt re-parses the whole
-    project (about 5 s) when that state was written under another profile - another warehouse
-    path or memory limit - so the state of the last build on this warehouse is the one to keep."""
+    a target folder of its own, starting from the state in target/: the last build's, whatever
+    its warehouse (orchestration/transform/parse_state.py)."""
     state = run_target / "partial_parse.msgpack"
     if not state.exists():
         return
@@ -79,14 +78,15 @@ def prune_build_folders(project: DbtProject, keep: int = BUILD_FOLDERS_KEPT) -> 
 
 
 def ensure_manifest(project: DbtProject | None = None, settings: Settings | None = None) -> Path:
-    """Run `dbt parse` (partial parsing keeps it quick) only when the project changed."""
+    """Run `dbt parse` (partial parsing keeps it quick) only when the project changed. On the
+    builds' target: dbt re-parses the whole project for a build on another one."""
     project = project or dbt_project()
     if manifest_is_stale(project):
         settings = settings or Settings.from_env()
         proc = subprocess.run(
             [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
              "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path),
-             "--vars", dbt_vars_arg()],
+             "--target", settings.dbt_target, "--vars", dbt_vars_arg()],
             cwd=project.project_dir, capture_output=True, text=True,
             env={**os.environ, **settings.dbt_environment()},
         )
