@@ -190,31 +190,6 @@ for command in sys.stdin:
 """
 
 
-def test_the_documented_reader_pattern_sees_a_new_publish(base, tmp_path):
-    """A reader that attaches the serving file read-only into a fresh in-memory connection per
-    query (the README's pattern) sees each new publish, even in a process that holds another
-    connection to it; `duckdb.connect(path)` kept open keeps reading the replaced file."""
-    settings = copy_of(base, tmp_path)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(command: str) -> str:
-        reader.stdin.write(command + "\n")
-        reader.stdin.flush()
-        return reader.stdout.readline().strip()
-
-    try:
-        before = ask("fresh")
-        assert ask("held") == before
-        summary = run_pipeline(settings, say=lambda _m: None)
-        assert summary.success and summary.published_to
-        assert ask("fresh") not in ("", before)
-        assert ask("held") == before
-    finally:
-        reader.kill()
-        reader.wait()
-
-
 HAMMER = """
 import duckdb, os, sys
 path, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -250,23 +225,40 @@ def _wait_for(condition, timeout: float) -> bool:
     return False
 
 
-def test_readers_querying_during_a_publish_see_the_old_file_or_the_new_one(base, tmp_path):
-    """A reader querying the serving file in a loop while a run publishes: every query
-    succeeds, and each sees one whole publish - its run, its leads, its weekly sums."""
+def test_readers_during_a_publish_see_the_old_file_or_the_new_one(base, tmp_path):
+    """Two readers while a run publishes (one run serves both):
+    - one querying the serving file in a loop: every query succeeds, and each sees one whole
+      publish - its run, its leads, its weekly sums;
+    - one that attaches the file read-only into a fresh in-memory connection per query (the
+      README's pattern) sees the new publish, even in a process that holds another connection
+      to it; `duckdb.connect(path)` kept open keeps reading the replaced file."""
     settings = copy_of(base, tmp_path)
     stop, out = tmp_path / "stop", tmp_path / "answers.txt"
-    reader = subprocess.Popen([sys.executable, "-c", HAMMER, str(settings.serving_path),
+    hammer = subprocess.Popen([sys.executable, "-c", HAMMER, str(settings.serving_path),
                                str(stop), str(out)])
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(command: str) -> str:
+        reader.stdin.write(command + "\n")
+        reader.stdin.flush()
+        return reader.stdout.readline().strip()
+
     try:
         assert _wait_for(lambda: _lines(out), 60), "the reader never answered"
         before = _lines(out)[0].split("|")[0]
+        assert ask("fresh") == before and ask("held") == before
         summary = run_pipeline(settings, say=lambda _m: None)
         # the reader goes on until it has answered from the new file a few times
         assert _wait_for(lambda: sum(not a.startswith(before) for a in _lines(out)) >= 5, 60)
+        assert summary.success and summary.published_to, summary.failures
+        assert ask("fresh") not in ("", before)
+        assert ask("held") == before
     finally:
         stop.touch()
-        reader.wait(timeout=60)
-    assert summary.success and summary.published_to, summary.failures
+        hammer.wait(timeout=60)
+        reader.kill()
+        reader.wait()
     answers = _lines(out)
     assert not [a for a in answers if a.startswith("ERROR")]
     seen = {tuple(a.split("|")) for a in answers}

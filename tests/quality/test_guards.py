@@ -1,17 +1,15 @@
 """Every guard can fail: tamper with one fact of a clean warehouse and the guard for that fact
-names the count and the key. Blocking failures stop publication; readers never notice a run."""
+names the count and the key. Blocking failures stop publication. (Readers of the serving file
+during a run: tests/test_faults.py.)"""
 
 import hashlib
 import shutil
 import subprocess
-import sys
-import textwrap
 
 import duckdb
 import pytest
 
 from orchestration.defs.quality import current_guards
-from orchestration.in_process import run_pipeline
 from orchestration.ingest.contract import EXTRACTS
 from tests.conftest import settings_at
 
@@ -354,47 +352,6 @@ def test_the_audit_re_tests_the_marts_and_never_publishes_a_tampered_one(clean, 
     assert any(c.endswith(":primary_key_dim_leads_lead_id") for c in summary.checks_passed)
 
 
-READER = textwrap.dedent("""
-    import sys, time, duckdb, pathlib
-    serving, go, done = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-    con = duckdb.connect(serving, read_only=True)
-    def snapshot():
-        return con.execute("select count(*), sum(leads), sum(spend_amount) from marts.fct_funnel_weekly").fetchone()
-    before = snapshot()
-    go.write_text("reading")
-    while not done.exists():
-        time.sleep(0.2)
-    after = snapshot()
-    print(before == after, before[0] > 0)
-""")
-
-
-def test_a_reader_holding_the_serving_file_open_neither_blocks_nor_breaks_a_run(clean, tmp_path):
-    root, settings, _ = clean
-    go, done = tmp_path / "go", tmp_path / "done"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_path), str(go), str(done)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        for _ in range(300):
-            if go.exists():
-                break
-            import time
-            time.sleep(0.1)
-        assert go.exists(), "the reader did not open the serving file"
-        # nothing is new, so only a full refresh rebuilds and publishes again
-        summary = run_pipeline(settings, full_refresh=True, say=lambda _m: None)
-        assert summary.success and summary.published_to == settings.serving_path
-    finally:
-        done.write_text("done")
-        out, _ = reader.communicate(timeout=60)
-    assert out.split() == ["True", "True"]  # consistent before and after, while the file was replaced
-    fresh = duckdb.connect(str(settings.serving_path), read_only=True)
-    try:
-        assert fresh.execute("select count(*) from marts.fct_funnel_weekly").fetchone()[0] > 0
-    finally:
-        fresh.close()
-
-
 def test_a_contract_guard_checks_the_rows_of_the_latest_load_against_the_whole_table(con, landing):
     """A daily run validates what it loaded (2 rows), not the history again; a key of that
     load is still compared with every earlier row."""
@@ -585,7 +542,6 @@ def test_freshness_is_measured_on_the_datas_own_time(clean, tmp_path):
     by the guard and by `dbt source freshness`; the same data a day after it ends passes."""
     import json
     import os
-    import subprocess
     from datetime import datetime, timedelta
 
     from expectations.runner import run_guard
