@@ -25,9 +25,9 @@ def compare_profiles_without_the_file_location() -> None:
     re-parses on any other change: project files, vars, target, database name, extensions."""
     from dbt.parser.manifest import ManifestLoader
 
-    check = ManifestLoader.build_manifest_state_check
-    if getattr(check, "leaves_out", None) == LOCATION_ONLY:
-        return
+    check = getattr(ManifestLoader, "build_manifest_state_check", None)
+    if check is None or getattr(check, "leaves_out", None) == LOCATION_ONLY:
+        return  # patched already, or a dbt without it, which re-parses as it always did
 
     def build_manifest_state_check(loader):
         credentials = loader.root_project.credentials
