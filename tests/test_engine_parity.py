@@ -29,7 +29,7 @@ from orchestration.transform.engine_parity import compare_warehouses, render
 from orchestration.transform.lake_models import copy_lake_tables, lake_table_folder
 from orchestration.transform.project import dbt_executable, ensure_manifest
 
-pytestmark = pytest.mark.slow(seconds=380)  # two pipeline runs, one on Spark
+pytestmark = pytest.mark.slow(seconds=360)  # two pipeline runs, one on Spark
 
 GOLDEN = Path(__file__).parent / "golden"
 

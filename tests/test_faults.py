@@ -31,7 +31,7 @@ from orchestration.paths import PROJECT_ROOT
 from orchestration.processes import RunInProgress
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=850)  # runs the pipeline a dozen times
+pytestmark = pytest.mark.slow(seconds=650)  # runs the pipeline a dozen times
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from orchestration.in_process import run_pipeline
 from orchestration.settings import Settings
 
-pytestmark = pytest.mark.slow(seconds=120)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=80)  # runs the pipeline; orders the parallel workers
 
 GOLDEN = Path(__file__).parent / "golden"
 W43, W44, W45 = "2025-10-20", "2025-10-27", "2025-11-03"

@@ -31,7 +31,7 @@ from orchestration.transform import build_state
 from orchestration.transform.project import dbt_project, target_dir
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=260)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=170)  # runs the pipeline; orders the parallel workers
 
 COMPARED_SCHEMAS = ("marts", "definitions")
 INCREMENTAL_MODELS = ("staging.stg_crm__leads",

@@ -19,7 +19,7 @@ from orchestration.funnel_definitions import definitions_path, definitions_versi
 from orchestration.in_process import default_report_week, run_pipeline
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=150)  # runs dbt and the pipeline; orders the workers
+pytestmark = pytest.mark.slow(seconds=110)  # runs dbt and the pipeline; orders the workers
 
 
 def funnel_dbt(settings, *args, definitions=None):

@@ -11,7 +11,7 @@ from orchestration.ingest.contract import EXTRACTS
 from orchestration.settings import DUCKDB_CHECKPOINT_DEFAULT, Settings, checkpoint_threshold
 from tests.conftest import PLACEHOLDERS
 
-pytestmark = pytest.mark.slow(seconds=100)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=90)  # runs the pipeline; orders the parallel workers
 
 # Enough for dbt to start and read its metadata, too little for a staging model.
 STARVED_LIMIT = "8MB"

@@ -12,7 +12,7 @@ from orchestration.funnel_definitions import DEFAULT_DEFINITIONS_PATH, load_defi
 from orchestration.in_process import run_pipeline
 from tests.conftest import make_settings
 
-pytestmark = pytest.mark.slow(seconds=145)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=80)  # runs the pipeline; orders the parallel workers
 
 
 def settings_for(root, db_name="funnel.duckdb"):

@@ -16,7 +16,7 @@ from orchestration.cli import main
 from orchestration.funnel_definitions import definitions_path, load_definitions
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=300)  # pipeline runs on 20,000 leads; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=200)  # pipeline runs on 20,000 leads; orders the parallel workers
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from orchestration.defs.quality import current_guards
 from orchestration.ingest.contract import EXTRACTS
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=210)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=130)  # runs the pipeline; orders the parallel workers
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from orchestration.reporting.weeks import week_start
 from tests.conftest import settings_at
 from tests.quality.test_guards import tamper_ledger_row_removed
 
-pytestmark = pytest.mark.slow(seconds=60)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=30)  # runs the pipeline; orders the parallel workers
 
 WEEK = "2026-W47"  # the demo data ends on Sunday 2026-11-22
 

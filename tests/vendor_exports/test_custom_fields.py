@@ -12,7 +12,7 @@ from orchestration.vendor_exports.importer import import_file
 from orchestration.vendor_exports.mapping import parse
 from tests.conftest import settings_at
 
-pytestmark = pytest.mark.slow(seconds=140)  # runs the pipeline; orders the parallel workers
+pytestmark = pytest.mark.slow(seconds=160)  # runs the pipeline; orders the parallel workers
 
 EXPORT = """Id,Created,Company,Lead Origin,Occupation
 A1,2025-03-03 09:00,Acme,Landing Page Submission,Working Professional
