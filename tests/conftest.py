@@ -5,12 +5,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import in_process
 from orchestration.funnel_definitions import load_definitions
 from orchestration.ingest.contract import EXTRACTS
 from orchestration.ingest.loader import discover_files, load_extract
 from orchestration.settings import Settings
 
 PLACEHOLDERS = tuple(load_definitions().null_placeholders)
+PERSISTENT_INSTANCE = in_process.dagster_instance  # the DAGSTER_HOME one (`funnel run`'s)
 
 
 def pytest_configure(config):
@@ -80,6 +82,34 @@ def isolated_dagster_home(tmp_path_factory):
         os.environ.pop("DAGSTER_HOME", None)
     else:
         os.environ["DAGSTER_HOME"] = previous
+
+
+def _in_memory_instance():
+    from dagster import DagsterInstance
+
+    return DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def in_memory_dagster_runs(isolated_dagster_home):
+    """In-process pipeline runs keep their Dagster events in memory (an ephemeral instance, as
+    Dagster's own `materialize()` in tests): the persistent instance stores each event in
+    SQLite, about 600 per run, 5-6 s of a 600-lead daily run's 26 s. Runs in a subprocess (the
+    CLI's) still use isolated_dagster_home, and so does a module that uses
+    `persistent_dagster_runs` (the fault tests: the run after a killed one must free the dead
+    run's place in the warehouse pool)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(in_process, "dagster_instance", _in_memory_instance)
+        yield
+
+
+@pytest.fixture(scope="module")
+def persistent_dagster_runs(in_memory_dagster_runs):
+    """The module's in-process runs use the persistent instance (isolated_dagster_home), as
+    `funnel run` does."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(in_process, "dagster_instance", PERSISTENT_INSTANCE)
+        yield
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow(seconds=650)  # runs the pipeline a dozen times
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def base(tmp_path_factory, persistent_dagster_runs):
     """A published warehouse of 600 demo leads, its last day held back (new data for a run)."""
     root = tmp_path_factory.mktemp("faults")
     settings = settings_at(root)
