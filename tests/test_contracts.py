@@ -50,7 +50,7 @@ def test_a_mart_that_breaks_its_contract_does_not_build(published_demo, tmp_path
 
     def build():
         return subprocess.run(
-            [dbt_executable(owned=False), "run", "--select", "dim_segment", "--project-dir",
+            [dbt_executable(), "run", "--select", "dim_segment", "--project-dir",
              str(project), "--profiles-dir", str(project), "--target-path",
              str(tmp_path / "target"), "--vars", dbt_vars_arg()],
             cwd=project, capture_output=True, text=True, timeout=300, env=env)

@@ -134,7 +134,7 @@ def test_each_rule_fails_on_a_project_that_breaks_it(tmp_path):
         "'utm_campaign', 'acquisition_mode']) }}{% endmacro %}\n")
     settings = Settings(duckdb_path=tmp_path / "funnel.duckdb", landing_dir=tmp_path)
     done = subprocess.run(
-        [dbt_executable(owned=False), "parse", "--quiet", "--project-dir", str(project),
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(tmp_path / "target"),
          "--vars", dbt_vars_arg()],
         cwd=project, capture_output=True, text=True, timeout=300,

@@ -58,7 +58,7 @@ def builds(tmp_path_factory):
 def spark_dbt(settings: Settings, project: Path, target_path: Path, *args: str):
     env = {**os.environ, **settings.dbt_environment(), "FUNNEL_DEFINITIONS": str(GOLDEN / "funnel.yml")}
     return subprocess.run(
-        [dbt_executable(owned=False), *args, "--target", "spark", "--project-dir", str(project),
+        [dbt_executable(), *args, "--target", "spark", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(target_path),
          "--vars", dbt_vars_arg(GOLDEN / "funnel.yml")],
         cwd=project, capture_output=True, text=True, timeout=600, env=env)

@@ -96,11 +96,12 @@ def ensure_manifest(project: DbtProject | None = None, settings: Settings | None
 
 
 
-def dbt_executable(owned: bool = True) -> str:
-    """The dbt installed beside this Python, so a caller need not activate the venv. `owned`:
-    through `funnel-dbt`, which makes dbt die with the process that starts it (a killed run
-    leaves no dbt holding the warehouse; orchestration/processes.py)."""
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so a caller need not activate the venv: through
+    `funnel-dbt`, which makes dbt die with the process that starts it (a killed run leaves no
+    dbt holding the warehouse; orchestration/processes.py) and keeps its parse state across
+    warehouse folders (orchestration/transform/parse_state.py)."""
     local = Path(sys.executable).parent
-    if owned and (local / "funnel-dbt").exists():
+    if (local / "funnel-dbt").exists():
         return str(local / "funnel-dbt")
     return str(local / "dbt") if (local / "dbt").exists() else (shutil.which("dbt") or "dbt")

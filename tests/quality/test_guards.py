@@ -573,7 +573,7 @@ def test_freshness_is_measured_on_the_datas_own_time(clean, tmp_path):
     # dbt's own source freshness reads the same expression: the newest activity, not the load
     target = tmp_path / "target"
     done = subprocess.run(
-        [dbt_executable(owned=False), "source", "freshness", "--select",
+        [dbt_executable(), "source", "freshness", "--select",
          "source:raw.crm_activities", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
          str(DBT_PROJECT_DIR), "--target-path", str(target), "--vars", dbt_vars_arg()],
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=300,
