@@ -421,7 +421,9 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
                 metadata = event.event_specific_data.materialization.metadata
                 summary.published_to_postgres = str(metadata["schemas"].value)
             elif event.asset_key.path[0] in DBT_SCHEMAS:
-                summary.models_built += 1
+                rebuilt = event.event_specific_data.materialization.metadata.get("rebuilt")
+                # a model a daily build left as it was (defs/transform.py unchanged_results)
+                summary.models_built += rebuilt is None or bool(rebuilt.value)
 
 
 def failure_reason(message: str) -> str:

@@ -87,3 +87,70 @@ def test_an_audit_builds_nothing_and_a_warehouse_without_leads_says_what_to_do(c
     assert plan(con, audit_checks=12).dbt_args[0] == "test"  # an audit needs no lead
     with pytest.raises(NoLeads, match="landing/crm_leads/"):
         plan(con)
+
+
+def _node(kind: str, name: str, *parents: str) -> tuple[str, dict]:
+    return f"{kind}.p.{name}", {"resource_type": kind, "name": name,
+                                "depends_on": {"nodes": list(parents)}}
+
+
+# def_settings reads nothing; stg_leads and stg_spend read raw tables; fct_leads reads both
+MANIFEST = {
+    "sources": {f"source.p.raw.{t}": {"name": t} for t in ("crm_leads", "ad_spend", "load_log")},
+    "nodes": dict([
+        _node("model", "def_settings"),
+        _node("model", "stg_leads", "source.p.raw.crm_leads"),
+        _node("model", "stg_spend", "source.p.raw.ad_spend"),
+        _node("model", "fct_leads", "model.p.stg_leads", "model.p.def_settings"),
+        _node("model", "fct_spend", "model.p.stg_spend", "model.p.def_settings"),
+        _node("model", "fct_log", "source.p.raw.load_log"),
+        _node("model", "fct_snapshot", "snapshot.p.outside"),  # a parent dbt does not build here
+        _node("test", "pk_def_settings", "model.p.def_settings"),
+        _node("test", "pk_fct_leads", "model.p.fct_leads"),
+        _node("test", "fct_leads_version_in_force", "model.p.fct_leads", "model.p.def_settings"),
+        _node("test", "fct_spend_version_in_force", "model.p.fct_spend", "model.p.def_settings"),
+        _node("operation", "on-run-start"),
+    ]),
+}
+
+
+def test_a_node_is_left_only_when_nothing_it_reads_changed():
+    from orchestration.transform.plan import unchanged_nodes
+
+    # nothing loaded: only what reads no table at all (the definitions) is left
+    assert unchanged_nodes(MANIFEST, set()) == ["def_settings", "pk_def_settings"]
+    # spend unchanged: its models and their tests too; a test reading a rebuilt model runs
+    assert unchanged_nodes(MANIFEST, {"ad_spend"}) == [
+        "def_settings", "fct_spend", "fct_spend_version_in_force", "pk_def_settings",
+        "stg_spend"]
+    # a model reading a table that is not an extract (load_log) or a parent dbt does not
+    # build is rebuilt every time
+    everything = unchanged_nodes(MANIFEST, {"crm_leads", "ad_spend"})
+    assert "fct_log" not in everything and "fct_snapshot" not in everything
+    assert "on-run-start" not in everything
+
+
+def test_a_daily_build_of_the_whole_project_leaves_what_the_new_rows_do_not_reach(con):
+    at = built(con, MODELS)
+    con.execute("create table raw.ad_spend (campaign_id varchar, _loaded_at timestamp)")
+    con.execute("insert into raw.ad_spend values ('C1', ?)", [LOADED - timedelta(days=1)])
+    con.execute("insert into raw.crm_leads values ('L2', ?)", [at + timedelta(hours=1)])
+    daily = plan(con, published=at, manifest=MANIFEST)
+    assert daily.unchanged == ("def_settings", "fct_spend", "fct_spend_version_in_force",
+                               "pk_def_settings", "stg_spend")
+    left = daily.dbt_args[daily.dbt_args.index("--exclude") + 1].split()
+    assert left == list(daily.unchanged)
+    assert daily.dbt_args[-2:] == ["--indirect-selection", "empty"]
+    assert "3 models and 2 tests left as the build of" in daily.reason
+    assert daily.reason.endswith("(no new rows in ad_spend)")
+    # spend loaded after that build: rebuilt with the leads
+    con.execute("insert into raw.ad_spend values ('C2', ?)", [at + timedelta(hours=1)])
+    assert plan(con, published=at, manifest=MANIFEST).unchanged == ("def_settings",
+                                                                    "pk_def_settings")
+    # a subset of the project, or a dbt command since the last whole build: nothing is left
+    assert plan(con, published=at).unchanged == ()
+    con.execute("insert into audit.dbt_invocations values (?)", [at + timedelta(minutes=1)])
+    later = plan(con, published=at, manifest=MANIFEST)
+    assert later.unchanged == () and "--exclude" not in later.dbt_args
+    # nor on a full refresh
+    assert plan(con, published=at, manifest=MANIFEST, full_refresh=True).unchanged == ()

@@ -6,6 +6,7 @@ changed lead row that must take back an MQL) and the incremental run must leave 
 """
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -248,6 +249,9 @@ def builds(tmp_path_factory, dbt_debug_log):
     second = run_pipeline(daily, say=lambda _m: None)
     assert second.success, second.failures
     daily_dbt_logs = _dbt_logs_since(daily_started)
+    daily_ran = {r["unique_id"].split(".")[2] for path in
+                 _build_files_since(daily_started, "dbt_models-*/run_results.json")
+                 for r in json.loads(path.read_text())["results"]}
     daily_statements = _compiled_since(daily_started)
     marks_kept = _take_marks(daily.duckdb_path, SCORED, marked, scored_rows)
     served_marks_kept = _take_marks(daily.serving_path, SERVED, marked, served_rows)
@@ -266,7 +270,8 @@ def builds(tmp_path_factory, dbt_debug_log):
     return SimpleNamespace(day=day, daily=daily, full=full, excluded_lead=excluded_lead,
                            won_lead=won_lead, breached_lead=breached_lead,
                            first_dbt_logs=first_dbt_logs, daily_dbt_logs=daily_dbt_logs,
-                           full_dbt_logs=full_dbt_logs,
+                           full_dbt_logs=full_dbt_logs, daily_ran=daily_ran,
+                           daily_models_built=second.models_built,
                            daily_statements=daily_statements,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
@@ -319,13 +324,43 @@ def test_the_second_run_was_incremental(builds):
     try:
         runs = con.execute("select model, full_refresh from audit.dbt_builds "
                            "where model not like '(%' order by built_at, model").fetchall()
+        first, = con.execute("select min(built_at) from audit.dbt_builds").fetchone()
+        # extracts the day brought no row of (their staging alone reads them)
+        quiet = {f"stg_crm__{e}" for e in ("qualifications", "opportunities", "stage_history")
+                 if con.execute(f"select max(_loaded_at) < ? from raw.crm_{e}",
+                                [first]).fetchone()[0]}
     finally:
         con.close()
     models = sorted(m.split(".")[-1] for m in INCREMENTAL_MODELS)
     assert sorted(m for m, full in runs if full) == models  # first build
-    assert sorted(m for m, full in runs if not full) == models  # the daily run
+    # the daily run: all but the staging of an extract with no new row
+    assert quiet < {"stg_crm__qualifications", "stg_crm__opportunities",
+                    "stg_crm__stage_history"}
+    assert sorted(m for m, full in runs if not full) == sorted(set(models) - quiet)
     # a lead the day touched was rescored; a lead it did not touch kept its rows
     assert builds.marks_kept == {"touched": False, "untouched": True}
+
+
+def test_the_daily_build_leaves_what_no_new_row_reaches(builds):
+    """The definitions tables read nothing a load changes: the daily build neither rebuilds
+    nor re-tests them (their tables equal the full rebuild's: test_every_mart_equals_a_full_
+    rebuild), but runs every test that reads them beside a rebuilt model."""
+    manifest = json.loads((target_dir(dbt_project()) / "manifest.json").read_text())
+    nodes = manifest["nodes"].values()
+    definitions = {n["name"] for n in nodes if n["resource_type"] == "model"
+                   and n["original_file_path"].startswith("models/definitions/")}
+    assert len(definitions) >= 10 and not definitions & builds.daily_ran
+    assert "stg_crm__leads" in builds.daily_ran and "fct_funnel_weekly" in builds.daily_ran
+    rebuilt = {n["name"] for n in nodes if n["resource_type"] == "model"} & builds.daily_ran
+    parents = {n["name"]: {p.split(".")[-1] for p in n["depends_on"]["nodes"]}
+               for n in nodes if n["resource_type"] == "test"}
+    on_definitions_alone = {t for t, read in parents.items() if read <= definitions}
+    beside_a_rebuilt_model = {t for t, read in parents.items()
+                              if read & definitions and read & rebuilt}
+    assert on_definitions_alone and not on_definitions_alone & builds.daily_ran
+    assert beside_a_rebuilt_model and beside_a_rebuilt_model <= builds.daily_ran
+    # the run's summary counts the models rebuilt, not those left
+    assert builds.daily_models_built == len(rebuilt)
 
 
 def test_the_daily_build_reuses_the_previous_builds_parse(builds):

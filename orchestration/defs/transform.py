@@ -4,6 +4,7 @@ running dbt is orchestration/transform/."""
 
 import contextlib
 import functools
+import logging
 import os
 import shutil
 import sys
@@ -75,9 +76,20 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False  # rebuild the incremental models from all history
 
 
+class LeftTestsFilter(logging.Filter):
+    """Drops Dagster's warning about each blocking dbt test a daily build left unrun (its model
+    unchanged): the step's first line already says how many it left, and why."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"emitted no result in step '{DBT_ASSETS_NAME}'" not in record.getMessage()
+
+
 def transform_assets(settings: Settings) -> dg.AssetsDefinition:
     import json
 
+    checks_log = logging.getLogger("dagster._core.execution.plan.active")
+    if not any(isinstance(f, LeftTestsFilter) for f in checks_log.filters):
+        checks_log.addFilter(LeftTestsFilter())
     project = dbt_project()
     ensure_manifest(project, settings)
     manifest = json.loads(Path(project.manifest_path).read_text())
@@ -101,12 +113,17 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                     con, project_dir=Path(project.project_dir), vars_json=dbt_vars_arg(),
                     models=models, published=published_at(con, Path(warehouse.serving_path)),
                     landing_dir=warehouse.landing_dir, full_refresh=config.full_refresh,
-                    audit_checks=len(context.selected_asset_check_keys) if audit_only else None)
+                    audit_checks=len(context.selected_asset_check_keys) if audit_only else None,
+                    manifest=manifest if whole_project else None)
             except NoLeads as exc:
                 raise dg.Failure(description=str(exc)) from None
         context.log.info(plan.reason)
         if plan.dbt_args is None:
             return
+        # The models dbt leaves as they are are this run's too: the publish and the checks
+        # downstream wait for every model. Each is reported first (Dagster takes a multi-asset's
+        # outputs upstream first; nothing a rebuilt model reads is left), saying so.
+        yield from unchanged_results(manifest, plan.unchanged, plan.reason)
         build_args, full_refresh = plan.dbt_args, plan.full_refresh
         settings = warehouse.settings()
         on_spark = settings.engine == "spark" and not audit_only
@@ -227,6 +244,25 @@ def dbt_resource(settings: Settings | None = None, target: str | None = None) ->
     target = target or (settings.dbt_target if settings else None)
     return LeanDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable(),
                               target=target)
+
+
+def unchanged_results(manifest: dict, names: tuple[str, ...], reason: str
+                      ) -> list[dg.MaterializeResult]:
+    """A materialization of each model a daily build left as it was (plan.unchanged_nodes),
+    marked as such."""
+    from graphlib import TopologicalSorter
+
+    translator = LayeredTranslator()
+    project = dbt_project()
+    nodes = manifest["nodes"]
+    left = {uid for uid, n in nodes.items()
+            if n["resource_type"] in ("model", "seed") and n["name"] in set(names)}
+    upstream_first = TopologicalSorter(
+        {uid: [p for p in nodes[uid]["depends_on"]["nodes"] if p in left] for uid in left})
+    return [dg.MaterializeResult(
+        asset_key=translator.get_asset_spec(manifest, uid, project).key,
+        metadata={"rebuilt": False, "why": reason.split("; ", 1)[-1]})
+        for uid in upstream_first.static_order()]
 
 
 def published_model_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:

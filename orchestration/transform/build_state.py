@@ -152,15 +152,39 @@ def last_model_build_started(con: duckdb.DuckDBPyConnection) -> datetime | None:
     return con.execute("select max(started_at) from audit.dbt_invocations").fetchone()[0]
 
 
+def still_as_built(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,
+                   last_dbt_build: datetime | None) -> datetime | None:
+    """The newest load the last whole-project build read, when the warehouse's tables are
+    still that build's: it used these definitions and this dbt code, and no dbt command
+    rebuilt models since (a `funnel dbt build` with other definitions would otherwise go
+    unnoticed). None otherwise."""
+    if last is None or last_dbt_build is None:
+        return None
+    built_fingerprint, loaded_to, built_at = last
+    if built_fingerprint != fingerprint or last_dbt_build > built_at:
+        return None
+    return loaded_to
+
+
 def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint: str,
                 newest: datetime | None, published: datetime | None,
                 last_dbt_build: datetime | None) -> bool:
     """True when the published serving file already holds a build of exactly this data with
-    these definitions and this dbt code, and no dbt command rebuilt models since (a `funnel
-    dbt build` with other definitions would otherwise go unnoticed): a run has nothing to
-    rebuild."""
-    if last is None or newest is None or published is None or last_dbt_build is None:
+    these definitions and this dbt code: a run has nothing to rebuild."""
+    loaded_to = still_as_built(last, fingerprint, last_dbt_build)
+    if loaded_to is None or newest is None or published is None:
         return False
-    built_fingerprint, loaded_to, built_at = last
-    return (built_fingerprint == fingerprint and loaded_to is not None
-            and newest <= loaded_to and published >= built_at and last_dbt_build <= built_at)
+    return newest <= loaded_to and published >= last[2]
+
+
+def loaded_by(con: duckdb.DuckDBPyConnection, tables: Iterable[str], loaded_to: datetime
+              ) -> set[str]:
+    """Those of the raw `tables` holding rows, all of them loaded at or before `loaded_to`:
+    a build that read the loads up to `loaded_to` saw them as they are now (a load is the
+    only writer of a raw table)."""
+    present = sorted(raw_tables(con) & set(tables))
+    if not present:
+        return set()
+    newest = con.execute(" union all ".join(
+        f"select '{t}', max(_loaded_at) from raw.{t}" for t in present)).fetchall()
+    return {t for t, at in newest if at is not None and at <= loaded_to}

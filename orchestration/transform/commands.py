@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Any
 
 
-def dbt_build_args(vars_json: str, full_refresh: bool = False) -> list[str]:
+def dbt_build_args(vars_json: str, full_refresh: bool = False,
+                   leave: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Arguments of the dbt command the transform asset runs (pure, unit-tested).
 
     The definitions file travels as --vars: dbt never reads a threshold from anywhere else.
     dbt unit tests check the SQL on fixed inputs, not the data: they run in `make test`
     (tests/test_dbt_unit_tests.py), not on every run (dbt's advice for production).
+    `leave`: models and tests not to run (plan.unchanged_nodes), each named. Indirect
+    selection is off so that leaving a model does not drop the tests that read it beside a
+    rebuilt one; dagster-dbt's own selection (fqn:*) names every test directly.
     """
+    left = ["--exclude", " ".join(leave), "--indirect-selection", "empty"] if leave else []
     return ["build", "--vars", vars_json, "--exclude-resource-type", "unit_test",
-            *(["--full-refresh"] if full_refresh else [])]
+            *(["--full-refresh"] if full_refresh else []), *left]
 
 
 def dbt_audit_args(vars_json: str) -> list[str]:
