@@ -107,6 +107,9 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
         whole_project = set(context.selected_asset_keys) == set(context.assets_def.keys)
         # Checks without their models: the audit before a publish re-tests the warehouse.
         audit_only = not context.selected_asset_keys
+        settings = warehouse.settings()
+        # Spark's tables live in the lake, which a build on DuckDB does not fill: it builds all
+        leave_unchanged = whole_project and settings.engine == "duckdb"
         with warehouse.connect() as con:  # closed before dbt opens the file
             try:
                 plan = plan_build(
@@ -114,7 +117,7 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
                     models=models, published=published_at(con, Path(warehouse.serving_path)),
                     landing_dir=warehouse.landing_dir, full_refresh=config.full_refresh,
                     audit_checks=len(context.selected_asset_check_keys) if audit_only else None,
-                    manifest=manifest if whole_project else None)
+                    manifest=manifest if leave_unchanged else None)
             except NoLeads as exc:
                 raise dg.Failure(description=str(exc)) from None
         context.log.info(plan.reason)
@@ -125,7 +128,6 @@ def transform_assets(settings: Settings) -> dg.AssetsDefinition:
         # outputs upstream first; nothing a rebuilt model reads is left), saying so.
         yield from unchanged_results(manifest, plan.unchanged, plan.reason)
         build_args, full_refresh = plan.dbt_args, plan.full_refresh
-        settings = warehouse.settings()
         on_spark = settings.engine == "spark" and not audit_only
         if audit_only and settings.engine == "spark":
             # the audit re-tests what a publish copies: the warehouse, whoever built it
