@@ -54,6 +54,7 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)  # what the publish wants a person to know
     ignored: list[str] = field(default_factory=list)  # landing entries no extract reads
     models_built: int = 0
+    models_left: int = 0  # left as the last build made them: nothing they read changed
     report: Path | None = None
     report_note: str = ""
     lake_dir: Path | None = None  # FUNNEL_ENGINE=spark: where Spark read and built the tables
@@ -84,6 +85,11 @@ class RunSummary:
                 f"Funnel (definitions {f.pop('definitions_version', '?')}): "
                 + ", ".join(f"{k} {v:,}" for k, v in f.items())
             )
+        if self.models_left:
+            lines.append("")
+            lines.append(f"dbt: {self.models_built} models rebuilt; {self.models_left} left as "
+                         "the last build made them, nothing they read having changed (their own "
+                         "tests not run again)")
         if self.checks_passed or self.checks_warned or self.checks_failed:
             lines.append("")
             lines.append(f"Checks: {len(self.checks_passed)} passed, {len(self.checks_warned)} "
@@ -423,7 +429,10 @@ def collect_checks(result, summary: RunSummary, settings: Settings) -> None:
             elif event.asset_key.path[0] in DBT_SCHEMAS:
                 rebuilt = event.event_specific_data.materialization.metadata.get("rebuilt")
                 # a model a daily build left as it was (defs/transform.py unchanged_results)
-                summary.models_built += rebuilt is None or bool(rebuilt.value)
+                if rebuilt is None or rebuilt.value:
+                    summary.models_built += 1
+                else:
+                    summary.models_left += 1
 
 
 def failure_reason(message: str) -> str:

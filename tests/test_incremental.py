@@ -271,7 +271,8 @@ def builds(tmp_path_factory, dbt_debug_log):
                            won_lead=won_lead, breached_lead=breached_lead,
                            first_dbt_logs=first_dbt_logs, daily_dbt_logs=daily_dbt_logs,
                            full_dbt_logs=full_dbt_logs, daily_ran=daily_ran,
-                           daily_models_built=second.models_built,
+                           daily_models=(second.models_built, second.models_left),
+                           daily_summary=second.render(),
                            daily_statements=daily_statements,
                            third=third, marks_kept=marks_kept, served_marks_kept=served_marks_kept,
                            full_buckets=_scoring_buckets_since(started))
@@ -359,8 +360,10 @@ def test_the_daily_build_leaves_what_no_new_row_reaches(builds):
                               if read & definitions and read & rebuilt}
     assert on_definitions_alone and not on_definitions_alone & builds.daily_ran
     assert beside_a_rebuilt_model and beside_a_rebuilt_model <= builds.daily_ran
-    # the run's summary counts the models rebuilt, not those left
-    assert builds.daily_models_built == len(rebuilt)
+    # the run's summary counts the models rebuilt and those left
+    left = {n["name"] for n in nodes if n["resource_type"] == "model"} - builds.daily_ran
+    assert builds.daily_models == (len(rebuilt), len(left))
+    assert f"dbt: {len(rebuilt)} models rebuilt; {len(left)} left as" in builds.daily_summary
 
 
 def test_the_daily_build_reuses_the_previous_builds_parse(builds):
