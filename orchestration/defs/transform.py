@@ -256,9 +256,9 @@ def unchanged_results(manifest: dict, names: tuple[str, ...], reason: str
 
     translator = LayeredTranslator()
     project = dbt_project()
-    nodes = manifest["nodes"]
+    nodes, named = manifest["nodes"], set(names)
     left = {uid for uid, n in nodes.items()
-            if n["resource_type"] in ("model", "seed") and n["name"] in set(names)}
+            if n["resource_type"] in ("model", "seed") and n["name"] in named}
     upstream_first = TopologicalSorter(
         {uid: [p for p in nodes[uid]["depends_on"]["nodes"] if p in left] for uid in left})
     return [dg.MaterializeResult(

@@ -103,11 +103,14 @@ def plan_build(con: duckdb.DuckDBPyConnection, *, project_dir: Path, vars_json: 
         return plan(dbt_build_args(vars_json, False), False, reason)
     same = build_state.loaded_by(con, EXTRACTS, as_built)
     leave = unchanged_nodes(manifest, same)
+    if not leave:
+        return plan(dbt_build_args(vars_json, False), False, reason)
     tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
     left_tests = sum(name in tests for name in leave)
+    quiet = (f"no new rows in {', '.join(sorted(same))}" if same
+             else "they read no extract")
     return BuildPlan(
         dbt_build_args(vars_json, False, leave), False, fingerprint, loaded_to, newest,
         f"{reason}; {len(leave) - left_tests} models and {left_tests} tests left as the build "
         f"of {last_build[2]:%Y-%m-%d %H:%M} UTC made them: nothing they read changed since "
-        f"(no new rows in {', '.join(sorted(same)) or 'no extract'})",
-        tuple(leave))
+        f"({quiet})", tuple(leave))
