@@ -115,16 +115,22 @@ def has_leads(con: duckdb.DuckDBPyConnection) -> bool:
                        ).fetchone()[0]
 
 
-def newest_load(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None
+def newest_loads(con: duckdb.DuckDBPyConnection, tables: Iterable[str]
+                 ) -> dict[str, datetime | None]:
+    """The newest load of each of the raw `tables` present (None: no row), read before dbt
+    starts (no load runs during it)."""
+    present = sorted(raw_tables(con) & set(tables))
+    if not present:
+        return {}
+    return dict(con.execute(" union all ".join(
+        f"select '{t}', max(_loaded_at) from raw.{t}" for t in present)).fetchall())
+
+
+def newest_load(loads: dict[str, datetime | None], tables: Iterable[str] | None = None
                 ) -> datetime | None:
-    """The newest load of `tables` (default: the lead sources), read before dbt starts (no
-    load runs during it)."""
+    """The newest of `loads` (newest_loads) among `tables` (default: the lead sources)."""
     tables = lead_sources() if tables is None else tables
-    present = raw_tables(con)
-    parts = [f"select max(_loaded_at) as t from raw.{t}" for t in tables if t in present]
-    if not parts:
-        return None
-    return con.execute(f"select max(t) from ({' union all '.join(parts)})").fetchone()[0]
+    return max((at for t, at in loads.items() if t in tables and at is not None), default=None)
 
 
 def record_builds(con: duckdb.DuckDBPyConnection, models: Iterable[str], fingerprint: str,
@@ -177,14 +183,8 @@ def nothing_new(last: tuple[str, datetime | None, datetime] | None, fingerprint:
     return newest <= loaded_to and published >= last[2]
 
 
-def loaded_by(con: duckdb.DuckDBPyConnection, tables: Iterable[str], loaded_to: datetime
-              ) -> set[str]:
-    """Those of the raw `tables` holding rows, all of them loaded at or before `loaded_to`:
-    a build that read the loads up to `loaded_to` saw them as they are now (a load is the
-    only writer of a raw table)."""
-    present = sorted(raw_tables(con) & set(tables))
-    if not present:
-        return set()
-    newest = con.execute(" union all ".join(
-        f"select '{t}', max(_loaded_at) from raw.{t}" for t in present)).fetchall()
-    return {t for t, at in newest if at is not None and at <= loaded_to}
+def loaded_by(loads: dict[str, datetime | None], loaded_to: datetime) -> set[str]:
+    """The raw tables of `loads` (newest_loads) holding rows, all of them loaded at or before
+    `loaded_to`: a build that read the loads up to `loaded_to` saw them as they are now (a
+    load is the only writer of a raw table)."""
+    return {t for t, at in loads.items() if at is not None and at <= loaded_to}

@@ -66,8 +66,9 @@ def plan_build(con: duckdb.DuckDBPyConnection, *, project_dir: Path, vars_json: 
     the dbt manifest when the run builds the whole project (a daily build then leaves the
     nodes nothing new reaches), None for a subset."""
     fingerprint = build_state.build_fingerprint(project_dir, vars_json)
-    loaded_to = build_state.newest_load(con)
-    newest = build_state.newest_load(con, EXTRACTS)
+    loads = build_state.newest_loads(con, {*EXTRACTS, *build_state.lead_sources()})
+    loaded_to = build_state.newest_load(loads)
+    newest = build_state.newest_load(loads, EXTRACTS)
 
     def plan(args, refresh, reason):
         return BuildPlan(args, refresh, fingerprint, loaded_to, newest, reason)
@@ -101,7 +102,7 @@ def plan_build(con: duckdb.DuckDBPyConnection, *, project_dir: Path, vars_json: 
     as_built = build_state.still_as_built(last_build, fingerprint, last_dbt_build)
     if manifest is None or as_built is None:
         return plan(dbt_build_args(vars_json, False), False, reason)
-    same = build_state.loaded_by(con, EXTRACTS, as_built)
+    same = build_state.loaded_by({t: at for t, at in loads.items() if t in EXTRACTS}, as_built)
     leave = unchanged_nodes(manifest, same)
     if not leave:
         return plan(dbt_build_args(vars_json, False), False, reason)
